@@ -1,0 +1,16 @@
+"""The health_pipeline code location: the Definitions, with the resources of the configured mode."""
+
+import dagster as dg
+
+from health_pipeline.defs.resources import build_resources
+from health_pipeline.defs.schema.assets import iceberg_schema
+from health_pipeline.defs.summary.assets import daily_health_summary, daily_summary_csv
+from health_pipeline.defs.summary.schedules import daily_summary_job, daily_summary_schedule
+from health_pipeline.defs.table.assets import health_records
+
+defs = dg.Definitions(
+    assets=[health_records, iceberg_schema, daily_health_summary, daily_summary_csv],
+    jobs=[daily_summary_job],
+    schedules=[daily_summary_schedule],
+    resources=build_resources(),
+)

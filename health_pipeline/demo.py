@@ -1,0 +1,120 @@
+"""`make demo`: the whole pipeline on the embedded local stack, from nothing.
+
+Sends a realistic week of records (a few hundred users, several check-ins a day, some at the very
+edges of a local day, some duplicated as at-least-once delivery does, offsets Z / +00:00 / +09:00)
+through the local delivery stream, then materializes iceberg_schema, daily_health_summary and
+daily_summary_csv for every day and prints where the CSVs are.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+OFFSETS = ("Z", "+00:00", "+09:00")
+SPECIAL_USERS = ("利用者-さくら", "o'brien", 'say "hi"', "josé-ñandú")
+
+
+def _format(moment: datetime, offset: str) -> str:
+    if offset == "+09:00":
+        return moment.astimezone(timezone(timedelta(hours=9))).isoformat(timespec="microseconds")
+    text = moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return text.replace("+00:00", "Z") if offset == "Z" else text
+
+
+def generate_records(
+    users: int, days: list[date], zone: ZoneInfo, seed: int = 7, duplicate_rate: float = 0.03
+) -> Iterator[dict]:
+    """Plausible check-ins: each user has a baseline; each day 2-6 records, some at 00:00:00.000000
+    and 23:59:59.999999 local time; a few records repeated exactly (Firehose's at-least-once)."""
+    rng = random.Random(seed)
+    ids = [f"user-{n:04d}" for n in range(users - len(SPECIAL_USERS))] + list(SPECIAL_USERS)
+    baselines = {uid: (rng.randint(2, 8), rng.randint(2, 8), rng.randint(2, 8)) for uid in ids}
+    for day in days:
+        day_start = datetime.combine(day, time(0), tzinfo=zone)
+        for uid in ids:
+            moments = [day_start + timedelta(seconds=rng.uniform(6 * 3600, 23.5 * 3600)) for _ in range(rng.randint(2, 6))]
+            edge = rng.random()
+            if edge < 0.05:
+                moments.append(day_start)
+            elif edge < 0.10:
+                moments.append(day_start + timedelta(days=1) - timedelta(microseconds=1))
+            for moment in sorted(moments):
+                base = baselines[uid]
+                record = {
+                    "user_id": uid,
+                    "recorded_at": _format(moment, rng.choice(OFFSETS)),
+                    "fatigue": min(10, max(0, base[0] + rng.randint(-2, 2))),
+                    "mood": min(10, max(0, base[1] + rng.randint(-2, 2))),
+                    "motivation": min(10, max(0, base[2] + rng.randint(-2, 2))),
+                    "flags": rng.choice((0, 0, 0, 1, 2, 4, 8, 9)),
+                }
+                yield record
+                if rng.random() < duplicate_rate:
+                    yield record
+
+
+def demo_days(today: date, days: int, start: date) -> list[date]:
+    """The `days` complete local days before today, not before the first partition."""
+    return [d for d in (today - timedelta(days=n) for n in range(days, 0, -1)) if d >= start]
+
+
+def ensure_dagster_home(path: Path) -> Path:
+    """The Dagster home shared by `make demo` and `make dev`, with telemetry off (no network here)."""
+    path.mkdir(parents=True, exist_ok=True)
+    config = path / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    return path
+
+
+def run_demo(users: int = 300, days: int = 7) -> int:
+    import dagster as dg
+
+    from health_pipeline.definitions import defs
+    from health_pipeline.engines import LocalStack
+    from health_pipeline.producer import send_lines
+    from health_pipeline.settings import load_settings
+    from health_pipeline.summary import export_key
+
+    settings = load_settings()
+    stack = LocalStack(settings)
+    today = datetime.now(settings.zone).date()
+    window = demo_days(today, days, date.fromisoformat(settings.start_date))
+    if not window:
+        print(f"no complete day between HEALTH_PIPELINE_START_DATE={settings.start_date} and today; nothing to do")
+        return 2
+    print(f"sending {days} days ({window[0]} .. {window[-1]}, {settings.timezone}) for {users} users ...")
+    lines = (
+        (f"demo:{n}", (json.dumps(r, ensure_ascii=False) + "\n").encode())
+        for n, r in enumerate(generate_records(users, window, settings.zone), start=1)
+    )
+    report = send_lines(stack.delivery, stack.desired_schema(), lines)
+    stack.delivery.flush()
+    print(f"  accepted {report.accepted}, rejected {len(report.rejected)}; delivered to {stack.table.identifier}")
+
+    instance = dg.DagsterInstance.from_config(str(ensure_dagster_home(settings.dagster_home)))
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    schema_result = dg.materialize(
+        [defs.get_assets_def("iceberg_schema")], instance=instance, resources=defs.resources, run_config=quiet
+    )
+    if not schema_result.success:
+        return 1
+    job = defs.resolve_job_def("daily_summary_job")
+    for day in window:
+        result = job.execute_in_process(partition_key=day.isoformat(), instance=instance, run_config=quiet)
+        if not result.success:
+            print(f"  {day}: the run failed; see the Dagster UI (make dev)")
+            return 1
+        print(f"  {day}: {stack.exports.uri(export_key(day))}")
+    last = stack.exports.uri(export_key(window[-1]))
+    print(f"\n{last} (first rows):")
+    with open(last, encoding="utf-8") as handle:
+        for line in [next(handle) for _ in range(6)]:
+            print("  " + line.rstrip("\n"))
+    print("\nOpen the Dagster UI over this state with `make dev` (http://127.0.0.1:3000).")
+    return 0

@@ -1,0 +1,46 @@
+"""Exported files on the local disk, written atomically (temp file, fsync, rename)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+class LocalExportStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def uri(self, key: str) -> str:
+        return str(self.root / key)
+
+    def write(self, key: str, data: bytes) -> str:
+        """Write `data` at `key` below the root, replacing what was there in one atomic step."""
+        path = self.root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return str(path)
+
+    def read(self, key: str) -> bytes:
+        return (self.root / key).read_bytes()
+
+
+def export_root(export_uri: str) -> Path:
+    """The local directory of HEALTH_PIPELINE_EXPORT_URI (a path or a file:// URI)."""
+    if export_uri.startswith("file://"):
+        return Path(export_uri[len("file://"):])
+    if "://" in export_uri:
+        raise ValueError(
+            f"HEALTH_PIPELINE_EXPORT_URI={export_uri!r} is not a local path; in local mode exports go to files"
+            " (unset it, or set HEALTH_PIPELINE_MODE=aws for S3)"
+        )
+    return Path(export_uri)

@@ -1,0 +1,100 @@
+"""The local Iceberg table: PyIceberg's SqlCatalog on SQLite with a file warehouse.
+
+The table is created on first use from the Terraform schema, partitioned by day(recorded_at), so a
+one-day query plans only the files of the (at most two) UTC days it spans.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError, TableAlreadyExistsError
+from pyiceberg.partitioning import PartitionField, PartitionSpec
+from pyiceberg.table import Table
+from pyiceberg.transforms import DayTransform
+
+from health_pipeline.schema.model import TableSchema
+
+PARTITION_FIELD_ID = 1000
+
+
+class LocalIcebergTable:
+    """Opens (and on first use creates) `<database>.<table>` in the local catalog. No I/O until used."""
+
+    def __init__(self, catalog_dir: Path, warehouse_dir: Path, database: str, table: str) -> None:
+        self.catalog_dir = catalog_dir
+        self.warehouse_dir = warehouse_dir
+        self.database = database
+        self.table_name = table
+        self._catalog: SqlCatalog | None = None
+
+    @property
+    def identifier(self) -> str:
+        return f"{self.database}.{self.table_name}"
+
+    def catalog(self) -> SqlCatalog:
+        if self._catalog is None:
+            self.catalog_dir.mkdir(parents=True, exist_ok=True)
+            self.warehouse_dir.mkdir(parents=True, exist_ok=True)
+            self._catalog = SqlCatalog(
+                "health_pipeline_local",
+                uri=f"sqlite:///{self.catalog_dir / 'catalog.db'}",
+                warehouse=self.warehouse_dir.as_uri(),
+            )
+        return self._catalog
+
+    def exists(self) -> bool:
+        return self.catalog().table_exists(self.identifier)
+
+    def load(self) -> Table:
+        return self.catalog().load_table(self.identifier)
+
+    def load_or_create(self, desired: TableSchema) -> Table:
+        try:
+            return self.load()
+        except NoSuchTableError:
+            pass
+        catalog = self.catalog()
+        try:
+            catalog.create_namespace(self.database)
+        except NamespaceAlreadyExistsError:
+            pass
+        schema = desired.to_iceberg()
+        time_field = schema.find_field("recorded_at")
+        spec = PartitionSpec(
+            PartitionField(
+                source_id=time_field.field_id,
+                field_id=PARTITION_FIELD_ID,
+                transform=DayTransform(),
+                name="recorded_at_day",
+            )
+        )
+        try:
+            return catalog.create_table(
+                self.identifier,
+                schema=schema,
+                partition_spec=spec,
+                properties={"format-version": "2", "write.parquet.compression-codec": "zstd"},
+            )
+        except TableAlreadyExistsError:  # another process created it first
+            return self.load()
+
+    def live_schema(self) -> TableSchema | None:
+        """The live Iceberg schema, or None while the table does not exist yet."""
+        try:
+            return TableSchema.from_iceberg(self.load().schema())
+        except NoSuchTableError:
+            return None
+
+    def append(self, rows: pa.Table, desired: TableSchema, properties: dict[str, str] | None = None) -> int:
+        """Append rows in one commit (one snapshot); returns the new snapshot id."""
+        table = self.load_or_create(desired)
+        arrow_schema = table.schema().as_arrow()
+        missing = [f for f in arrow_schema if f.name not in rows.column_names]
+        for missing_field in missing:
+            rows = rows.append_column(missing_field, pa.nulls(rows.num_rows, missing_field.type))
+        rows = rows.select(arrow_schema.names).cast(arrow_schema)
+        table.append(rows, snapshot_properties=properties or {})
+        return table.current_snapshot().snapshot_id

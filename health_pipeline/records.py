@@ -1,0 +1,174 @@
+"""The health record as producers write it: validation with reasons, and the one encoder.
+
+Two levels of checking, as in production:
+- `validate_record` is the producer's validation (the Lambda and `health-pipeline send`): the domain
+  rules a producer's author must meet, with reasons they understand.
+- `conform_to_schema` is the delivery stream's own check, like Firehose's for an Iceberg table: a JSON
+  object whose fields are columns of the table and whose values fit the column types. `send --raw`
+  skips the producer validation and leaves only this.
+Both return the record normalized for the table: `recorded_at` as UTC without zone.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from health_pipeline.schema.model import TableSchema
+
+INT32_MAX = 2**31 - 1
+INT32_MIN = -(2**31)
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+SCORE_FIELDS = ("fatigue", "mood", "motivation")
+REQUIRED_FIELDS = ("user_id", "recorded_at", *SCORE_FIELDS, "flags")
+
+
+class RecordRejected(ValueError):
+    """A record that cannot be delivered; `code` is machine-readable, the message says what to fix."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def parse_line(line: bytes | str) -> dict[str, Any]:
+    """One JSON Lines record as a dict, or RecordRejected saying why it is not one."""
+    if isinstance(line, bytes):
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise RecordRejected("InvalidUtf8", f"the line is not valid UTF-8 (byte {err.start})") from err
+    text = line.strip()
+    if not text:
+        raise RecordRejected("EmptyRecord", "the line is empty; a record is one JSON object")
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except RecordRejected:
+        raise
+    except RecursionError as err:
+        raise RecordRejected("InvalidJson", "the JSON is nested too deeply") from err
+    except ValueError as err:
+        raise RecordRejected("InvalidJson", f"not valid JSON: {err}") from err
+    if not isinstance(value, dict):
+        raise RecordRejected("NotJsonObject", f"a record must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _reject_constant(name: str) -> None:
+    raise RecordRejected("InvalidJson", f"{name} is not valid JSON; send null or a number")
+
+
+def parse_timestamp(value: Any, *, require_offset: bool) -> datetime:
+    """ISO 8601 text to a UTC datetime without zone (what an Iceberg `timestamp` holds)."""
+    if not isinstance(value, str):
+        raise RecordRejected("InvalidTimestamp", f"recorded_at must be an ISO 8601 string, got {_show(value)}")
+    text = value.strip()
+    try:
+        parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+    except ValueError as err:
+        raise RecordRejected(
+            "InvalidTimestamp", f"recorded_at {value!r} is not ISO 8601 (e.g. 2026-11-20T08:30:00+09:00)"
+        ) from err
+    if parsed.tzinfo is None:
+        if require_offset:
+            raise RecordRejected(
+                "TimestampWithoutOffset",
+                f"recorded_at {value!r} has no UTC offset; add one (Z, +00:00 or +09:00) so the day is unambiguous",
+            )
+        return parsed
+    return parsed.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def conform_to_schema(record: dict[str, Any], schema: TableSchema, *, require_offset: bool = False) -> dict[str, Any]:
+    """The record with each value converted to its column's type; unknown fields and bad types rejected.
+
+    A missing field or a null is stored as null, as Firehose does.
+    """
+    unknown = [name for name in record if schema.get(name) is None]
+    if unknown:
+        raise RecordRejected(
+            "UnknownField",
+            f"field(s) {', '.join(map(repr, unknown))} are not columns of the table; add the column with the"
+            " schema runbook before producers send it",
+        )
+    out: dict[str, Any] = {}
+    for column in schema.columns:
+        value = record.get(column.name)
+        out[column.name] = None if value is None else _convert(column.name, column.glue_type, value, require_offset)
+    return out
+
+
+def _convert(name: str, glue_type: str, value: Any, require_offset: bool) -> Any:
+    if glue_type == "string":
+        if not isinstance(value, str):
+            raise RecordRejected("TypeMismatch", f"{name} must be a string, got {_show(value)}")
+        return value
+    if glue_type == "timestamp":
+        return parse_timestamp(value, require_offset=require_offset)
+    if glue_type in ("int", "bigint"):
+        low, high = (INT32_MIN, INT32_MAX) if glue_type == "int" else (INT64_MIN, INT64_MAX)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise RecordRejected("TypeMismatch", f"{name} must be an integer, got {_show(value)}")
+        if not low <= value <= high:
+            raise RecordRejected("OutOfRange", f"{name}={value} does not fit the column type {glue_type}")
+        return value
+    if glue_type in ("float", "double"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise RecordRejected("TypeMismatch", f"{name} must be a finite number, got {_show(value)}")
+        return float(value)
+    if glue_type == "boolean":
+        if not isinstance(value, bool):
+            raise RecordRejected("TypeMismatch", f"{name} must be true or false, got {_show(value)}")
+        return value
+    if glue_type == "date":
+        try:
+            return datetime.strptime(value, "%Y-%m-%d").date()
+        except (TypeError, ValueError) as err:
+            raise RecordRejected("TypeMismatch", f"{name} must be a date YYYY-MM-DD, got {_show(value)}") from err
+    if glue_type.startswith("decimal("):
+        try:
+            return Decimal(str(value)) if not isinstance(value, bool) else Decimal("x")
+        except InvalidOperation as err:
+            raise RecordRejected("TypeMismatch", f"{name} must be a decimal number, got {_show(value)}") from err
+    raise RecordRejected("TypeMismatch", f"{name} has the unsupported column type {glue_type}")
+
+
+def validate_record(record: dict[str, Any], schema: TableSchema) -> dict[str, Any]:
+    """The producer's validation: the schema check with an offset required, then the domain rules."""
+    missing = [name for name in REQUIRED_FIELDS if schema.get(name) is not None and record.get(name) is None]
+    if missing:
+        raise RecordRejected("MissingField", f"required field(s) missing or null: {', '.join(missing)}")
+    out = conform_to_schema(record, schema, require_offset=True)
+    if "user_id" in out and not out["user_id"].strip():
+        raise RecordRejected("EmptyUserId", "user_id must be a non-empty string")
+    for name in SCORE_FIELDS:
+        if name in out and not 0 <= out[name] <= 10:
+            raise RecordRejected("ScoreOutOfRange", f"{name}={out[name]} is outside 0-10")
+    if "flags" in out and out["flags"] < 0:
+        raise RecordRejected("NegativeFlags", f"flags={out['flags']} must be a non-negative 32-bit integer")
+    return out
+
+
+def encode_record(record: dict[str, Any]) -> bytes:
+    """The one encoder: one JSON object, UTF-8 (ensure_ascii=False), recorded_at in UTC with
+    microseconds, ending in exactly one newline (a Firehose requirement)."""
+    payload = {}
+    for key, value in record.items():
+        if isinstance(value, datetime):
+            utc = value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+            value = utc.isoformat(timespec="microseconds")
+        elif isinstance(value, Decimal):
+            value = str(value)
+        elif hasattr(value, "isoformat"):
+            value = value.isoformat()
+        payload[key] = value
+    return (json.dumps(payload, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,6 @@
+"""The table's schema as plain data: the Terraform reader, the type mapping, the drift."""
+
+from health_pipeline.schema.model import Column, TableSchema
+from health_pipeline.schema.terraform import TerraformSchemaError, read_desired_schema
+
+__all__ = ["Column", "TableSchema", "TerraformSchemaError", "read_desired_schema"]

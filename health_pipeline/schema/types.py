@@ -1,0 +1,72 @@
+"""Glue column types mapped to Iceberg and Arrow types: the one place the three type systems meet.
+
+Only the types Athena DDL, Glue and Iceberg agree on are allowed; anything else is refused with the
+list of what is, so a typo in Terraform fails at `schema status`, not in a Firehose error object.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pyarrow as pa
+from pyiceberg import types as it
+
+_DECIMAL = re.compile(r"^decimal\((\d{1,2}),\s*(\d{1,2})\)$")
+_SIMPLE: dict[str, tuple[it.PrimitiveType, pa.DataType]] = {
+    "string": (it.StringType(), pa.string()),
+    "timestamp": (it.TimestampType(), pa.timestamp("us")),
+    "date": (it.DateType(), pa.date32()),
+    "boolean": (it.BooleanType(), pa.bool_()),
+    "int": (it.IntegerType(), pa.int32()),
+    "bigint": (it.LongType(), pa.int64()),
+    "float": (it.FloatType(), pa.float32()),
+    "double": (it.DoubleType(), pa.float64()),
+}
+SUPPORTED_GLUE_TYPES = (*_SIMPLE, "decimal(P,S)")
+_ICEBERG_TO_GLUE = {str(iceberg): glue for glue, (iceberg, _) in _SIMPLE.items()}
+
+
+class UnsupportedTypeError(ValueError):
+    """A column type outside the allow-list shared by Glue, Athena DDL and Iceberg."""
+
+
+def normalize_glue_type(glue_type: str) -> str:
+    """The canonical spelling of a Glue type (`INT` -> `int`, `decimal(10, 2)` -> `decimal(10,2)`)."""
+    text = glue_type.strip().lower()
+    if text == "integer":
+        text = "int"
+    if text in _SIMPLE:
+        return text
+    match = _DECIMAL.match(text)
+    if match:
+        precision, scale = int(match.group(1)), int(match.group(2))
+        if 1 <= precision <= 38 and scale <= precision:
+            return f"decimal({precision},{scale})"
+    raise UnsupportedTypeError(
+        f"column type {glue_type!r} is not supported; use one of {', '.join(SUPPORTED_GLUE_TYPES)}"
+    )
+
+
+def iceberg_type(glue_type: str) -> it.PrimitiveType:
+    text = normalize_glue_type(glue_type)
+    if text.startswith("decimal("):
+        precision, scale = (int(part) for part in text[8:-1].split(","))
+        return it.DecimalType(precision, scale)
+    return _SIMPLE[text][0]
+
+
+def arrow_type(glue_type: str) -> pa.DataType:
+    text = normalize_glue_type(glue_type)
+    if text.startswith("decimal("):
+        precision, scale = (int(part) for part in text[8:-1].split(","))
+        return pa.decimal128(precision, scale)
+    return _SIMPLE[text][1]
+
+
+def glue_type_of(iceberg: it.IcebergType) -> str:
+    """The Glue spelling of a live Iceberg column type, for comparing it with Terraform's."""
+    if isinstance(iceberg, it.DecimalType):
+        return f"decimal({iceberg.precision},{iceberg.scale})"
+    if isinstance(iceberg, it.TimestamptzType):
+        return "timestamptz"
+    return _ICEBERG_TO_GLUE.get(str(iceberg), str(iceberg))

@@ -1,0 +1,114 @@
+"""Every setting of health-pipeline, read from the environment in this one place.
+
+Nothing else in the project reads an environment variable. `AWS_ENDPOINT_URL` and the credential
+chain are left to boto3 itself: no secret ever passes through here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MODES = ("local", "aws")
+DEFAULT_START_DATE = "2026-11-01"
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,254}$")
+
+
+class SettingsError(ValueError):
+    """A setting has a value the pipeline cannot run with; the message names the variable and the fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: str = "local"
+    home: Path = field(default_factory=lambda: Path(".health_pipeline").resolve())
+    timezone: str = "Asia/Tokyo"
+    start_date: str = DEFAULT_START_DATE
+    terraform_dir: Path = PROJECT_ROOT / "terraform"
+    aws_region: str = "ap-northeast-1"
+    firehose_stream: str = "health-logger-prod-records"
+    athena_catalog: str = "AwsDataCatalog"
+    database: str = "health_logger_prod_health_logs"
+    table: str = "health_records"
+    athena_workgroup: str = "primary"
+    athena_output: str = "s3://health-logger-prod/athena-results/"
+    export_uri: str = ""
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise SettingsError(
+                f"HEALTH_PIPELINE_MODE={self.mode!r} is not a mode; set it to one of {', '.join(MODES)}."
+            )
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            raise SettingsError(
+                f"HEALTH_PIPELINE_TIMEZONE={self.timezone!r} is not an IANA time zone (e.g. Asia/Tokyo)."
+            ) from err
+        try:
+            date.fromisoformat(self.start_date)
+        except ValueError as err:
+            raise SettingsError(
+                f"HEALTH_PIPELINE_START_DATE={self.start_date!r} is not a date; use YYYY-MM-DD."
+            ) from err
+        for variable, value in (("HEALTH_PIPELINE_DATABASE", self.database), ("HEALTH_PIPELINE_TABLE", self.table)):
+            if not _IDENTIFIER.match(value):
+                raise SettingsError(
+                    f"{variable}={value!r} is not a plain lower-case identifier ([a-z_][a-z0-9_]*);"
+                    " Athena and Glue names must be."
+                )
+        if not self.export_uri:
+            default = "s3://health-logger-prod/exports/" if self.mode == "aws" else str(self.home / "exports") + "/"
+            object.__setattr__(self, "export_uri", default)
+        if not self.export_uri.endswith("/"):
+            object.__setattr__(self, "export_uri", self.export_uri + "/")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def glue_module_dir(self) -> Path:
+        return self.terraform_dir / "modules" / "glue"
+
+    @property
+    def catalog_dir(self) -> Path:
+        return self.home / "catalog"
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.home / "warehouse"
+
+    @property
+    def delivery_dir(self) -> Path:
+        return self.home / "delivery"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Build the settings from the environment (or a given mapping, for tests)."""
+    env = os.environ if environ is None else environ
+    home = Path(env.get("HEALTH_PIPELINE_HOME", ".health_pipeline")).expanduser().resolve()
+    return Settings(
+        mode=env.get("HEALTH_PIPELINE_MODE", "local").strip().lower(),
+        home=home,
+        timezone=env.get("HEALTH_PIPELINE_TIMEZONE", "Asia/Tokyo"),
+        start_date=env.get("HEALTH_PIPELINE_START_DATE", DEFAULT_START_DATE),
+        terraform_dir=Path(env.get("HEALTH_PIPELINE_TERRAFORM_DIR", PROJECT_ROOT / "terraform")).expanduser().resolve(),
+        aws_region=env.get("AWS_REGION", "ap-northeast-1"),
+        firehose_stream=env.get("HEALTH_PIPELINE_FIREHOSE_STREAM", "health-logger-prod-records"),
+        athena_catalog=env.get("HEALTH_PIPELINE_CATALOG", "AwsDataCatalog"),
+        database=env.get("HEALTH_PIPELINE_DATABASE", "health_logger_prod_health_logs"),
+        table=env.get("HEALTH_PIPELINE_TABLE", "health_records"),
+        athena_workgroup=env.get("HEALTH_PIPELINE_ATHENA_WORKGROUP", "primary"),
+        athena_output=env.get("HEALTH_PIPELINE_ATHENA_OUTPUT", "s3://health-logger-prod/athena-results/"),
+        export_uri=env.get("HEALTH_PIPELINE_EXPORT_URI", ""),
+    )

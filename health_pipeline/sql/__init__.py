@@ -1,0 +1,123 @@
+"""The Athena-dialect SQL the pipeline runs, and the seed's two query rules, enforced with sqlglot.
+
+The same file is sent to Athena as it is and, transpiled by sqlglot, run by DuckDB in local mode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+
+import sqlglot
+from sqlglot import exp
+
+SQL_DIR = Path(__file__).parent
+DIALECT = "athena"
+TIME_COLUMN = "recorded_at"
+
+
+class QueryRuleViolation(ValueError):
+    """A query breaks the seed's rules: no SELECT *, and always a recorded_at range on the table."""
+
+
+@dataclass(frozen=True)
+class Query:
+    """A query ready for an engine: Athena-dialect text, positional parameters and the recorded_at window."""
+
+    name: str
+    text: str
+    parameters: tuple = ()
+    window: tuple[datetime, datetime] | None = None
+    table: str = "health_records"
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@cache
+def load_sql(name: str) -> str:
+    path = SQL_DIR / f"{name}.sql"
+    if not path.is_file():
+        raise FileNotFoundError(f"no SQL file {path}")
+    return path.read_text(encoding="utf-8")
+
+
+def sql_files() -> list[Path]:
+    return sorted(SQL_DIR.glob("*.sql"))
+
+
+def with_table(sql: str, table: str) -> str:
+    """The SQL with `health_records` replaced by the configured table name (an allow-listed identifier)."""
+    if table == "health_records":
+        return sql
+    tree = sqlglot.parse_one(sql, read=DIALECT)
+    for node in tree.find_all(exp.Table):
+        if node.name == "health_records":
+            node.set("this", exp.to_identifier(table))
+    return tree.sql(dialect=DIALECT)
+
+
+def to_duckdb(sql: str) -> str:
+    return sqlglot.transpile(sql, read=DIALECT, write="duckdb")[0]
+
+
+def check_query_rules(sql: str, table: str = "health_records") -> None:
+    """Raise QueryRuleViolation if any statement selects * or reads `table` without a recorded_at range.
+
+    DDL (ALTER TABLE ...) is exempt from the range rule: it reads no rows.
+    """
+    for statement in sqlglot.parse(sql, read=DIALECT):
+        if statement is None:
+            continue
+        for star in statement.find_all(exp.Star):
+            if not isinstance(star.parent, exp.Count):
+                raise QueryRuleViolation(f"SELECT * is not allowed; name the columns: {_short(statement)}")
+        for select in statement.find_all(exp.Select):
+            reads_table = any(
+                isinstance(source, exp.Table) and source.name == table
+                for source in _direct_sources(select)
+            )
+            if reads_table and not _has_time_range(select.args.get("where")):
+                raise QueryRuleViolation(
+                    f"a query of {table} must restrict {TIME_COLUMN} to a range in its WHERE:"
+                    f" {_short(select)}"
+                )
+
+
+def _direct_sources(select: exp.Select) -> list[exp.Expression]:
+    sources: list[exp.Expression] = []
+    from_ = select.args.get("from") or select.args.get("from_")
+    if from_ is not None:
+        sources.append(from_.this)
+    for join in select.args.get("joins") or []:
+        sources.append(join.this)
+    return sources
+
+
+def _has_time_range(where: exp.Expression | None) -> bool:
+    if where is None:
+        return False
+    lower = upper = False
+    for node in where.find_all(exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between):
+        if isinstance(node, exp.Between):
+            if _is_time_column(node.this):
+                return True
+            continue
+        left, right = node.this, node.expression
+        if _is_time_column(left):
+            lower |= isinstance(node, (exp.GT, exp.GTE))
+            upper |= isinstance(node, (exp.LT, exp.LTE))
+        elif _is_time_column(right):
+            lower |= isinstance(node, (exp.LT, exp.LTE))
+            upper |= isinstance(node, (exp.GT, exp.GTE))
+    # A lower bound is the rule (the seed's own example has only `>=`); an upper one alone is not.
+    return lower
+
+
+def _is_time_column(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Column) and node.name == TIME_COLUMN
+
+
+def _short(node: exp.Expression) -> str:
+    text = node.sql(dialect=DIALECT)
+    return text if len(text) <= 160 else text[:157] + "..."

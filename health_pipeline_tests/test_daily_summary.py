@@ -1,0 +1,126 @@
+"""The daily summary end to end on the local stack, against an independent computation in pandas."""
+
+import functools
+import json
+import operator
+from datetime import date
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from health_pipeline.defs.resources import build_resources
+from health_pipeline.defs.summary.assets import daily_health_summary, daily_summary_csv
+from health_pipeline.demo import generate_records
+from health_pipeline.producer import send_lines
+from health_pipeline.summary import CSV_COLUMNS
+
+DAY = date(2026, 11, 11)
+EDGE_RECORDS = [
+    # 00:00:00.000000 Tokyo on DAY, three spellings of instants around it
+    {"user_id": "edge-start", "recorded_at": "2026-11-11T00:00:00.000000+09:00", "fatigue": 1, "mood": 2, "motivation": 3, "flags": 1},
+    {"user_id": "edge-start", "recorded_at": "2026-11-10T14:59:59.999999Z", "fatigue": 9, "mood": 9, "motivation": 9, "flags": 64},
+    {"user_id": "edge-start", "recorded_at": "2026-11-10T15:00:00.000001+00:00", "fatigue": 3, "mood": 4, "motivation": 5, "flags": 2},
+    # 23:59:59.999999 Tokyo on DAY is in; the next microsecond is the next day
+    {"user_id": "edge-end", "recorded_at": "2026-11-11T23:59:59.999999+09:00", "fatigue": 10, "mood": 0, "motivation": 10, "flags": 4},
+    {"user_id": "edge-end", "recorded_at": "2026-11-11T15:00:00Z", "fatigue": 0, "mood": 0, "motivation": 0, "flags": 128},
+    {"user_id": "edge-end", "recorded_at": "2026-11-11T14:59:59.999998+00:00", "fatigue": 4, "mood": 5, "motivation": 6, "flags": 8},
+    # non-ASCII and quoting in user ids; an exact duplicate sent twice
+    {"user_id": "利用者-さくら", "recorded_at": "2026-11-11T12:00:00+09:00", "fatigue": 5, "mood": 5, "motivation": 5, "flags": 0},
+    {"user_id": "o'brien, \"the\" user", "recorded_at": "2026-11-11T03:00:00Z", "fatigue": 7, "mood": 6, "motivation": 2, "flags": 3},
+    {"user_id": "o'brien, \"the\" user", "recorded_at": "2026-11-11T03:00:00Z", "fatigue": 7, "mood": 6, "motivation": 2, "flags": 3},
+    {"user_id": "o'brien, \"the\" user", "recorded_at": "2026-11-11T12:30:00+09:00", "fatigue": 2, "mood": 3, "motivation": 9, "flags": 16},
+]
+
+
+def expected_summary(records: list[dict], day: date, zone: str = "Asia/Tokyo") -> pd.DataFrame:
+    """Computed without the project's SQL: pandas over the records as sent."""
+    frame = pd.DataFrame(records)
+    frame["utc"] = pd.to_datetime(frame["recorded_at"], utc=True, format="ISO8601")
+    frame = frame[frame["utc"].dt.tz_convert(zone).dt.date == day]
+    frame = frame.drop_duplicates(subset=["user_id", "utc"])
+    grouped = frame.groupby("user_id", sort=True)
+    out = pd.DataFrame({"record_count": grouped.size()})
+    for score in ("fatigue", "mood", "motivation"):
+        out[f"{score}_avg"] = grouped[score].mean().round(3)
+        out[f"{score}_min"] = grouped[score].min()
+        out[f"{score}_max"] = grouped[score].max()
+    out["flags_any"] = grouped["flags"].agg(lambda s: functools.reduce(operator.or_, s, 0))
+    out = out.reset_index()
+    out.insert(0, "date", day.isoformat())
+    return out[list(CSV_COLUMNS)].sort_values("user_id", key=lambda s: s.map(lambda v: v.encode())).reset_index(drop=True)
+
+
+def read_summary_csv(path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype={"user_id": str, "date": str}, keep_default_na=False, encoding="utf-8")
+
+
+@pytest.fixture
+def loaded(stack):
+    records = list(generate_records(60, [date(2026, 11, 10), DAY, date(2026, 11, 12)], stack.settings.zone, seed=3))
+    records += EDGE_RECORDS
+    lines = [(f"t:{n}", (json.dumps(r, ensure_ascii=False) + "\n").encode()) for n, r in enumerate(records)]
+    report = send_lines(stack.delivery, stack.desired_schema(), lines)
+    assert report.accepted == len(records) and not report.rejected
+    stack.delivery.flush()
+    return records
+
+
+def materialize_day(settings, day: date) -> dg.ExecuteInProcessResult:
+    result = dg.materialize(
+        [daily_health_summary, daily_summary_csv], partition_key=day.isoformat(), resources=build_resources(settings)
+    )
+    assert result.success
+    return result
+
+
+def test_the_csv_matches_an_independent_computation(loaded, stack):
+    result = materialize_day(stack.settings, DAY)
+    path = stack.settings.home / "exports" / "daily_summary" / f"date={DAY}" / "daily_summary.csv"
+    actual = read_summary_csv(path)
+    assert list(actual.columns) == list(CSV_COLUMNS)
+    expected = expected_summary(loaded, DAY)
+    pd.testing.assert_frame_equal(actual, expected, check_dtype=False)
+
+    edge = actual.set_index("user_id")
+    assert edge.loc["edge-start", "record_count"] == 2 and edge.loc["edge-start", "flags_any"] == 3
+    assert edge.loc["edge-end", "record_count"] == 2 and edge.loc["edge-end", "flags_any"] == 12
+    assert edge.loc["o'brien, \"the\" user", "record_count"] == 2
+    assert path.read_bytes().decode("utf-8").startswith(",".join(CSV_COLUMNS) + "\n")
+
+    meta = result.asset_materializations_for_node("daily_health_summary")[0].metadata
+    assert meta["dagster/row_count"].value == len(expected)
+    assert meta["records_counted"].value == int(expected["record_count"].sum())
+    assert meta["files_scanned"].value == 2  # a Tokyo day spans two UTC-day partitions, no more
+
+
+def test_every_day_and_a_rerun_replaces_the_file(loaded, stack):
+    for day in (date(2026, 11, 10), DAY, date(2026, 11, 12)):
+        materialize_day(stack.settings, day)
+        path = stack.settings.home / "exports" / "daily_summary" / f"date={day}" / "daily_summary.csv"
+        pd.testing.assert_frame_equal(read_summary_csv(path), expected_summary(loaded, day), check_dtype=False)
+
+    path = stack.settings.home / "exports" / "daily_summary" / f"date={DAY}" / "daily_summary.csv"
+    before = path.read_bytes()
+    materialize_day(stack.settings, DAY)
+    assert path.read_bytes() == before  # idempotent
+
+    late = {"user_id": "late-phone", "recorded_at": "2026-11-11T21:00:00+09:00", "fatigue": 4, "mood": 4, "motivation": 4, "flags": 0}
+    send_lines(stack.delivery, stack.desired_schema(), [("late:1", (json.dumps(late) + "\n").encode())])
+    stack.delivery.flush()
+    materialize_day(stack.settings, DAY)
+    after = read_summary_csv(path)
+    assert "late-phone" in set(after["user_id"]) and len(after) == len(read_summary_csv_bytes(before)) + 1
+    assert not list(path.parent.glob(".*"))  # no temp file left behind
+
+
+def read_summary_csv_bytes(data: bytes) -> pd.DataFrame:
+    import io
+
+    return read_summary_csv(io.BytesIO(data))
+
+
+def test_a_day_without_records_gives_a_header_only_csv(loaded, stack):
+    materialize_day(stack.settings, date(2026, 11, 20))
+    path = stack.settings.home / "exports" / "daily_summary" / "date=2026-11-20" / "daily_summary.csv"
+    assert path.read_text(encoding="utf-8") == ",".join(CSV_COLUMNS) + "\n"

@@ -1,0 +1,58 @@
+"""The code location as Dagster and an operator see it."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from health_pipeline.settings import PROJECT_ROOT
+
+DAGSTER = str(Path(sys.executable).parent / "dagster")
+
+
+def test_dagster_definitions_validate_passes_without_io_or_deprecation(cli_env, settings):
+    env = {**cli_env, "PYTHONWARNINGS": "always::DeprecationWarning"}
+    result = subprocess.run(
+        [DAGSTER, "definitions", "validate", "-w", "workspace.yaml"],
+        capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    project_warnings = [
+        line for line in result.stderr.splitlines() if "DeprecationWarning" in line and "health_pipeline" in line
+    ]
+    assert not project_warnings, project_warnings
+    assert not settings.home.exists(), "loading the code location must not create local state"
+
+
+def test_the_definitions_hold_the_designs_names():
+    from health_pipeline.definitions import defs
+
+    repository = defs.get_repository_def()
+    keys = {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()}
+    assert keys >= {"health_records", "iceberg_schema", "daily_health_summary", "daily_summary_csv"}
+    schedule = defs.get_schedule_def("daily_summary_schedule")
+    assert schedule.cron_schedule == "0 1 * * *"
+    assert schedule.execution_timezone == "Asia/Tokyo"
+    summary = defs.get_assets_def("daily_health_summary")
+    partitions = summary.partitions_def
+    assert partitions.timezone == "Asia/Tokyo"
+    for key in ("iceberg_schema", "daily_health_summary", "daily_summary_csv"):
+        spec = next(iter(defs.get_assets_def(key).specs))
+        assert spec.description and spec.owners and spec.group_name and spec.kinds
+
+
+def test_the_schedule_targets_the_day_before_in_tokyo():
+    import dagster as dg
+
+    from health_pipeline.definitions import defs
+
+    schedule = defs.get_schedule_def("daily_summary_schedule")
+    context = dg.build_schedule_context(scheduled_execution_time=_tokyo(2026, 11, 21, 1, 0))
+    requests = list(schedule.evaluate_tick(context).run_requests or [])
+    assert [r.partition_key for r in requests] == ["2026-11-20"]
+
+
+def _tokyo(*parts):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime(*parts, tzinfo=ZoneInfo("Asia/Tokyo"))

@@ -1,0 +1,65 @@
+"""The seed's two query rules, enforced on every SQL the project runs: the files and the generated text."""
+
+from datetime import date
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from health_pipeline.sql import QueryRuleViolation, check_query_rules, sql_files, to_duckdb, with_table
+from health_pipeline.summary import daily_summary_query
+
+
+def every_sql_the_project_runs() -> list[tuple[str, str]]:
+    texts = [(path.name, path.read_text()) for path in sql_files()]
+    query = daily_summary_query(date(2026, 11, 20), ZoneInfo("Asia/Tokyo"), "health_records")
+    texts.append(("daily_summary (generated)", with_table(query.text, query.table)))
+    renamed = with_table(query.text, "health_records_v2")
+    texts.append(("daily_summary (renamed table)", renamed))
+    return texts
+
+
+def test_there_is_sql_to_check():
+    assert {p.name for p in sql_files()} >= {"daily_summary.sql"}
+
+
+@pytest.mark.parametrize(("name", "sql"), every_sql_the_project_runs(), ids=lambda v: v if len(v) < 40 else "")
+def test_no_select_star_and_always_a_recorded_at_range(name, sql):
+    table = "health_records_v2" if "renamed" in name else "health_records"
+    check_query_rules(sql, table)
+    tree = sqlglot.parse_one(sql, read="athena")
+    assert not [s for s in tree.find_all(exp.Star) if not isinstance(s.parent, exp.Count)]
+    # the DuckDB text the local engine runs keeps the range too
+    check_query_rules(sqlglot.transpile(to_duckdb(sql), read="duckdb", write="athena")[0], table)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM health_records WHERE recorded_at >= ?",
+        "SELECT user_id FROM health_records",
+        "SELECT user_id FROM health_records WHERE user_id = 'x'",
+        "SELECT user_id FROM health_records WHERE recorded_at < ?",
+        "WITH t AS (SELECT user_id FROM health_records) SELECT user_id FROM t WHERE 1 = 1",
+        "SELECT a.user_id FROM other a JOIN health_records b ON a.user_id = b.user_id WHERE a.x > 1",
+    ],
+)
+def test_the_rules_catch_what_the_seed_forbids(sql):
+    with pytest.raises(QueryRuleViolation):
+        check_query_rules(sql)
+
+
+def test_the_seeds_own_examples_pass():
+    check_query_rules(
+        "SELECT user_id, recorded_at, fatigue, mood, motivation FROM health_records WHERE user_id = 'xxx'"
+        " AND recorded_at >= current_date - INTERVAL '30' DAY ORDER BY recorded_at DESC LIMIT 100"
+    )
+    check_query_rules("ALTER TABLE health_records ADD COLUMNS (new_col string)")
+
+
+def test_the_window_is_passed_as_parameters_not_text():
+    query = daily_summary_query(date(2026, 11, 20), ZoneInfo("Asia/Tokyo"), "health_records")
+    assert "2026-11" not in query.text
+    placeholders = list(sqlglot.parse_one(query.text, read="athena").find_all(exp.Placeholder))
+    assert len(placeholders) == len(query.parameters) == 3
