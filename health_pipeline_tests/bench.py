@@ -1,0 +1,144 @@
+"""`make bench`: the foundation's figures on synthetic local tables. The last line is `BENCH {json}`.
+
+- scan_days: bytes a one-day summary reads / the table's bytes x the days in the table
+  (60 uniform days; 1.0 is ideal, a Tokyo day spans two UTC days, target <= 2.2).
+- aggregate_vs_duckdb: the engine's time for the one-million-record day's summary (PyIceberg planning
+  + DuckDB) over a bare DuckDB read_parquet of the same files running the same SQL; target <= 1.5.
+- summary_peak_rss_mb: the peak RSS of a fresh process computing that day's summary; target <= 500.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from health_pipeline.engines import LocalStack
+from health_pipeline.settings import Settings
+from health_pipeline.sql import to_duckdb, with_table
+from health_pipeline.summary import daily_summary_query, day_window
+
+ZONE = ZoneInfo("Asia/Tokyo")
+FIRST_DAY = date(2026, 9, 1)
+DAYS = 60
+
+
+def synthetic_day(start: datetime, records: int, users: int, rng: np.random.Generator) -> pa.Table:
+    """`records` check-ins spread over the 24 hours from `start` (UTC, no zone)."""
+    offsets_us = rng.integers(0, 86_400_000_000, records)
+    base = np.datetime64(start, "us")
+    return pa.table(
+        {
+            "user_id": pa.array([f"user-{n:06d}" for n in rng.integers(0, users, records)], pa.string()),
+            "recorded_at": pa.array(base + offsets_us.astype("timedelta64[us]"), pa.timestamp("us")),
+            "fatigue": pa.array(rng.integers(0, 11, records), pa.int32()),
+            "mood": pa.array(rng.integers(0, 11, records), pa.int32()),
+            "motivation": pa.array(rng.integers(0, 11, records), pa.int32()),
+            "flags": pa.array(rng.choice([0, 1, 2, 4, 8], records), pa.int32()),
+        }
+    )
+
+
+def build_table(home: Path, per_day: dict[int, int], default: int, *, tokyo_days: bool) -> LocalStack:
+    """60 days, one append per day. UTC days (as after compaction: every file spans a whole UTC day, so
+    a Tokyo day must read two) or Tokyo days (so one day can hold exactly a million records)."""
+    stack = LocalStack(Settings(home=home))
+    desired = stack.desired_schema()
+    rng = np.random.default_rng(42)
+    for n in range(DAYS):
+        day = FIRST_DAY + timedelta(days=n)
+        start = day_window(day, ZONE)[0] if tokyo_days else datetime.combine(day, datetime.min.time())
+        count = per_day.get(n, default)
+        stack.table.append(synthetic_day(start, count, max(1000, count // 10), rng), desired)
+    return stack
+
+
+def table_bytes(stack: LocalStack) -> int:
+    return sum(task.file.file_size_in_bytes for task in stack.table.load().scan().plan_files())
+
+
+def bare_duckdb_seconds(stack: LocalStack, day: date, files: list[str]) -> float:
+    query = daily_summary_query(day, ZONE, stack.settings.table)
+    sql = to_duckdb(with_table(query.text, query.table))
+    connection = duckdb.connect()
+    listing = "[" + ", ".join(f"'{f}'" for f in files) + "]"
+    connection.execute(f"CREATE VIEW health_records AS SELECT * FROM read_parquet({listing}, union_by_name = true)")
+    started = time.perf_counter()
+    connection.sql(sql, params=list(query.parameters)).to_arrow_table()
+    return time.perf_counter() - started
+
+
+def engine_seconds(stack: LocalStack, day: date) -> tuple[float, list[str], int]:
+    query = daily_summary_query(day, ZONE, stack.settings.table)
+    started = time.perf_counter()
+    result = stack.sql.run(query)
+    elapsed = time.perf_counter() - started
+    files, _ = stack.sql._plan(*query.window)
+    return elapsed, files, result.bytes_scanned
+
+
+def best_of(n: int, fn) -> float:
+    return min(fn() for _ in range(n))
+
+
+def peak_rss_child(home: Path, day: date) -> float:
+    code = (
+        "import sys\n"
+        "from datetime import date\n"
+        "from zoneinfo import ZoneInfo\n"
+        "from pathlib import Path\n"
+        "from health_pipeline.engines import LocalStack\n"
+        "from health_pipeline.settings import Settings\n"
+        "from health_pipeline.summary import daily_summary_query, summary_csv\n"
+        f"stack = LocalStack(Settings(home=Path({str(home)!r})))\n"
+        f"result = stack.sql.run(daily_summary_query(date.fromisoformat({day.isoformat()!r}), ZoneInfo('Asia/Tokyo'), 'health_records'))\n"
+        "summary_csv(result.rows)\n"
+        # VmHWM, not ru_maxrss: Linux carries the parent's high-water mark across exec into ru_maxrss.
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0]\n"
+        "print(int(hwm.split()[1]) / 1024)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    figures: dict[str, float | int | str] = {}
+    with tempfile.TemporaryDirectory(prefix="hp-bench-") as tmp:
+        tmp_path = Path(tmp)
+        started = time.perf_counter()
+        uniform = build_table(tmp_path / "uniform", {}, default=50_000, tokyo_days=False)
+        print(f"uniform table: {DAYS} UTC days x 50,000 records built in {time.perf_counter() - started:.1f} s")
+        middle = FIRST_DAY + timedelta(days=DAYS // 2)
+        _, _, read_bytes = engine_seconds(uniform, middle)
+        figures["scan_days"] = round(read_bytes / table_bytes(uniform) * DAYS, 3)
+        print(f"scan_days: {figures['scan_days']} (one-day summary reads {read_bytes} bytes)")
+
+        started = time.perf_counter()
+        heavy_index = DAYS // 2
+        heavy = build_table(tmp_path / "heavy", {heavy_index: 1_000_000}, default=10_000, tokyo_days=True)
+        heavy_day = FIRST_DAY + timedelta(days=heavy_index)
+        print(f"heavy table: one day of 1,000,000 records, built in {time.perf_counter() - started:.1f} s")
+        engine, files, _ = engine_seconds(heavy, heavy_day)
+        engine = best_of(3, lambda: engine_seconds(heavy, heavy_day)[0])
+        bare = best_of(3, lambda: bare_duckdb_seconds(heavy, heavy_day, files))
+        figures["aggregate_engine_s"] = round(engine, 4)
+        figures["aggregate_bare_duckdb_s"] = round(bare, 4)
+        figures["aggregate_vs_duckdb"] = round(engine / bare, 3)
+        print(f"aggregate_vs_duckdb: {figures['aggregate_vs_duckdb']} (engine {engine:.3f} s, bare DuckDB {bare:.3f} s)")
+        figures["summary_peak_rss_mb"] = round(peak_rss_child(tmp_path / "heavy", heavy_day), 1)
+        print(f"summary_peak_rss_mb: {figures['summary_peak_rss_mb']}")
+    figures["machine_cores"] = len(__import__("os").sched_getaffinity(0))
+    print("BENCH " + json.dumps(figures, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
