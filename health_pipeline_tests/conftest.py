@@ -37,3 +37,63 @@ def run_cli(env: dict[str, str], *args: str, stdin: bytes | None = None) -> subp
 
 def jsonl(records: list[dict]) -> bytes:
     return b"".join((json.dumps(r, ensure_ascii=False) + "\n").encode() for r in records)
+
+
+# -- AWS: moto in server mode, over real HTTP on 127.0.0.1 ---------------------------------------
+@pytest.fixture(scope="session")
+def moto_server():
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_server, monkeypatch):
+    """A clean moto (reset before each test) and the environment boto3 reads to reach it.
+
+    Yields the endpoint URL. Credentials are moto's dummies, set for the test's process only.
+    """
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST"), timeout=10)
+    for name, value in {
+        "AWS_ENDPOINT_URL": moto_server,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "ap-northeast-1",
+        "AWS_REGION": "ap-northeast-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    yield moto_server
+
+
+def preset_athena_results(endpoint: str, rows: list[list[str]], region: str = "ap-northeast-1") -> None:
+    """Queue one Athena result in moto (FIFO): the first row is the header, values are strings."""
+    import urllib.request
+
+    body = {
+        "results": [
+            {
+                "rows": [{"Data": [{"VarCharValue": value} for value in row]} for row in rows],
+                "column_info": [
+                    {"Name": name, "Type": "varchar", "CatalogName": "", "SchemaName": "", "TableName": "",
+                     "Label": name, "Precision": 0, "Scale": 0, "Nullable": "UNKNOWN", "CaseSensitive": True}
+                    for name in rows[0]
+                ],
+            }
+        ],
+        "region": region,
+    }
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/static/athena/query-results",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request, timeout=10)

@@ -10,7 +10,8 @@ from functools import cached_property
 
 from health_pipeline.engines.local_delivery import LocalDeliveryStream
 from health_pipeline.engines.local_exports import LocalExportStore, export_root
-from health_pipeline.engines.local_sql import DuckDBQueryEngine, QueryFailed, QueryResult
+from health_pipeline.engines.base import QueryFailed, QueryResult
+from health_pipeline.engines.local_sql import DuckDBQueryEngine
 from health_pipeline.engines.local_table import LocalIcebergTable
 from health_pipeline.schema import TableSchema, read_desired_schema
 from health_pipeline.settings import Settings
