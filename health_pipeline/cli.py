@@ -79,46 +79,43 @@ def cmd_flush(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_schema_status(args: argparse.Namespace) -> int:
+def schema_target(settings):
+    """The schema state and migration target for the configured mode."""
     from health_pipeline.engines import LocalStack
-    from health_pipeline.schema.drift import ADDITIVE, NEEDS_PERSON, PROMOTION, diff_schemas, drift_fingerprint
-    from health_pipeline.schema.model import TableSchema
+    from health_pipeline.engines.schema_targets import LocalSchemaTarget
 
-    settings = load_settings()
     if settings.mode != "local":
-        raise SetupError("schema status in aws mode arrives with the schema issue (4); use the local mode for now")
+        raise SetupError("schema status in aws mode needs the Athena engine, which is not in this build yet")
     stack = LocalStack(settings)
-    desired = stack.desired_schema()
-    live = stack.table.live_schema()
-    items = diff_schemas(desired, live) if live is not None else []
-    kinds = {item.kind for item in items}
-    if NEEDS_PERSON in kinds or PROMOTION in kinds:
-        code, state = EXIT_NEEDS_PERSON, "needs a person"
-    elif ADDITIVE in kinds:
-        code, state = EXIT_ADDITIVE_DRIFT, "additive drift"
-    else:
-        code, state = EXIT_OK, "in sync" if live is not None else "table not created yet (created from Terraform on first delivery)"
-    report = {
-        "state": state,
-        "exit_code": code,
-        "table": stack.table.identifier,
-        "desired": {"fingerprint": desired.fingerprint, "columns": desired.as_rows()},
-        "live": None if live is None else {"fingerprint": live.fingerprint, "columns": live.as_rows()},
-        "drift": [item.as_dict() for item in items],
-        "plan_fingerprint": drift_fingerprint(desired, live or TableSchema(()), items) if items else None,
-    }
+    return LocalSchemaTarget(stack.table, stack.desired_schema, stack.sql)
+
+
+def cmd_schema_status(args: argparse.Namespace) -> int:
+    from health_pipeline.schema.plan import ADDITIVE_DRIFT, NEEDS_A_PERSON
+
+    plan = schema_target(load_settings()).read_plan()
+    code = {ADDITIVE_DRIFT: EXIT_ADDITIVE_DRIFT, NEEDS_A_PERSON: EXIT_NEEDS_PERSON}.get(plan.state, EXIT_OK)
     if args.json:
-        print(json.dumps(report, indent=2, ensure_ascii=False))
-    else:
-        print(f"{stack.table.identifier}: {state}")
-        live_rows = {c["name"]: c["type"] for c in (report["live"] or {"columns": []})["columns"]}
-        print(f"  {'column':<24}{'desired (terraform)':<24}{'live (iceberg)':<24}")
-        names = desired.names + [n for n in live_rows if desired.get(n) is None]
-        for column in names:
-            want = desired.get(column)
-            print(f"  {column:<24}{want.glue_type if want else '-':<24}{live_rows.get(column, '-'):<24}")
-        for item in items:
-            print(f"  [{item.kind}] {item.reason}")
+        print(json.dumps({**plan.as_dict(), "exit_code": code}, indent=2, ensure_ascii=False))
+        return code
+    print(f"{plan.table}: {plan.state.replace('_', ' ')} (plan {plan.fingerprint})")
+    views = [("desired (terraform)", plan.desired), ("catalog (glue)", plan.catalog), ("live (iceberg)", plan.live)]
+    names = list(dict.fromkeys(c.name for _, schema in views if schema for c in schema.columns))
+    print("  " + f"{'column':<24}" + "".join(f"{title:<22}" for title, _ in views))
+    for name in names:
+        cells = []
+        for _, schema in views:
+            column = schema.get(name) if schema else None
+            cells.append("n/a" if schema is None else (column.glue_type if column else "-"))
+        print("  " + f"{name:<24}" + "".join(f"{cell:<22}" for cell in cells))
+    for item in plan.items:
+        print(f"  [{item.kind}] {item.reason}")
+    ddl = plan.add_columns_ddl()
+    if ddl:
+        print(f"  planned DDL: {ddl}")
+        print("  the schema_migration job applies it (schema_drift_sensor starts it when the daemon runs)")
+    if plan.promotions:
+        print(f"  to apply the promotions, launch schema_migration with config confirm: {plan.fingerprint}")
     return code
 
 

@@ -38,6 +38,8 @@ class Settings:
     athena_workgroup: str = "primary"
     athena_output: str = "s3://health-logger-prod/athena-results/"
     export_uri: str = ""
+    # Only for PyIceberg's S3 file IO, which (unlike boto3) does not read AWS_ENDPOINT_URL by itself.
+    s3_endpoint_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -111,4 +113,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         athena_workgroup=env.get("HEALTH_PIPELINE_ATHENA_WORKGROUP", "primary"),
         athena_output=env.get("HEALTH_PIPELINE_ATHENA_OUTPUT", "s3://health-logger-prod/athena-results/"),
         export_uri=env.get("HEALTH_PIPELINE_EXPORT_URI", ""),
+        s3_endpoint_url=env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None,
     )

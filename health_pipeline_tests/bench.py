@@ -82,7 +82,7 @@ def engine_seconds(stack: LocalStack, day: date) -> tuple[float, list[str], int]
     started = time.perf_counter()
     result = stack.sql.run(query)
     elapsed = time.perf_counter() - started
-    files, _ = stack.sql._plan(*query.window)
+    files, _ = stack.sql.plan(stack.table.load(), *query.window)
     return elapsed, files, result.bytes_scanned
 
 

@@ -12,6 +12,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from health_pipeline.engines import LocalStack, QueryResult
+from health_pipeline.engines.schema_targets import LocalSchemaTarget
 from health_pipeline.schema import TableSchema, read_desired_schema
 from health_pipeline.settings import Settings, load_settings
 from health_pipeline.sql import Query
@@ -61,6 +62,10 @@ class HealthTableResource(_LocalStackResource):
 
     def identifier(self) -> str:
         return self.stack().table.identifier
+
+    def schema_target(self) -> LocalSchemaTarget:
+        stack = self.stack()
+        return LocalSchemaTarget(stack.table, stack.desired_schema, stack.sql)
 
 
 class QueryEngineResource(_LocalStackResource):

@@ -11,11 +11,13 @@ import time
 import uuid
 
 import duckdb
-import pyarrow as pa
+from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.expressions import And, GreaterThanOrEqual, LessThan
+from pyiceberg.table import Table
 
 from health_pipeline.engines.base import QueryFailed, QueryResult
 from health_pipeline.engines.local_table import LocalIcebergTable
+from health_pipeline.schema.model import TableSchema
 from health_pipeline.sql import Query, check_query_rules, to_duckdb, with_table
 
 
@@ -33,20 +35,14 @@ class DuckDBQueryEngine:
             raise QueryFailed(f"query {query.name}: a local query needs its recorded_at window to plan the scan")
         started = time.perf_counter()
         start, end = query.window
-        files, bytes_scanned = self._plan(start, end)
+        table = self._load()
+        files, bytes_scanned = self.plan(table, start, end)
         config = {"preserve_insertion_order": False}  # the SQL orders its result; this saves memory
         if self.threads:
             config["threads"] = self.threads
         connection = duckdb.connect(config=config)
         try:
-            if files:
-                # A view cannot take parameters; the paths come from the catalog, quoted as literals.
-                connection.execute(
-                    f"CREATE VIEW {query.table} AS SELECT * FROM read_parquet({_list_literal(files)}, union_by_name = true)"
-                )
-            else:
-                connection.register(f"{query.table}_empty", self._empty())
-                connection.execute(f"CREATE VIEW {query.table} AS SELECT * FROM {query.table}_empty")
+            connection.execute(f"CREATE VIEW {query.table} AS {self._table_view(connection, table.schema(), files)}")
             rows = connection.sql(to_duckdb(sql), params=list(query.parameters)).to_arrow_table()
         except duckdb.Error as err:
             raise QueryFailed(f"query {query.name} failed in DuckDB: {err}") from err
@@ -62,13 +58,19 @@ class DuckDBQueryEngine:
             engine=self.engine,
         )
 
-    def _plan(self, start, end) -> tuple[list[str], int]:
-        if not self.table.exists():
+    def _load(self) -> Table:
+        try:
+            return self.table.load()
+        except NoSuchTableError as err:
             raise QueryFailed(
                 f"table {self.table.identifier} does not exist yet in the local catalog; send records first"
                 " (health-pipeline send FILE, then health-pipeline flush)"
-            )
-        scan = self.table.load().scan(
+            ) from err
+
+    @staticmethod
+    def plan(table: Table, start, end) -> tuple[list[str], int]:
+        """The data files a [start, end) recorded_at window must read, and their bytes."""
+        scan = table.scan(
             row_filter=And(
                 GreaterThanOrEqual("recorded_at", start.isoformat()),
                 LessThan("recorded_at", end.isoformat()),
@@ -78,16 +80,44 @@ class DuckDBQueryEngine:
         for task in scan.plan_files():
             if task.delete_files:
                 raise QueryFailed(
-                    f"{self.table.identifier} has delete files, which the local engine does not apply;"
+                    f"{table.name()} has delete files, which the local engine does not apply;"
                     " the pipeline only appends, so something else wrote them"
                 )
             files.append(_local_path(task.file.file_path))
             size += task.file.file_size_in_bytes
         return files, size
 
-    def _empty(self) -> pa.Table:
-        schema = self.table.load().schema().as_arrow()
-        return schema.empty_table()
+    @staticmethod
+    def _table_view(connection: duckdb.DuckDBPyConnection, live, files: list[str]) -> str:
+        """SELECT the live Iceberg schema's columns from the files: a column added after a file was
+        written reads as null there (as Iceberg readers do), every column cast to its live type."""
+        columns = TableSchema.from_iceberg(live).columns
+        if files:
+            source = f"read_parquet({_list_literal(files)}, union_by_name = true)"
+            present = {row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+        else:
+            source, present = "(SELECT 1) AS no_files WHERE false", set()
+        select = ", ".join(
+            f'CAST({_quote(c.name) if c.name in present else "NULL"} AS {duckdb_type(c.glue_type)}) AS {_quote(c.name)}'
+            for c in columns
+        )
+        return f"SELECT {select} FROM {source}"
+
+
+def duckdb_type(glue_type: str) -> str:
+    simple = {
+        "string": "VARCHAR", "timestamp": "TIMESTAMP", "date": "DATE", "boolean": "BOOLEAN",
+        "int": "INTEGER", "bigint": "BIGINT", "float": "FLOAT", "double": "DOUBLE",
+    }  # fmt: skip
+    if glue_type in simple:
+        return simple[glue_type]
+    if glue_type.startswith("decimal("):
+        return glue_type.upper()
+    raise QueryFailed(f"the live column type {glue_type!r} has no DuckDB mapping")
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _local_path(uri: str) -> str:

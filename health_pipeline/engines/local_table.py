@@ -15,7 +15,8 @@ from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.table import Table
 from pyiceberg.transforms import DayTransform
 
-from health_pipeline.schema.model import TableSchema
+from health_pipeline.schema.model import Column, TableSchema
+from health_pipeline.schema.types import iceberg_type
 
 PARTITION_FIELD_ID = 1000
 
@@ -87,6 +88,21 @@ class LocalIcebergTable:
             return TableSchema.from_iceberg(self.load().schema())
         except NoSuchTableError:
             return None
+
+    def apply_schema_changes(self, added: list[Column], promoted: list[Column]) -> list[str]:
+        """Add and promote columns in one Iceberg commit (one new metadata.json); returns what was done."""
+        done: list[str] = []
+        if not added and not promoted:
+            return done
+        table = self.load()
+        with table.update_schema() as update:
+            for column in added:
+                update.add_column(column.name, iceberg_type(column.glue_type))
+                done.append(f"add column {column.name} {column.glue_type}")
+            for column in promoted:
+                update.update_column(column.name, field_type=iceberg_type(column.glue_type))
+                done.append(f"promote column {column.name} to {column.glue_type}")
+        return done
 
     def append(self, rows: pa.Table, desired: TableSchema, properties: dict[str, str] | None = None) -> int:
         """Append rows in one commit (one snapshot); returns the new snapshot id."""

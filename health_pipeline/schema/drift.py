@@ -8,8 +8,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass
 
 from health_pipeline.schema.model import TableSchema
@@ -79,10 +77,3 @@ def diff_schemas(desired: TableSchema, live: TableSchema) -> list[DriftItem]:
             " with ALTER TABLE ... DROP COLUMN (its data stays in old files)."))
     return items
 
-
-def drift_fingerprint(desired: TableSchema, live: TableSchema, items: list[DriftItem]) -> str:
-    payload = json.dumps(
-        {"desired": desired.fingerprint, "live": live.fingerprint, "items": [i.as_dict() for i in items]},
-        sort_keys=True,
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]

@@ -1,14 +1,71 @@
 import dagster as dg
+from pydantic import Field
 
 from health_pipeline.defs.common import OWNER
-from health_pipeline.defs.resources import DesiredSchemaResource, HealthTableResource
+from health_pipeline.defs.resources import HealthTableResource
 from health_pipeline.defs.table.assets import health_records
-from health_pipeline.schema.drift import NEEDS_PERSON, diff_schemas
+from health_pipeline.schema.migrate import migrate
 from health_pipeline.schema.model import TableSchema
+from health_pipeline.schema.plan import MigrationPlan
+
+DRIFT_COLUMNS = ("column", "kind", "desired_type", "live_type", "reason")
 
 
-def _column_schema(schema: TableSchema) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(c.name, c.glue_type) for c in schema.columns])
+class SchemaMigrationConfig(dg.Config):
+    migrate: bool = Field(
+        default=False,
+        description="Apply the plan's additive part before observing; the schema_migration job sets this.",
+    )
+    confirm: str = Field(
+        default="",
+        description="The plan fingerprint from `health-pipeline schema status`, to also apply allowed type"
+        " promotions (int->bigint, float->double, wider decimal). Anything else is never applied.",
+    )
+
+
+def _column_schema(schema: TableSchema | None) -> dg.TableSchemaMetadataValue:
+    columns = [] if schema is None else [dg.TableColumn(c.name, c.glue_type) for c in schema.columns]
+    return dg.TableSchemaMetadataValue(dg.TableSchema(columns=columns))
+
+
+def plan_metadata(plan: MigrationPlan) -> dict:
+    """The three views side by side, the drift and the plan, as an operator reads them in the UI."""
+    names = plan.desired.names + [
+        c.name for schema in (plan.catalog, plan.live) if schema for c in schema.columns if plan.desired.get(c.name) is None
+    ]
+    names = list(dict.fromkeys(names))
+
+    def type_in(schema: TableSchema | None, name: str) -> str:
+        if schema is None:
+            return "n/a"
+        column = schema.get(name)
+        return column.glue_type if column else "—"
+
+    side_by_side = ["| column | desired (Terraform) | catalog (Glue) | live (Iceberg) |", "|---|---|---|---|"]
+    side_by_side += [
+        f"| {n} | {type_in(plan.desired, n)} | {type_in(plan.catalog, n) if plan.catalog else 'n/a'} | {type_in(plan.live, n)} |"
+        for n in names
+    ]
+    ddl = plan.add_columns_ddl()
+    return {
+        "table": plan.table,
+        "state": plan.state,
+        "plan_fingerprint": plan.fingerprint,
+        "desired_fingerprint": plan.desired.fingerprint,
+        "live_fingerprint": plan.live.fingerprint if plan.live else "absent",
+        "schemas": dg.MetadataValue.md("\n".join(side_by_side)),
+        "desired_schema": _column_schema(plan.desired),
+        "live_schema": _column_schema(plan.live),
+        "dagster/column_schema": _column_schema(plan.live),
+        "drift_count": len(plan.items),
+        "additive": len(plan.additive),
+        "needs_person": len(plan.needs_person),
+        "drift": dg.TableMetadataValue(
+            records=[dg.TableRecord({k: v or "" for k, v in item.as_dict().items()}) for item in plan.items],
+            schema=dg.TableSchema(columns=[dg.TableColumn(name, "string") for name in DRIFT_COLUMNS]),
+        ),
+        "planned_ddl": dg.MetadataValue.md(f"```sql\n{ddl}\n```" if ddl else "nothing additive to apply"),
+    }
 
 
 @dg.asset(
@@ -16,42 +73,37 @@ def _column_schema(schema: TableSchema) -> dg.TableSchema:
     group_name="schema",
     kinds={"iceberg", "terraform"},
     owners=[OWNER],
+    pool="schema_migration",
 )
 def iceberg_schema(
-    context: dg.AssetExecutionContext, desired_schema: DesiredSchemaResource, health_table: HealthTableResource
+    context: dg.AssetExecutionContext, config: SchemaMigrationConfig, health_table: HealthTableResource
 ) -> dg.MaterializeResult:
-    """The schema state of health_records: the columns Terraform declares (desired) beside the live
-    Iceberg schema, and the drift between them. `terraform apply` does not change the Iceberg metadata;
-    when this shows drift, the schema_migration job (or the README runbook) must follow. Its data version
-    is the live schema's fingerprint, so a migration marks the daily summaries stale."""
-    desired = desired_schema.read()
-    live = health_table.live_schema()
-    if live is None:
-        context.log.info("the table does not exist yet; it is created from Terraform on first delivery")
-    live_or_empty = live or TableSchema(())
-    drift = diff_schemas(desired, live_or_empty) if live is not None else []
-    fingerprint = live_or_empty.fingerprint if live is not None else "absent"
-    drift_rows = [dg.TableRecord({k: v or "" for k, v in item.as_dict().items()}) for item in drift]
-    return dg.MaterializeResult(
-        data_version=dg.DataVersion(fingerprint),
-        metadata={
-            "table": health_table.identifier(),
-            "desired_schema": dg.TableSchemaMetadataValue(_column_schema(desired)),
-            "live_schema": dg.TableSchemaMetadataValue(_column_schema(live_or_empty)),
-            "dagster/column_schema": dg.TableSchemaMetadataValue(_column_schema(live_or_empty)),
-            "desired_fingerprint": desired.fingerprint,
-            "live_fingerprint": fingerprint,
-            "in_sync": live is not None and not drift,
-            "drift_count": len(drift),
-            "needs_person": sum(item.kind == NEEDS_PERSON for item in drift),
-            "drift": dg.TableMetadataValue(
-                records=drift_rows,
-                schema=dg.TableSchema(
-                    columns=[
-                        dg.TableColumn(name, "string")
-                        for name in ("column", "kind", "desired_type", "live_type", "reason")
-                    ]
-                ),
+    """The schema state of health_records: desired (the Terraform Glue module), catalog (Glue's columns,
+    aws mode) and live (the Iceberg metadata) side by side, the drift classified, and the migration plan.
+    `terraform apply` does not change the Iceberg metadata: when this shows additive drift, the
+    schema_migration job (started by schema_drift_sensor) adds the columns and verifies them. Its data
+    version is the live schema's fingerprint, so after a migration the daily summaries show as stale."""
+    target = health_table.schema_target()
+    migration: dict = {}
+    if config.migrate:
+        outcome = migrate(target, confirm=config.confirm or None, log=context.log.info)
+        plan = outcome.after
+        migration = {
+            "migration_applied": dg.MetadataValue.md(
+                "\n".join(f"- `{line}`" for line in outcome.applied) or "nothing to apply: already converged"
             ),
-        },
+            "migration_plan_before": outcome.before.fingerprint,
+            "migration_verification": dg.MetadataValue.json(outcome.verification or {}),
+        }
+        for item in outcome.left_for_a_person:
+            context.log.warning(f"left for a person: {item.reason}")
+    else:
+        plan = target.read_plan()
+    if plan.live is None:
+        context.log.info("the table does not exist yet; it is created from Terraform on the first delivery")
+    for item in plan.needs_person:
+        context.log.warning(f"[{item.kind}] {item.reason}")
+    return dg.MaterializeResult(
+        data_version=dg.DataVersion(plan.live.fingerprint if plan.live else "absent"),
+        metadata={**plan_metadata(plan), **migration},
     )
