@@ -28,7 +28,7 @@ test: install
 
 dev: install
 	@mkdir -p "$(HEALTH_PIPELINE_HOME)/dagster"
-	@test -f "$(HEALTH_PIPELINE_HOME)/dagster/dagster.yaml" || printf 'telemetry:\n  enabled: false\n' > "$(HEALTH_PIPELINE_HOME)/dagster/dagster.yaml"
+	@test -f "$(HEALTH_PIPELINE_HOME)/dagster/dagster.yaml" || cp deploy/dagster-local.yaml "$(HEALTH_PIPELINE_HOME)/dagster/dagster.yaml"
 	$(LOCAL_ENV) $(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
 bench: install

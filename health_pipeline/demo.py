@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from health_pipeline.settings import PROJECT_ROOT
 
 OFFSETS = ("Z", "+00:00", "+09:00")
 SPECIAL_USERS = ("利用者-さくら", "o'brien", 'say "hi"', "josé-ñandú")
@@ -64,11 +67,11 @@ def demo_days(today: date, days: int, start: date) -> list[date]:
 
 
 def ensure_dagster_home(path: Path) -> Path:
-    """The Dagster home shared by `make demo` and `make dev`, with telemetry off (no network here)."""
+    """The Dagster home shared by `make demo` and `make dev` (telemetry off, the concurrency limits)."""
     path.mkdir(parents=True, exist_ok=True)
     config = path / "dagster.yaml"
     if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+        shutil.copyfile(PROJECT_ROOT / "deploy" / "dagster-local.yaml", config)
     return path
 
 
