@@ -2,6 +2,8 @@
 
 import dagster as dg
 
+from health_pipeline.defs.quality.checks import SUMMARY_CHECKS, data_quality_job, health_records_checks
+from health_pipeline.defs.quality.sensors import new_data_sensor
 from health_pipeline.defs.resources import build_resources
 from health_pipeline.defs.schema.assets import iceberg_schema
 from health_pipeline.defs.schema.jobs import schema_migration
@@ -16,8 +18,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     """Everything Dagster loads, wired to the resources of `settings.mode` (tests pass their own settings)."""
     return dg.Definitions(
         assets=[health_records, iceberg_schema, daily_health_summary, daily_summary_csv],
-        jobs=[daily_summary_job, schema_migration],
-        sensors=[schema_drift_sensor],
+        asset_checks=[health_records_checks, *SUMMARY_CHECKS],
+        jobs=[daily_summary_job, schema_migration, data_quality_job],
+        sensors=[schema_drift_sensor, new_data_sensor],
         schedules=[daily_summary_schedule],
         resources=build_resources(settings),
     )

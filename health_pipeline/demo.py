@@ -114,6 +114,11 @@ def run_demo(users: int = 300, days: int = 7) -> int:
             print(f"  {day}: the run failed; see the Dagster UI (make dev)")
             return 1
         print(f"  {day}: {stack.exports.uri(export_key(day))}")
+    checks = defs.resolve_job_def("data_quality_job").execute_in_process(instance=instance, run_config=quiet)
+    print("\ndata-quality checks on health_records (the last week):")
+    for evaluation in checks.get_asset_check_evaluations():
+        state = "passed" if evaluation.passed else f"FAILED ({evaluation.severity.value})"
+        print(f"  {evaluation.check_name:<28} {state}")
     last = stack.exports.uri(export_key(window[-1]))
     print(f"\n{last} (first rows):")
     with open(last, encoding="utf-8") as handle:

@@ -8,6 +8,8 @@ import sqlglot
 from sqlglot import exp
 
 from health_pipeline.sql import QueryRuleViolation, check_query_rules, sql_files, to_duckdb, with_table
+from health_pipeline.schema.model import Column, TableSchema
+from health_pipeline.schema.plan import MigrationPlan
 from health_pipeline.summary import daily_summary_query
 
 
@@ -17,6 +19,13 @@ def every_sql_the_project_runs() -> list[tuple[str, str]]:
     texts.append(("daily_summary (generated)", with_table(query.text, query.table)))
     renamed = with_table(query.text, "health_records_v2")
     texts.append(("daily_summary (renamed table)", renamed))
+    plan = MigrationPlan.build(
+        "health_records",
+        TableSchema((Column("recorded_at", "timestamp"), Column("sleep_hours", "double"))),
+        TableSchema((Column("recorded_at", "timestamp"),)),
+    )
+    texts.append(("schema verification (generated)", plan.verification_sql(["sleep_hours"])))
+    texts.append(("schema DDL (generated)", plan.add_columns_ddl()))
     return texts
 
 
@@ -43,6 +52,10 @@ def test_no_select_star_and_always_a_recorded_at_range(name, sql):
         "SELECT user_id FROM health_records WHERE recorded_at < ?",
         "WITH t AS (SELECT user_id FROM health_records) SELECT user_id FROM t WHERE 1 = 1",
         "SELECT a.user_id FROM other a JOIN health_records b ON a.user_id = b.user_id WHERE a.x > 1",
+        "SELECT user_id FROM health_records WHERE recorded_at >= ? OR user_id = 'x'",
+        "SELECT user_id FROM health_records WHERE NOT (recorded_at >= ?)",
+        "SELECT user_id FROM health_records WHERE recorded_at IS NOT NULL",
+        "SELECT user_id FROM health_records WHERE recorded_at IS NULL OR flags < 0",
     ],
 )
 def test_the_rules_catch_what_the_seed_forbids(sql):
@@ -56,6 +69,8 @@ def test_the_seeds_own_examples_pass():
         " AND recorded_at >= current_date - INTERVAL '30' DAY ORDER BY recorded_at DESC LIMIT 100"
     )
     check_query_rules("ALTER TABLE health_records ADD COLUMNS (new_col string)")
+    check_query_rules("SELECT COUNT(*) AS n FROM health_records WHERE recorded_at IS NULL")
+    check_query_rules("SELECT user_id FROM health_records WHERE (user_id = 'x' AND (recorded_at BETWEEN ? AND ?))")
 
 
 def test_the_window_is_passed_as_parameters_not_text():

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 from pydantic import PrivateAttr
+from pyiceberg.table import Table
 
 from health_pipeline.engines import LocalStack, QueryResult
 from health_pipeline.engines.schema_targets import LocalSchemaTarget
@@ -63,6 +64,11 @@ class HealthTableResource(_LocalStackResource):
     def identifier(self) -> str:
         return self.stack().table.identifier
 
+    def iceberg_table(self) -> Table | None:
+        """The PyIceberg table (for snapshot metadata), or None while it does not exist."""
+        table = self.stack().table
+        return table.load() if table.exists() else None
+
     def schema_target(self) -> LocalSchemaTarget:
         stack = self.stack()
         return LocalSchemaTarget(stack.table, stack.desired_schema, stack.sql)
@@ -70,6 +76,10 @@ class HealthTableResource(_LocalStackResource):
 
 class QueryEngineResource(_LocalStackResource):
     """Runs the project's Athena-dialect SQL (local: DuckDB over a narrowed PyIceberg scan)."""
+
+    @property
+    def table_name(self) -> str:
+        return self.table
 
     def run(self, query: Query) -> QueryResult:
         return self.stack().sql.run(query)

@@ -12,7 +12,7 @@ import uuid
 
 import duckdb
 from pyiceberg.exceptions import NoSuchTableError
-from pyiceberg.expressions import And, GreaterThanOrEqual, LessThan
+from pyiceberg.expressions import And, GreaterThanOrEqual, IsNull, LessThan
 from pyiceberg.table import Table
 
 from health_pipeline.engines.base import QueryFailed, QueryResult
@@ -31,12 +31,11 @@ class DuckDBQueryEngine:
     def run(self, query: Query) -> QueryResult:
         sql = with_table(query.text, query.table)
         check_query_rules(sql, query.table)
-        if query.window is None:
+        if query.window is None and not query.null_time:
             raise QueryFailed(f"query {query.name}: a local query needs its recorded_at window to plan the scan")
         started = time.perf_counter()
-        start, end = query.window
         table = self._load()
-        files, bytes_scanned = self.plan(table, start, end)
+        files, bytes_scanned = self.plan(table, *(query.window or (None, None)))
         config = {"preserve_insertion_order": False}  # the SQL orders its result; this saves memory
         if self.threads:
             config["threads"] = self.threads
@@ -69,13 +68,15 @@ class DuckDBQueryEngine:
 
     @staticmethod
     def plan(table: Table, start, end) -> tuple[list[str], int]:
-        """The data files a [start, end) recorded_at window must read, and their bytes."""
-        scan = table.scan(
-            row_filter=And(
-                GreaterThanOrEqual("recorded_at", start.isoformat()),
-                LessThan("recorded_at", end.isoformat()),
+        """The data files a [start, end) recorded_at window must read (no window: the rows whose
+        recorded_at is null), and their bytes."""
+        if start is None:
+            row_filter = IsNull("recorded_at")
+        else:
+            row_filter = And(
+                GreaterThanOrEqual("recorded_at", start.isoformat()), LessThan("recorded_at", end.isoformat())
             )
-        )
+        scan = table.scan(row_filter=row_filter)
         files, size = [], 0
         for task in scan.plan_files():
             if task.delete_files:

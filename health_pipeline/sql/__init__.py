@@ -31,6 +31,8 @@ class Query:
     parameters: tuple = ()
     window: tuple[datetime, datetime] | None = None
     table: str = "health_records"
+    # The query reads only rows whose recorded_at is null (Iceberg's null partition), not a window.
+    null_time: bool = False
     labels: dict[str, str] = field(default_factory=dict)
 
 
@@ -64,7 +66,8 @@ def to_duckdb(sql: str) -> str:
 def check_query_rules(sql: str, table: str = "health_records") -> None:
     """Raise QueryRuleViolation if any statement selects * or reads `table` without a recorded_at range.
 
-    DDL (ALTER TABLE ...) is exempt from the range rule: it reads no rows.
+    DDL (ALTER TABLE ...) is exempt from the range rule: it reads no rows. `recorded_at IS NULL` counts as
+    a range: with day(recorded_at) partitioning it reads only the null partition.
     """
     for statement in sqlglot.parse(sql, read=DIALECT):
         if statement is None:
@@ -94,24 +97,29 @@ def _direct_sources(select: exp.Select) -> list[exp.Expression]:
     return sources
 
 
+def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.And):
+        return _conjuncts(node.this) + _conjuncts(node.expression)
+    return [node]
+
+
 def _has_time_range(where: exp.Expression | None) -> bool:
+    """A top-level conjunct bounds recorded_at from below (the seed's own example has only `>=`), or
+    pins it to NULL (Iceberg's null partition). Bounds under OR or NOT do not count: they do not narrow."""
     if where is None:
         return False
-    lower = upper = False
-    for node in where.find_all(exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between):
-        if isinstance(node, exp.Between):
-            if _is_time_column(node.this):
-                return True
-            continue
-        left, right = node.this, node.expression
-        if _is_time_column(left):
-            lower |= isinstance(node, (exp.GT, exp.GTE))
-            upper |= isinstance(node, (exp.LT, exp.LTE))
-        elif _is_time_column(right):
-            lower |= isinstance(node, (exp.LT, exp.LTE))
-            upper |= isinstance(node, (exp.GT, exp.GTE))
-    # A lower bound is the rule (the seed's own example has only `>=`); an upper one alone is not.
-    return lower
+    for node in _conjuncts(where.this if isinstance(where, exp.Where) else where):
+        if isinstance(node, exp.Between) and _is_time_column(node.this):
+            return True
+        if isinstance(node, exp.Is) and _is_time_column(node.this) and isinstance(node.expression, exp.Null):
+            return True
+        if isinstance(node, (exp.GT, exp.GTE)) and _is_time_column(node.this):
+            return True
+        if isinstance(node, (exp.LT, exp.LTE)) and _is_time_column(node.expression):
+            return True
+    return False
 
 
 def _is_time_column(node: exp.Expression) -> bool:

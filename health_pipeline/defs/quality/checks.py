@@ -1,0 +1,110 @@
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from health_pipeline.defs.resources import QueryEngineResource
+from health_pipeline.defs.summary.assets import DailySummary, daily_health_summary
+from health_pipeline.defs.summary.partitions import daily_partitions
+from health_pipeline.defs.table.assets import health_records
+from health_pipeline.quality import (
+    ERROR,
+    CheckOutcome,
+    one_row_per_user_outcome,
+    summary_count_outcome,
+    table_outcomes,
+    validity_outcomes,
+)
+from health_pipeline.summary import day_window
+
+ZONE = ZoneInfo(daily_partitions.timezone)
+TABLE_CHECKS = {
+    "no_missing_user_or_time": "null or empty user_id, or no recorded_at (ERROR)",
+    "scores_within_0_10": "fatigue, mood and motivation within 0-10 (ERROR)",
+    "flags_non_negative": "flags >= 0 (ERROR)",
+    "duplicates_below_threshold": "exact duplicates from at-least-once delivery below 1% (WARN)",
+    "no_future_records": "recorded_at not beyond now + 5 min (WARN)",
+    "records_are_fresh": "records in the last 3 h when they were flowing before, aware of the 300 s buffer (WARN)",
+    "daily_volume_normal": "yesterday's volume within 0.5x-2x of the recent median (WARN)",
+}
+
+
+def _result(outcome: CheckOutcome, asset_key: str | None = None) -> dg.AssetCheckResult:
+    severity = dg.AssetCheckSeverity.ERROR if outcome.severity == ERROR else dg.AssetCheckSeverity.WARN
+    return dg.AssetCheckResult(
+        asset_key=asset_key,
+        check_name=outcome.name if asset_key else None,
+        passed=outcome.passed,
+        severity=severity,
+        description=outcome.description,
+        metadata={k: v if isinstance(v, (int, float, str, bool)) else dg.MetadataValue.json(v) for k, v in outcome.metadata.items()},
+    )
+
+
+@dg.multi_asset_check(
+    specs=[dg.AssetCheckSpec(name, asset=health_records.key, description=text) for name, text in TABLE_CHECKS.items()],
+    description="The data-quality checks on health_records for the recent window (a week), each query ranged.",
+)
+def health_records_checks(query_engine: QueryEngineResource):
+    now = datetime.now(timezone.utc)
+    for outcome in table_outcomes(query_engine, query_engine.table_name, now, ZONE):
+        yield _result(outcome, "health_records")
+
+
+@dg.asset_check(
+    asset=daily_health_summary,
+    partitions_def=daily_partitions,
+    blocking=True,
+    description="The day's records are valid (user_id, scores 0-10, flags >= 0); a failure stops the CSV export.",
+)
+def day_records_valid(context: dg.AssetCheckExecutionContext, query_engine: QueryEngineResource) -> dg.AssetCheckResult:
+    day = datetime.strptime(context.partition_key, "%Y-%m-%d").date()
+    window = day_window(day, ZONE)
+    outcomes, figures = validity_outcomes(
+        query_engine, query_engine.table_name, window, datetime.now(timezone.utc), include_null_time=False
+    )
+    failed = [o for o in outcomes if not o.passed]
+    return dg.AssetCheckResult(
+        passed=not failed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(o.description for o in failed) or "every record of the day is valid",
+        metadata={
+            "expected_invalid_rows": 0,
+            "actual_missing_user_id": figures["missing_user_id"],
+            "actual_score_out_of_range": figures["score_out_of_range"],
+            "actual_negative_flags": figures["negative_flags"],
+            "rows": figures["total_rows"],
+        },
+    )
+
+
+@dg.asset_check(
+    asset=daily_health_summary,
+    partitions_def=daily_partitions,
+    blocking=True,
+    description="The sum of record_count equals the distinct records in the day's window.",
+)
+def record_count_matches_distinct_records(
+    query_engine: QueryEngineResource, daily_health_summary: DailySummary
+) -> dg.AssetCheckResult:
+    window = day_window(daily_health_summary.day, ZONE)
+    return _result(summary_count_outcome(query_engine, query_engine.table_name, daily_health_summary.rows, window))
+
+
+@dg.asset_check(
+    asset=daily_health_summary,
+    partitions_def=daily_partitions,
+    blocking=True,
+    description="No user appears twice in the day's summary.",
+)
+def one_row_per_user(daily_health_summary: DailySummary) -> dg.AssetCheckResult:
+    return _result(one_row_per_user_outcome(daily_health_summary.rows))
+
+
+SUMMARY_CHECKS = [day_records_valid, record_count_matches_distinct_records, one_row_per_user]
+
+data_quality_job = dg.define_asset_job(
+    "data_quality_job",
+    selection=dg.AssetSelection.checks_for_assets(health_records.key),
+    description="Every data-quality check on health_records for the recent window.",
+)
