@@ -34,8 +34,9 @@ dev: install
 bench: install
 	$(BIN)/python -m health_pipeline_tests.bench
 
-lint: install
-	terraform fmt -check -recursive terraform
+# terraform fmt -check and checkov (own venv .venv-checkov: checkov pins an old boto3), offline.
+lint:
+	scripts/lint.sh
 
 clean:
 	rm -rf $(VENV) $(VENV)-tools .health_pipeline .pytest_cache

@@ -1,0 +1,49 @@
+"""The IAM actions the Dagster deployment's code calls in `aws` mode: nothing more, nothing less.
+
+`terraform/modules/iam` grants exactly this set to the role the deployment assumes (scoped to the
+pipeline's resources wherever AWS allows), and `health_pipeline_tests/test_terraform.py` fails when
+the two differ. Adding an AWS call to the code means adding its action here and to the policy.
+"""
+
+from __future__ import annotations
+
+DAGSTER_ROLE_ACTIONS: frozenset[str] = frozenset(
+    {
+        # Athena: run the daily summary and the migration DDL in the configured workgroup, poll
+        # the state, read the rows, and cancel a query that outlives its timeout.
+        "athena:StartQueryExecution",
+        "athena:GetQueryExecution",
+        "athena:GetQueryResults",
+        "athena:StopQueryExecution",
+        # Glue: read the catalog's view of the table (and resolve the s3tablescatalog federated
+        # catalog); UpdateTable because Athena's ALTER TABLE ADD COLUMNS updates the Glue table with
+        # the caller's credentials.
+        "glue:GetCatalog",
+        "glue:GetDatabase",
+        "glue:GetTable",
+        "glue:GetTables",
+        "glue:UpdateTable",
+        # Lake Formation: Athena (and Glue) on an S3 Tables catalog vend data credentials through
+        # Lake Formation for the caller; it has no resource-level permissions.
+        "lakeformation:GetDataAccess",
+        # S3 Tables: PyIceberg reads the live Iceberg schema and snapshots through Glue, then reads
+        # the metadata and manifest files from the table's storage itself. No PutTableData or
+        # UpdateTableMetadataLocation: the migration writes metadata through Athena, not PyIceberg.
+        "s3tables:GetTable",
+        "s3tables:GetTableMetadataLocation",
+        "s3tables:GetTableData",
+        # S3: Athena writes and reads results with the caller's credentials (athena-results/);
+        # exports are a server-side copy of the result CSV (GetObject there, PutObject on
+        # exports/); the delivery check lists and reads Firehose's error output.
+        "s3:GetBucketLocation",
+        "s3:ListBucket",
+        "s3:GetObject",
+        "s3:PutObject",
+        # Firehose: the delivery check reads the stream's status and destination.
+        "firehose:DescribeDeliveryStream",
+        # CloudWatch: delivered/failed rows and freshness of the stream. Metric reads support no
+        # resource-level permissions, so this is the one grant on "*" besides Lake Formation's.
+        "cloudwatch:GetMetricStatistics",
+        "cloudwatch:GetMetricData",
+    }
+)

@@ -1,0 +1,96 @@
+# Production: the whole pipeline with the seed's names.
+#   producer -> Firehose (5 MB / 300 s) -> S3 Tables (Iceberg) -> Glue -> Athena -> CSV exports
+#
+# Before the first apply, once per account and region: integrate S3 Tables with the Glue Data
+# Catalog and Lake Formation (creates the s3tablescatalog catalog). After apply: grant the Firehose
+# and Dagster roles Lake Formation permissions on the table (README, "Lake Formation grants"):
+# the AWS provider cannot grant on an s3tablescatalog catalog yet.
+
+locals {
+  database = "health_logger_prod_health_logs"
+  bucket   = "health-logger-prod"
+
+  results_prefix      = "athena-results/"
+  exports_prefix      = "exports/"
+  error_output_prefix = "firehose-errors/"
+
+  # Firehose delivers at 5 MB or 300 s, whichever comes first; the freshness alarm derives from it.
+  buffering = {
+    size_mb          = 5
+    interval_seconds = 300
+  }
+}
+
+module "glue" {
+  source = "../../modules/glue"
+
+  database_name    = local.database
+  table_bucket_arn = module.s3tables.table_bucket_arn
+}
+
+module "s3tables" {
+  source = "../../modules/s3tables"
+
+  table_bucket_name = var.table_bucket_name
+  namespace         = local.database
+  table_name        = module.glue.table_name
+  columns           = module.glue.columns
+}
+
+module "athena" {
+  source = "../../modules/athena"
+
+  workgroup_name                 = var.athena_workgroup
+  bucket_name                    = local.bucket
+  results_prefix                 = local.results_prefix
+  results_expiration_days        = 7
+  bytes_scanned_cutoff_per_query = var.bytes_scanned_cutoff_per_query
+
+  # Rejected records are kept long enough to investigate and replay.
+  expiring_prefixes = {
+    (local.error_output_prefix) = 90
+  }
+}
+
+module "firehose" {
+  source = "../../modules/firehose"
+
+  stream_name                = var.stream_name
+  table_bucket_name          = module.s3tables.table_bucket_name
+  namespace                  = module.s3tables.namespace
+  table_name                 = module.s3tables.table_name
+  error_bucket_arn           = module.athena.bucket_arn
+  error_output_prefix        = local.error_output_prefix
+  buffering_size_mb          = local.buffering.size_mb
+  buffering_interval_seconds = local.buffering.interval_seconds
+}
+
+module "alarms" {
+  source = "../../modules/alarms"
+
+  stream_name                = module.firehose.stream_name
+  buffering_interval_seconds = local.buffering.interval_seconds
+  alarm_actions              = var.alarm_actions
+}
+
+module "iam" {
+  source = "../../modules/iam"
+
+  role_name                  = "health-logger-prod-dagster"
+  trusted_service_principals = var.dagster_trusted_service_principals
+  trusted_role_arns          = var.dagster_trusted_role_arns
+
+  workgroup_name      = module.athena.workgroup_name
+  workgroup_arn       = module.athena.workgroup_arn
+  bucket_arn          = module.athena.bucket_arn
+  results_prefix      = local.results_prefix
+  exports_prefix      = local.exports_prefix
+  error_output_prefix = local.error_output_prefix
+  stream_arn          = module.firehose.stream_arn
+  glue_database_name  = module.glue.database_name
+  glue_table_name     = module.glue.table_name
+  table_bucket_name   = module.s3tables.table_bucket_name
+  namespace           = module.s3tables.namespace
+  table_name          = module.s3tables.table_name
+  table_arn           = module.s3tables.table_arn
+}

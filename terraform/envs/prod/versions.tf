@@ -1,0 +1,29 @@
+terraform {
+  required_version = ">= 1.10"
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 6.25, < 7.0"
+    }
+  }
+
+  # State lives in S3 with native locking (Terraform >= 1.10), never on a laptop. Give the
+  # bucket and region at init: terraform init -backend-config="bucket=<state bucket>" -backend-config="region=ap-northeast-1"
+  backend "s3" {
+    key          = "health-pipeline/prod.tfstate"
+    encrypt      = true
+    use_lockfile = true
+  }
+}
+
+provider "aws" {
+  region = var.region
+
+  default_tags {
+    tags = {
+      project     = "health-pipeline"
+      environment = "prod"
+      managed-by  = "terraform"
+    }
+  }
+}

@@ -1,0 +1,184 @@
+# The role the Dagster deployment assumes in `aws` mode. It may do exactly what the code calls
+# (health_pipeline/aws_permissions.py, checked by health_pipeline_tests/test_terraform.py), on the
+# pipeline's own resources wherever AWS has resource-level permissions for the action.
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  glue_arn   = "arn:${data.aws_partition.current.partition}:glue:${data.aws_region.current.region}:${local.account_id}"
+
+  s3tables_catalog = "s3tablescatalog/${var.table_bucket_name}"
+  # The catalog objects Glue authorizes a table call against: the catalog chain, the database and
+  # the table, both in the S3 Tables federation (the live table) and in the default catalog (the
+  # Glue module's declaration of the desired schema).
+  glue_catalogs = [
+    "${local.glue_arn}:catalog",
+    "${local.glue_arn}:catalog/s3tablescatalog",
+    "${local.glue_arn}:catalog/${local.s3tables_catalog}",
+  ]
+  glue_databases = [
+    "${local.glue_arn}:database/${local.s3tables_catalog}/${var.namespace}",
+    "${local.glue_arn}:database/${var.glue_database_name}",
+  ]
+  live_table = "${local.glue_arn}:table/${local.s3tables_catalog}/${var.namespace}/${var.table_name}"
+  glue_tables = [
+    local.live_table,
+    "${local.glue_arn}:table/${var.glue_database_name}/${var.glue_table_name}",
+    # GetTables lists a database: the namespace and the database hold only this table.
+    "${local.glue_arn}:table/${local.s3tables_catalog}/${var.namespace}/*",
+    "${local.glue_arn}:table/${var.glue_database_name}/*",
+  ]
+}
+
+data "aws_iam_policy_document" "assume" {
+  dynamic "statement" {
+    for_each = length(var.trusted_service_principals) > 0 ? [1] : []
+    content {
+      sid     = "ServiceAssumesRole"
+      actions = ["sts:AssumeRole"]
+
+      principals {
+        type        = "Service"
+        identifiers = var.trusted_service_principals
+      }
+
+      condition {
+        test     = "StringEquals"
+        variable = "aws:SourceAccount"
+        values   = [local.account_id]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.trusted_role_arns) > 0 ? [1] : []
+    content {
+      sid     = "RoleAssumesRole"
+      actions = ["sts:AssumeRole"]
+
+      principals {
+        type        = "AWS"
+        identifiers = var.trusted_role_arns
+      }
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  name                 = var.role_name
+  description          = "health-pipeline Dagster deployment (aws mode): Athena on ${var.workgroup_name}, reads of the health_records table, results and exports in the pipeline bucket."
+  assume_role_policy   = data.aws_iam_policy_document.assume.json
+  max_session_duration = 3600
+
+  lifecycle {
+    precondition {
+      condition     = length(var.trusted_service_principals) + length(var.trusted_role_arns) > 0
+      error_message = "Nobody could assume the Dagster role: set trusted_service_principals or trusted_role_arns to where Dagster runs."
+    }
+  }
+}
+
+data "aws_iam_policy_document" "dagster" {
+  statement {
+    sid = "AthenaQueriesInWorkgroup"
+    actions = [
+      "athena:StartQueryExecution",
+      "athena:GetQueryExecution",
+      "athena:GetQueryResults",
+      "athena:StopQueryExecution",
+    ]
+    resources = [var.workgroup_arn]
+  }
+
+  statement {
+    sid       = "GlueReadTable"
+    actions   = ["glue:GetCatalog", "glue:GetDatabase", "glue:GetTable", "glue:GetTables"]
+    resources = concat(local.glue_catalogs, local.glue_databases, local.glue_tables)
+  }
+
+  # Athena's ALTER TABLE ADD COLUMNS (the schema migration) updates the live table's Glue entry.
+  statement {
+    sid       = "GlueUpdateLiveTable"
+    actions   = ["glue:UpdateTable"]
+    resources = concat(local.glue_catalogs, [local.glue_databases[0], local.live_table])
+  }
+
+  # Lake Formation has no resource-level permissions: its grants on the table scope this.
+  statement {
+    sid       = "LakeFormationVendedCredentials"
+    actions   = ["lakeformation:GetDataAccess"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid = "S3TablesReadTable"
+    actions = [
+      "s3tables:GetTable",
+      "s3tables:GetTableMetadataLocation",
+      "s3tables:GetTableData",
+    ]
+    resources = [var.table_arn]
+  }
+
+  statement {
+    sid       = "PipelineBucketLocation"
+    actions   = ["s3:GetBucketLocation"]
+    resources = [var.bucket_arn]
+  }
+
+  statement {
+    sid       = "ListResultsAndErrorOutput"
+    actions   = ["s3:ListBucket"]
+    resources = [var.bucket_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values = [
+        "${var.results_prefix}*",
+        "${var.error_output_prefix}*",
+      ]
+    }
+  }
+
+  # Athena writes results with the caller's credentials; the export copies them server-side.
+  statement {
+    sid       = "AthenaResults"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = ["${var.bucket_arn}/${var.results_prefix}*"]
+  }
+
+  statement {
+    sid       = "WriteExports"
+    actions   = ["s3:PutObject"]
+    resources = ["${var.bucket_arn}/${var.exports_prefix}*"]
+  }
+
+  statement {
+    sid       = "ReadFirehoseErrorOutput"
+    actions   = ["s3:GetObject"]
+    resources = ["${var.bucket_arn}/${var.error_output_prefix}*"]
+  }
+
+  statement {
+    sid       = "DescribeDeliveryStream"
+    actions   = ["firehose:DescribeDeliveryStream"]
+    resources = [var.stream_arn]
+  }
+
+  # CloudWatch metric reads do not support resource-level permissions.
+  statement {
+    sid       = "ReadDeliveryMetrics"
+    actions   = ["cloudwatch:GetMetricStatistics", "cloudwatch:GetMetricData"]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "dagster" {
+  name   = "health-pipeline"
+  role   = aws_iam_role.this.id
+  policy = data.aws_iam_policy_document.dagster.json
+}

@@ -1,0 +1,81 @@
+variable "role_name" {
+  description = "Name of the role the Dagster deployment assumes."
+  type        = string
+}
+
+variable "trusted_service_principals" {
+  description = "AWS services that may assume the role for this account (e.g. ecs-tasks.amazonaws.com where Dagster runs on ECS)."
+  type        = list(string)
+  default     = []
+}
+
+variable "trusted_role_arns" {
+  description = "IAM roles that may assume the role (e.g. the EKS pod role or the EC2 instance role running Dagster)."
+  type        = list(string)
+  default     = []
+}
+
+variable "workgroup_name" {
+  description = "Athena workgroup name (for the role's description)."
+  type        = string
+}
+
+variable "workgroup_arn" {
+  description = "ARN of the Athena workgroup the code runs queries in."
+  type        = string
+}
+
+variable "bucket_arn" {
+  description = "ARN of the general-purpose bucket (Athena results, exports, Firehose error output)."
+  type        = string
+}
+
+variable "results_prefix" {
+  description = "Key prefix of the Athena results (ends with /)."
+  type        = string
+}
+
+variable "exports_prefix" {
+  description = "Key prefix of the CSV exports (ends with /)."
+  type        = string
+}
+
+variable "error_output_prefix" {
+  description = "Key prefix of Firehose's error output (ends with /)."
+  type        = string
+}
+
+variable "stream_arn" {
+  description = "ARN of the Firehose delivery stream."
+  type        = string
+}
+
+variable "glue_database_name" {
+  description = "Database of the Glue module's table (default catalog)."
+  type        = string
+}
+
+variable "glue_table_name" {
+  description = "Table of the Glue module (default catalog)."
+  type        = string
+}
+
+variable "table_bucket_name" {
+  description = "S3 Tables table bucket holding the live table."
+  type        = string
+}
+
+variable "namespace" {
+  description = "Namespace of the live table."
+  type        = string
+}
+
+variable "table_name" {
+  description = "Name of the live table."
+  type        = string
+}
+
+variable "table_arn" {
+  description = "ARN of the live S3 Tables table."
+  type        = string
+}
