@@ -1,6 +1,7 @@
 """The `health-pipeline` command: send records, flush the local stream, show the schema state, run the demo.
 
-Exit codes: 0 success; 1 some records rejected (each in the error output with its reason);
+Exit codes: 0 success; 1 some records rejected (each in the error output with its reason) or, in aws
+mode, not delivered after every retry (each in the dead-letter file with its error codes);
 2 a usage or setup error; 3 additive schema drift; 4 schema drift that needs a person.
 """
 
@@ -9,9 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 from health_pipeline.settings import SettingsError, load_settings
 
@@ -22,20 +21,15 @@ class SetupError(RuntimeError):
     """The command cannot run as configured; the message says what to change."""
 
 
-def _numbered_lines(stream: BinaryIO, name: str) -> Iterator[tuple[str, bytes]]:
-    for number, line in enumerate(stream, start=1):
-        yield f"{name}:{number}", line
-
-
 def cmd_send(args: argparse.Namespace) -> int:
-    from health_pipeline.engines import LocalStack
-    from health_pipeline.producer import send_lines
+    from health_pipeline.producer import open_delivery_stream, send_file
+    from health_pipeline.schema import read_desired_schema
 
     settings = load_settings()
-    if settings.mode != "local":
-        raise SetupError("send in aws mode arrives with the Firehose producer (issue 3); use the local mode for now")
-    stack = LocalStack(settings)
-    desired = stack.desired_schema()
+    if args.flush and settings.mode != "local":
+        raise SetupError("--flush is for the local delivery stream; Firehose delivers its own buffers (5 MB / 300 s)")
+    desired = read_desired_schema(settings.glue_module_dir)
+    delivery = open_delivery_stream(settings)
     if args.file == "-":
         source, name = sys.stdin.buffer, "<stdin>"
     else:
@@ -43,29 +37,42 @@ def cmd_send(args: argparse.Namespace) -> int:
         if not path.is_file():
             raise SetupError(f"no such file: {path}; give a JSON Lines file or - for standard input")
         source, name = path.open("rb"), str(path)
+
+    def progress(count: int, where: str) -> None:
+        print(f"acknowledged {count} through {where}", file=sys.stderr, flush=True)
+
     try:
-        report = send_lines(
-            stack.delivery,
+        report = send_file(
+            delivery,
             desired,
-            _numbered_lines(source, name),
+            source,
+            name,
             raw=args.raw,
             on_reject=lambda r: print(f"rejected {r.where}: [{r.code}] {r.reason}", file=sys.stderr),
+            on_ack=progress if args.progress else None,
         )
         if args.flush:
-            stack.delivery.flush()
+            delivery.flush()
     finally:
         if source is not sys.stdin.buffer:
             source.close()
-    segments, backlog_bytes, _ = stack.delivery.backlog()
     print(f"accepted {report.accepted}, rejected {len(report.rejected)}")
     if report.rejected:
-        print(f"rejected records are in {stack.delivery.errors.directory} ({len(report.error_paths)} error documents)")
-    if segments:
+        print(f"rejected records are in {delivery.errors.directory} ({len(report.error_paths)} error documents)")
+    if report.dead_lettered:
+        codes = ", ".join(f"{code} x{count}" for code, count in report.dead_letter_codes.items())
         print(
-            f"{backlog_bytes} bytes wait in the spool until the buffer fills (5 MB) or ages (300 s);"
-            " `health-pipeline flush` delivers them now"
+            f"{report.dead_lettered} records were not delivered after every retry ({codes}); they are in"
+            f" {report.dead_letter_path}, one JSON line each (the record in base64 as `data`, its error codes)"
         )
-    return EXIT_REJECTED if report.rejected else EXIT_OK
+    if settings.mode == "local":
+        segments, backlog_bytes, _ = delivery.backlog()
+        if segments:
+            print(
+                f"{backlog_bytes} bytes wait in the spool until the buffer fills ({delivery.buffer_bytes / 2**20:g} MB)"
+                f" or ages ({delivery.buffer_seconds:g} s); `health-pipeline flush` delivers them now"
+            )
+    return EXIT_OK if report.complete else EXIT_REJECTED
 
 
 def cmd_flush(args: argparse.Namespace) -> int:
@@ -132,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("file", help="a JSON Lines file, or - for standard input")
     send.add_argument("--raw", action="store_true", help="skip the producer validation (the stream's own checks stay)")
     send.add_argument("--flush", action="store_true", help="deliver the spool to the table before returning")
+    send.add_argument(
+        "--progress", action="store_true", help="print each acknowledgement (records durable in the stream) to stderr"
+    )
     send.set_defaults(handler=cmd_send)
     flush = commands.add_parser("flush", help="(local) deliver whatever the spool still holds")
     flush.set_defaults(handler=cmd_flush)

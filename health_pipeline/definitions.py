@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from health_pipeline.defs.delivery.assets import firehose_delivery
 from health_pipeline.defs.quality.checks import SUMMARY_CHECKS, data_quality_job, health_records_checks
 from health_pipeline.defs.quality.sensors import new_data_sensor
 from health_pipeline.defs.resources import build_resources
@@ -17,7 +18,7 @@ from health_pipeline.settings import Settings, load_settings
 def build_definitions(settings: Settings) -> dg.Definitions:
     """Everything Dagster loads, wired to the resources of `settings.mode` (tests pass their own settings)."""
     return dg.Definitions(
-        assets=[health_records, iceberg_schema, daily_health_summary, daily_summary_csv],
+        assets=[health_records, iceberg_schema, daily_health_summary, daily_summary_csv, firehose_delivery],
         asset_checks=[health_records_checks, *SUMMARY_CHECKS],
         jobs=[daily_summary_job, schema_migration, data_quality_job],
         sensors=[schema_drift_sensor, new_data_sensor],

@@ -1,60 +1,72 @@
-"""The producer side of `send`: validate each line, encode it, hand it to the delivery stream in batches.
+"""The producer library: what `health-pipeline send` and the Lambda example use to put JSON Lines
+records into the mode's delivery stream.
 
-A malformed line never stops a send: it is rejected to the error output with its reason and the valid
-lines around it go on.
+`open_delivery_stream(settings)` is the one place that picks the stream: the local delivery stream
+(the embedded default) or Kinesis Firehose (`HEALTH_PIPELINE_MODE=aws`). Both take blocks of lines,
+validate each record as `records.validate_record` does (or, `raw`, leave only the stream's own checks)
+and acknowledge or reject every line. A malformed line never stops a send: it is rejected to the
+error output with its reason and the valid lines around it go on. Records Firehose does not take
+after every retry go to a dead-letter file.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from itertools import islice
-from pathlib import Path
+from typing import Any, BinaryIO
 
-from health_pipeline.engines.local_delivery import LocalDeliveryStream, Rejection
-from health_pipeline.records import RecordRejected, encode_record, parse_line, validate_record
+from health_pipeline.engines.delivery import DeliveryStream, Rejection, SendListener, SendReport
+from health_pipeline.engines.json_lines import BLOCK_BYTES, blocks_from_pairs, read_blocks
 from health_pipeline.schema.model import TableSchema
+from health_pipeline.settings import Settings
 
-BATCH_RECORDS = 500  # PutRecordBatch's limit, kept locally so the two modes batch alike
+__all__ = ["DeliveryStream", "Rejection", "SendReport", "open_delivery_stream", "send_file", "send_lines"]
 
 
-@dataclass
-class SendReport:
-    accepted: int = 0
-    rejected: list[Rejection] = field(default_factory=list)
-    error_paths: list[Path] = field(default_factory=list)
+def open_delivery_stream(
+    settings: Settings, *, firehose_client: Any = None, sleep: Callable[[float], None] = time.sleep
+) -> DeliveryStream:
+    """The delivery stream of the configured mode; nothing connects until the first record is sent."""
+    if settings.mode == "aws":
+        from health_pipeline.engines.delivery import ErrorOutput
+        from health_pipeline.engines.firehose import DeadLetterFile, FirehoseDeliveryStream, firehose_client as client
+
+        return FirehoseDeliveryStream(
+            firehose_client or client(settings.aws_region),
+            settings.firehose_stream,
+            ErrorOutput(settings.delivery_dir / "errors"),
+            DeadLetterFile(settings.delivery_dir / "dead-letter", settings.firehose_stream),
+            sleep=sleep,
+        )
+    from health_pipeline.engines import LocalStack
+
+    return LocalStack(settings).delivery
 
 
 def send_lines(
-    delivery: LocalDeliveryStream,
+    delivery: DeliveryStream,
     desired: TableSchema,
     lines: Iterable[tuple[str, bytes]],
     *,
     raw: bool = False,
     on_reject: Callable[[Rejection], None] | None = None,
+    on_ack: Callable[[int, str], None] | None = None,
 ) -> SendReport:
     """Send (where, line) pairs; `raw` skips the producer validation, leaving the stream's own checks."""
-    report = SendReport()
-    iterator = iter(lines)
-    while batch := list(islice(iterator, BATCH_RECORDS)):
-        ready: list[tuple[str, bytes]] = []
-        for where, line in batch:
-            if raw:
-                ready.append((where, line))
-                continue
-            try:
-                ready.append((where, encode_record(validate_record(parse_line(line), desired))))
-            except RecordRejected as err:
-                rejection = Rejection(where, f"Producer.{err.code}", str(err), line)
-                report.rejected.append(rejection)
-                report.error_paths.append(delivery.record_rejection(rejection, source="producer"))
-                if on_reject:
-                    on_reject(rejection)
-        result = delivery.put_records(ready)
-        report.accepted += result.accepted
-        report.rejected += result.rejected
-        report.error_paths += result.error_paths
-        if on_reject:
-            for rejection in result.rejected:
-                on_reject(rejection)
-    return report
+    return delivery.send(blocks_from_pairs(lines), None if raw else desired, SendListener(on_reject, on_ack))
+
+
+def send_file(
+    delivery: DeliveryStream,
+    desired: TableSchema,
+    source: BinaryIO,
+    name: str,
+    *,
+    raw: bool = False,
+    on_reject: Callable[[Rejection], None] | None = None,
+    on_ack: Callable[[int, str], None] | None = None,
+    block_bytes: int = BLOCK_BYTES,
+) -> SendReport:
+    """Send the lines of a binary stream (a file, stdin); rejections name them `name:LINE`."""
+    blocks = read_blocks(source, name, block_bytes)
+    return delivery.send(blocks, None if raw else desired, SendListener(on_reject, on_ack))

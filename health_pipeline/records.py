@@ -80,7 +80,10 @@ def parse_timestamp(value: Any, *, require_offset: bool) -> datetime:
                 f"recorded_at {value!r} has no UTC offset; add one (Z, +00:00 or +09:00) so the day is unambiguous",
             )
         return parsed
-    return parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    try:
+        return parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    except OverflowError as err:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise RecordRejected("InvalidTimestamp", f"recorded_at {value!r} is out of range in UTC") from err
 
 
 def conform_to_schema(record: dict[str, Any], schema: TableSchema, *, require_offset: bool = False) -> dict[str, Any]:
@@ -106,6 +109,10 @@ def _convert(name: str, glue_type: str, value: Any, require_offset: bool) -> Any
     if glue_type == "string":
         if not isinstance(value, str):
             raise RecordRejected("TypeMismatch", f"{name} must be a string, got {_show(value)}")
+        if _has_lone_surrogate(value):
+            raise RecordRejected(
+                "InvalidString", f"{name} holds a lone UTF-16 surrogate escape (e.g. \\ud800), which is not text"
+            )
         return value
     if glue_type == "timestamp":
         return parse_timestamp(value, require_offset=require_offset)
@@ -169,6 +176,15 @@ def encode_record(record: dict[str, Any]) -> bytes:
     return (json.dumps(payload, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _show(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
+    # backslashreplace: a lone surrogate in the value must not make the message itself unwritable
+    text = json.dumps(value, ensure_ascii=False, default=str).encode("utf-8", "backslashreplace").decode("utf-8")
     return text if len(text) <= 60 else text[:57] + "..."

@@ -108,8 +108,11 @@ def build_resources(settings: Settings | None = None) -> dict[str, dg.Configurab
         export_uri=settings.export_uri,
         terraform_dir=str(settings.terraform_dir),
     )
+    from health_pipeline.defs.delivery.resources import LocalDeliveryStreamResource  # it builds on this module
+
     return {
         "desired_schema": DesiredSchemaResource(terraform_dir=str(settings.terraform_dir)),
+        "delivery_stream": LocalDeliveryStreamResource(**common),
         "health_table": HealthTableResource(**common),
         "query_engine": QueryEngineResource(**common),
         "export_store": ExportStoreResource(**common),

@@ -1,0 +1,489 @@
+"""Kinesis Firehose, for `HEALTH_PIPELINE_MODE=aws`: the producer side (PutRecordBatch, batched,
+retried, dead-lettered) and what the firehose_delivery asset reads about a stream.
+
+PutRecordBatch takes at most 500 records and 4 MiB a call, each record at most 1,000 KiB. A call can
+succeed with some records failed (`FailedPutCount`, and an `ErrorCode` on those entries of
+`RequestResponses`, in request order): only those are sent again. Failed entries and throttled calls
+(`ServiceUnavailableException`, `ThrottlingException`) are retried with exponential backoff and full
+jitter, a bounded number of times; what still fails is written to a dead-letter file with its error
+codes. botocore's own retries are off for this client so that these are the only ones.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from health_pipeline.engines.delivery import (
+    DeliveryStatus,
+    ErrorOutput,
+    ErrorSample,
+    Rejection,
+    SendListener,
+    SendReport,
+    raw_preview,
+)
+from health_pipeline.engines.json_lines import MAX_RECORD_BYTES, LineBlock, check_line
+from health_pipeline.records import RecordRejected
+from health_pipeline.schema.model import TableSchema
+
+PUT_RECORDS_MAX = 500
+PUT_BYTES_MAX = 4 * 1024 * 1024
+RETRYABLE_CODES = frozenset(
+    {
+        "ServiceUnavailableException",
+        "ThrottlingException",
+        "LimitExceededException",
+        "InternalFailure",
+        "InternalServerError",
+        "RequestTimeout",
+        "SlowDown",
+    }
+)
+METRICS_NAMESPACE = "AWS/Firehose"
+FIRST_WINDOW = timedelta(hours=1)
+MAX_WINDOW = timedelta(hours=24)  # 1,440 one-minute datapoints: one get_metric_statistics call
+FRESHNESS_LOOKBACK = timedelta(minutes=15)
+
+
+class FirehoseSetupError(ValueError):
+    """Firehose refused the very first call (no such stream, no permission, no credentials): nothing
+    was sent, and the message says what to check."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter: attempt n waits uniform(0, min(cap, base * 2**(n-1)))."""
+
+    max_attempts: int = 8
+    base_delay_s: float = 0.2
+    max_delay_s: float = 10.0
+
+    def delay(self, attempt: int, draw: Callable[[], float]) -> float:
+        return draw() * min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
+
+
+@dataclass
+class _Pending:
+    where: str
+    data: bytes
+    codes: list[str] = field(default_factory=list)
+    message: str = ""
+
+
+class DeadLetters:
+    """Records Firehose did not take after every retry, each with where it came from, its error codes
+    and the record itself (base64, `data`). This one keeps them in memory (the Lambda returns them);
+    `DeadLetterFile` writes them to disk."""
+
+    path: Path | None = None
+
+    def __init__(self, stream_name: str) -> None:
+        self.stream_name = stream_name
+        self.count = 0
+        self.codes: dict[str, int] = {}
+        self.records: list[dict[str, Any]] = []
+
+    def write(self, entries: list[_Pending], attempts: int) -> None:
+        if not entries:
+            return
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        documents = []
+        for entry in entries:
+            last = entry.codes[-1] if entry.codes else "Unknown"
+            self.codes[last] = self.codes.get(last, 0) + 1
+            documents.append(
+                {
+                    "stream": self.stream_name,
+                    "where": entry.where,
+                    "data": base64.b64encode(entry.data).decode("ascii"),
+                    "errorCodes": entry.codes,
+                    "errorMessage": entry.message,
+                    "attempts": attempts,
+                    "deadLetteredAt": now,
+                }
+            )
+        self._store(documents)
+        self.count += len(entries)
+
+    def _store(self, documents: list[dict[str, Any]]) -> None:
+        self.records += documents
+
+
+class DeadLetterFile(DeadLetters):
+    """Dead letters as JSON lines in `<directory>/<time>-<stream>-<id>.jsonl`, fsynced."""
+
+    def __init__(self, directory: Path, stream_name: str) -> None:
+        super().__init__(stream_name)
+        self.directory = directory
+
+    def _store(self, documents: list[dict[str, Any]]) -> None:
+        if self.path is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+            self.path = self.directory / f"{stamp}-{self.stream_name}-{uuid.uuid4().hex[:8]}.jsonl"
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write("".join(json.dumps(document, ensure_ascii=False) + "\n" for document in documents))
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+class FirehoseDeliveryStream:
+    """`send` through Kinesis Firehose's PutRecordBatch (see the module docstring)."""
+
+    def __init__(
+        self,
+        client: Any,
+        stream_name: str,
+        errors: ErrorOutput | None,
+        dead_letters: DeadLetters,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        retry: RetryPolicy = RetryPolicy(),
+        draw: Callable[[], float] = random.random,
+    ) -> None:
+        self.client = client
+        self.stream_name = stream_name
+        self.errors = errors
+        self.dead_letters = dead_letters
+        self.sleep = sleep
+        self.retry = retry
+        self.draw = draw
+        self.calls = 0
+
+    def send(
+        self,
+        blocks: Iterable[LineBlock],
+        producer_schema: TableSchema | None = None,
+        listener: SendListener | None = None,
+    ) -> SendReport:
+        """Encode (or, raw, take as they are) the lines and put them in batches; each batch is settled
+        (every record delivered or dead-lettered) before the next."""
+        listener = listener or SendListener()
+        report = SendReport()
+        batch: list[_Pending] = []
+        batch_bytes = 0
+        for block in blocks:
+            for i in range(len(block)):
+                try:
+                    data = self._record(block, i, producer_schema)
+                except RecordRejected as err:
+                    rejection = Rejection(block.where(i), f"Producer.{err.code}", str(err), block.raw_line(i))
+                    report.rejected.append(rejection)
+                    if self.errors is not None:
+                        report.error_paths.append(self.errors.write(rejection, source="producer"))
+                    listener.rejected(rejection)
+                    continue
+                if len(batch) == PUT_RECORDS_MAX or batch_bytes + len(data) > PUT_BYTES_MAX:
+                    self._settle(batch, report, listener)
+                    batch, batch_bytes = [], 0
+                batch.append(_Pending(block.where(i), data))
+                batch_bytes += len(data)
+        if batch:
+            self._settle(batch, report, listener)
+        report.dead_lettered = self.dead_letters.count
+        report.dead_letter_path = self.dead_letters.path
+        report.dead_letter_codes = dict(self.dead_letters.codes)
+        return report
+
+    @staticmethod
+    def _record(block: LineBlock, i: int, producer_schema: TableSchema | None) -> bytes:
+        if producer_schema is not None:
+            return check_line(block.raw_line(i), producer_schema, producer=True)[1]
+        data = block.line(i)  # raw: as the other producer wrote it, one line ending in "\n"
+        if len(data) > MAX_RECORD_BYTES:
+            raise RecordRejected(
+                "RecordTooLarge",
+                f"the record is {len(data):,} bytes; Firehose takes at most {MAX_RECORD_BYTES:,} bytes"
+                " (1,000 KiB) a record, so it was not sent",
+            )
+        return data
+
+    def _settle(self, batch: list[_Pending], report: SendReport, listener: SendListener) -> None:
+        delivered = self.put_batch(batch)
+        report.accepted += delivered
+        listener.acknowledged(report.accepted, batch[-1].where)
+
+    def put_batch(self, batch: list[_Pending]) -> int:
+        """Put one batch, resending only what failed; returns how many were delivered. What still fails
+        after the last attempt goes to the dead-letter file."""
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+        pending = batch
+        delivered = 0
+        attempt = 0
+        while pending and attempt < self.retry.max_attempts:
+            attempt += 1
+            if attempt > 1:
+                self.sleep(self.retry.delay(attempt - 1, self.draw))
+            first_call = self.calls == 0
+            self.calls += 1
+            try:
+                response = self.client.put_record_batch(
+                    DeliveryStreamName=self.stream_name, Records=[{"Data": entry.data} for entry in pending]
+                )
+            except ClientError as err:
+                code = err.response.get("Error", {}).get("Code", "ClientError")
+                message = err.response.get("Error", {}).get("Message", str(err))
+                status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
+                if code not in RETRYABLE_CODES and status < 500:
+                    if first_call:
+                        raise FirehoseSetupError(
+                            f"Firehose refused PutRecordBatch on stream {self.stream_name!r}: {code}: {message}."
+                            " Nothing was sent; check HEALTH_PIPELINE_FIREHOSE_STREAM, AWS_REGION and the"
+                            " credentials' firehose:PutRecordBatch permission"
+                        ) from err
+                    self._fail(pending, code, message)
+                    break  # not retryable: the batch goes to the dead-letter file as it is
+                self._fail(pending, code, message)
+                continue
+            except NoCredentialsError as err:
+                if first_call:
+                    raise FirehoseSetupError(
+                        "no AWS credentials found for Firehose; configure them as for the AWS CLI (boto3's chain)"
+                    ) from err
+                self._fail(pending, "NoCredentials", str(err))
+                break
+            except BotoCoreError as err:  # connection reset, timeouts: the call may or may not have landed
+                self._fail(pending, type(err).__name__, str(err))
+                continue
+            responses = response.get("RequestResponses") or []
+            if len(responses) != len(pending):
+                self._fail(pending, "MalformedResponse", f"{len(responses)} responses for {len(pending)} records")
+                continue
+            failed = []
+            for entry, result in zip(pending, responses):
+                if result.get("ErrorCode"):
+                    entry.codes.append(result["ErrorCode"])
+                    entry.message = result.get("ErrorMessage") or ""
+                    failed.append(entry)
+                else:
+                    delivered += 1
+            pending = failed
+        self.dead_letters.write(pending, attempt)
+        return delivered
+
+    @staticmethod
+    def _fail(pending: list[_Pending], code: str, message: str) -> None:
+        for entry in pending:
+            entry.codes.append(code)
+            entry.message = message
+
+
+def firehose_client(region: str) -> Any:
+    """A Firehose client with botocore's retries off (FirehoseDeliveryStream retries itself)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("firehose", region_name=region, config=Config(retries={"total_max_attempts": 1}))
+
+
+# -- what the firehose_delivery asset reads ---------------------------------------------------------
+@dataclass
+class FirehoseMonitor:
+    """Reads a stream's description, its CloudWatch metrics and its S3 error output."""
+
+    firehose: Any
+    cloudwatch: Any
+    s3: Any
+    stream_name: str
+    database: str
+    table: str
+    region: str
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    max_error_objects: int = 200
+
+    def status(self, cursor: dict[str, Any] | None = None, sample_size: int = 5) -> DeliveryStatus:
+        cursor = cursor or {}
+        now = self.clock()
+        expected = f"Iceberg {self.database}.{self.table}"
+        described = self._describe(expected)
+        # Whole minutes (the datapoints' period) from where the last observation stopped; the first
+        # looks back an hour, none more than a day. Consecutive windows neither overlap nor leave gaps.
+        end = now.replace(second=0, microsecond=0)
+        last_end = datetime.fromisoformat(cursor["window_end"]) if cursor.get("window_end") else end - FIRST_WINDOW
+        start = max(last_end, end - MAX_WINDOW)
+        metrics = self._metrics(start, end, now)
+        codes, samples, records, objects, last_key, more = self._new_errors(
+            described["bucket"], described["error_prefix"], cursor.get("last_error_key"), sample_size
+        )
+        freshness = metrics["data_freshness_s"]
+        notes = list(described["notes"])
+        if more:
+            notes.append(f"more error objects than {self.max_error_objects} arrived; the next run reads the rest")
+        if freshness is None:
+            notes.append("no DataFreshness datapoint in the last 15 minutes: nothing was delivered (no traffic?)")
+        notes.append("CloudWatch publishes Firehose datapoints a few minutes late: the latest minutes may be missing")
+        return DeliveryStatus(
+            mode="aws",
+            stream=self.stream_name,
+            state=described["state"],
+            destination=described["destination"],
+            expected_destination=expected,
+            problems=described["problems"],
+            buffer_seconds=float(described["interval"]),
+            buffer_mb=float(described["size_mb"]),
+            window_start=start,
+            window_end=end,
+            figures={
+                "incoming_records": metrics["incoming_records"],
+                "rows_delivered": metrics["successful_rows"],
+                "rows_failed": metrics["failed_rows"],
+                "data_freshness_s": freshness,
+                "new_error_objects": objects,
+                "new_error_records": records,
+            },
+            freshness_s=freshness,
+            freshness_source="DeliveryToIceberg.DataFreshness (latest one-minute maximum, last 15 minutes)",
+            new_error_records=max(records, int(metrics["failed_rows"] or 0)),
+            error_codes=codes,
+            error_samples=samples,
+            error_location=(
+                f"s3://{described['bucket']}/{described['error_prefix']}" if described["bucket"] else "(not configured)"
+            ),
+            cursor={"window_end": end.isoformat(), "last_error_key": last_key},
+            notes=notes,
+        )
+
+    def _describe(self, expected: str) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        out: dict[str, Any] = {
+            "state": "UNKNOWN", "destination": "(none)", "problems": [], "notes": [], "interval": 300,
+            "size_mb": 5, "bucket": "", "error_prefix": "",
+        }
+        try:
+            description = self.firehose.describe_delivery_stream(DeliveryStreamName=self.stream_name)[
+                "DeliveryStreamDescription"
+            ]
+        except ClientError as err:
+            code = err.response.get("Error", {}).get("Code", "ClientError")
+            out["state"] = "NOT_FOUND" if code == "ResourceNotFoundException" else "UNREADABLE"
+            out["problems"].append(
+                f"cannot describe {self.stream_name!r} in {self.region}: {code}: "
+                f"{err.response.get('Error', {}).get('Message', '')}"
+            )
+            return out
+        out["state"] = description.get("DeliveryStreamStatus", "UNKNOWN")
+        if out["state"] != "ACTIVE":
+            out["problems"].append(f"the stream is {out['state']}, not ACTIVE")
+        failure = description.get("FailureDescription")
+        if failure:
+            out["problems"].append(f"{failure.get('Type', 'failure')}: {failure.get('Details', '')}")
+        destination = (description.get("Destinations") or [{}])[0]
+        iceberg = destination.get("IcebergDestinationDescription")
+        if iceberg is None:
+            kinds = [key.replace("DestinationDescription", "") for key in destination if key.endswith("Description")]
+            out["destination"] = ", ".join(kinds) or "(none)"
+            out["problems"].append(f"the stream delivers to {out['destination']}, not to an Iceberg table")
+            return out
+        tables = iceberg.get("DestinationTableConfigurationList") or []
+        names = [f"{t.get('DestinationDatabaseName')}.{t.get('DestinationTableName')}" for t in tables]
+        out["destination"] = "Iceberg " + (", ".join(names) or "(no table configured)")
+        wanted = (self.database, self.table)
+        ours = [t for t in tables if (t.get("DestinationDatabaseName"), t.get("DestinationTableName")) == wanted]
+        if not ours:
+            out["problems"].append(
+                f"the stream's Iceberg destination is {', '.join(names) or 'not a configured table'},"
+                f" not {self.database}.{self.table} (HEALTH_PIPELINE_DATABASE / HEALTH_PIPELINE_TABLE)"
+            )
+        hints = iceberg.get("BufferingHints") or {}
+        out["interval"] = hints.get("IntervalInSeconds", 300)
+        out["size_mb"] = hints.get("SizeInMBs", 5)
+        s3 = iceberg.get("S3DestinationDescription") or {}
+        out["bucket"] = s3.get("BucketARN", "").split(":::")[-1]
+        prefix = (ours[0].get("S3ErrorOutputPrefix") if ours else None) or s3.get("ErrorOutputPrefix") or ""
+        out["error_prefix"] = prefix.split("!{")[0]  # the literal part before any Firehose expression
+        catalog = (iceberg.get("CatalogConfiguration") or {}).get("CatalogARN")
+        if catalog:
+            out["notes"].append(f"catalog {catalog}")
+        if not out["bucket"]:
+            out["problems"].append("the stream has no S3 error output: failed records cannot be inspected")
+        return out
+
+    def _metrics(self, start: datetime, end: datetime, now: datetime) -> dict[str, float | int | None]:
+        def statistic(name: str, kind: str, since: datetime, until: datetime) -> list[dict]:
+            if until <= since:
+                return []  # no whole minute since the last observation
+            response = self.cloudwatch.get_metric_statistics(
+                Namespace=METRICS_NAMESPACE,
+                MetricName=name,
+                Dimensions=[{"Name": "DeliveryStreamName", "Value": self.stream_name}],
+                StartTime=since,
+                EndTime=until,
+                Period=60,
+                Statistics=[kind],
+            )
+            return sorted(response.get("Datapoints", []), key=lambda point: point["Timestamp"])
+
+        def total(name: str) -> int:
+            return int(sum(point["Sum"] for point in statistic(name, "Sum", start, end)))
+
+        freshness = statistic("DeliveryToIceberg.DataFreshness", "Maximum", now - FRESHNESS_LOOKBACK, now)
+        return {
+            "incoming_records": total("IncomingRecords"),
+            "successful_rows": total("DeliveryToIceberg.SuccessfulRowCount"),
+            "failed_rows": total("DeliveryToIceberg.FailedRowCount"),
+            "data_freshness_s": float(freshness[-1]["Maximum"]) if freshness else None,
+        }
+
+    def _new_errors(
+        self, bucket: str, prefix: str, after: str | None, sample_size: int
+    ) -> tuple[dict[str, int], list[ErrorSample], int, int, str | None, bool]:
+        if not bucket:
+            return {}, [], 0, 0, after, False
+        keys: list[str] = []
+        more = False
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+        if after:
+            kwargs["StartAfter"] = after
+        for page in self.s3.get_paginator("list_objects_v2").paginate(**kwargs):
+            for item in page.get("Contents", []):
+                if len(keys) == self.max_error_objects:
+                    more = True
+                    break
+                keys.append(item["Key"])
+            if more:
+                break
+        codes: dict[str, int] = {}
+        samples: list[ErrorSample] = []
+        records = 0
+        for key in keys:
+            body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            for line in body.splitlines():
+                if not line.strip():
+                    continue
+                try:
+                    document = json.loads(line)
+                except ValueError:
+                    text = line[:120].decode("utf-8", "replace")
+                    document = {"errorCode": "UnreadableErrorRecord", "errorMessage": text}
+                code = str(document.get("errorCode") or document.get("ErrorCode") or document.get("lastErrorCode") or "Unknown")
+                message = str(document.get("errorMessage") or document.get("ErrorMessage") or document.get("lastErrorMessage") or "")
+                codes[code] = codes.get(code, 0) + 1
+                records += 1
+                if len(samples) < sample_size:
+                    samples.append(
+                        ErrorSample(
+                            location=f"s3://{bucket}/{key}",
+                            code=code,
+                            message=message,
+                            raw_preview=raw_preview(str(document.get("rawData", ""))),
+                            link=_console_link(self.region, bucket, key),
+                        )
+                    )
+        ordered = dict(sorted(codes.items(), key=lambda item: -item[1]))
+        return ordered, samples, records, len(keys), (keys[-1] if keys else after), more
+
+
+def _console_link(region: str, bucket: str, key: str) -> str:
+    return f"https://{region}.console.aws.amazon.com/s3/object/{bucket}?region={region}&prefix={key}"
