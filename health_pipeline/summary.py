@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
-from health_pipeline.sql import Query, load_sql
+from health_pipeline.sql import Query, load_sql, with_date_literal
 
 CSV_COLUMNS = (
     "date", "user_id", "record_count",
@@ -34,8 +34,8 @@ def daily_summary_query(day: date, zone: ZoneInfo, table: str) -> Query:
     start, end = day_window(day, zone)
     return Query(
         name="daily_summary",
-        text=load_sql("daily_summary"),
-        parameters=(start, end, day.isoformat()),
+        text=with_date_literal(load_sql("daily_summary"), "partition_date", day),
+        parameters=(start, end),
         window=(start, end),
         table=table,
         labels={"date": day.isoformat()},

@@ -5,6 +5,13 @@
 - aggregate_vs_duckdb: the engine's time for the one-million-record day's summary (PyIceberg planning
   + DuckDB) over a bare DuckDB read_parquet of the same files running the same SQL; target <= 1.5.
 - summary_peak_rss_mb: the peak RSS of a fresh process computing that day's summary; target <= 500.
+- athena_polls_per_query, athena_detect_delay_ratio: the Athena engine's polling on a simulated Athena
+  (fake clock) for a 100 s query, worst of 50 jitter draws: GetQueryExecution calls (target <= 15) and
+  (detection - completion) / duration (target < 0.1); `_1s` / `_10s` for shorter queries.
+- ingest_records_per_s, ingest_vs_arrow: one million records from a JSON Lines file to committed Iceberg
+  through `send`'s path on the local stream (validated; `_raw` for --raw), and that rate over pyarrow's
+  read_json + a Parquet write of the same file in the same run; targets >= 300,000 and >= 0.5
+  (bench_ingest.py).
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ from health_pipeline.engines import LocalStack
 from health_pipeline.settings import Settings
 from health_pipeline.sql import to_duckdb, with_table
 from health_pipeline.summary import daily_summary_query, day_window
+from health_pipeline_tests.athena_simulation import polling_figures
+from health_pipeline_tests.bench_ingest import ingest_figures
 
 ZONE = ZoneInfo("Asia/Tokyo")
 FIRST_DAY = date(2026, 9, 1)
@@ -110,6 +119,17 @@ def peak_rss_child(home: Path, day: date) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def athena_polling() -> dict[str, float]:
+    figures = polling_figures()
+    for suffix, label in (("_1s", "1 s"), ("_10s", "10 s"), ("", "100 s")):
+        print(
+            f"athena polling, {label} query: {figures['athena_polls_per_query' + suffix]} polls,"
+            f" {figures['athena_api_calls_per_query' + suffix]} calls in all,"
+            f" detected {figures['athena_detect_delay_ratio' + suffix]:.1%} of its duration late (worst of 50)"
+        )
+    return figures
+
+
 def main() -> None:
     figures: dict[str, float | int | str] = {}
     with tempfile.TemporaryDirectory(prefix="hp-bench-") as tmp:
@@ -136,6 +156,8 @@ def main() -> None:
         print(f"aggregate_vs_duckdb: {figures['aggregate_vs_duckdb']} (engine {engine:.3f} s, bare DuckDB {bare:.3f} s)")
         figures["summary_peak_rss_mb"] = round(peak_rss_child(tmp_path / "heavy", heavy_day), 1)
         print(f"summary_peak_rss_mb: {figures['summary_peak_rss_mb']}")
+    figures.update(athena_polling())
+    figures.update(ingest_figures())
     figures["machine_cores"] = len(__import__("os").sched_getaffinity(0))
     print("BENCH " + json.dumps(figures, sort_keys=True))
 

@@ -73,18 +73,24 @@ def aws(moto_server, monkeypatch):
     yield moto_server
 
 
-def preset_athena_results(endpoint: str, rows: list[list[str]], region: str = "ap-northeast-1") -> None:
-    """Queue one Athena result in moto (FIFO): the first row is the header, values are strings."""
+def preset_athena_results(
+    endpoint: str, rows: list[list[str | None]], region: str = "ap-northeast-1", types: list[str] | None = None
+) -> None:
+    """Queue one Athena result in moto (FIFO): the first row is the header, values are strings (None: null,
+    no VarCharValue); `types` are the columns' Athena types (default all varchar)."""
     import urllib.request
 
+    types = types or ["varchar"] * len(rows[0])
     body = {
         "results": [
             {
-                "rows": [{"Data": [{"VarCharValue": value} for value in row]} for row in rows],
+                "rows": [
+                    {"Data": [{} if value is None else {"VarCharValue": value} for value in row]} for row in rows
+                ],
                 "column_info": [
-                    {"Name": name, "Type": "varchar", "CatalogName": "", "SchemaName": "", "TableName": "",
+                    {"Name": name, "Type": kind, "CatalogName": "", "SchemaName": "", "TableName": "",
                      "Label": name, "Precision": 0, "Scale": 0, "Nullable": "UNKNOWN", "CaseSensitive": True}
-                    for name in rows[0]
+                    for name, kind in zip(rows[0], types, strict=True)
                 ],
             }
         ],

@@ -7,7 +7,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from health_pipeline.sql import QueryRuleViolation, check_query_rules, sql_files, to_duckdb, with_table
+from health_pipeline.sql import QueryRuleViolation, check_query_rules, load_sql, sql_files, to_duckdb, with_date_literal, with_table
 from health_pipeline.schema.model import Column, TableSchema
 from health_pipeline.schema.plan import MigrationPlan
 from health_pipeline.summary import daily_summary_query
@@ -75,6 +75,14 @@ def test_the_seeds_own_examples_pass():
 
 def test_the_window_is_passed_as_parameters_not_text():
     query = daily_summary_query(date(2026, 11, 20), ZoneInfo("Asia/Tokyo"), "health_records")
-    assert "2026-11" not in query.text
+    assert "2026-11-19" not in query.text  # the window's UTC start is a parameter, not text
     placeholders = list(sqlglot.parse_one(query.text, read="athena").find_all(exp.Placeholder))
-    assert len(placeholders) == len(query.parameters) == 3
+    assert len(placeholders) == len(query.parameters) == 2
+    # Athena allows ? only in WHERE; the date column is the one literal, rendered from a date object.
+    assert all(placeholder.find_ancestor(exp.Where) for placeholder in placeholders)
+    assert query.text.count("'2026-11-20'") == 1
+
+
+def test_only_a_date_object_can_become_the_date_literal():
+    with pytest.raises(TypeError, match="datetime.date"):
+        with_date_literal(load_sql("daily_summary"), "partition_date", "2026-11-20'); DROP TABLE x; --")

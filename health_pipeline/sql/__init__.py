@@ -6,7 +6,7 @@ The same file is sent to Athena as it is and, transpiled by sqlglot, run by Duck
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 
@@ -42,6 +42,20 @@ def load_sql(name: str) -> str:
     if not path.is_file():
         raise FileNotFoundError(f"no SQL file {path}")
     return path.read_text(encoding="utf-8")
+
+
+def with_date_literal(sql: str, name: str, value: date) -> str:
+    """The SQL with the string literal '{name}' replaced by `value` as 'YYYY-MM-DD'.
+
+    For values Athena cannot take as ExecutionParameters (those are allowed only in WHERE): the value
+    is a `date`, so its text can only be digits and dashes, never SQL.
+    """
+    if type(value) is not date:
+        raise TypeError(f"{name} must be a datetime.date, got {type(value).__name__} {value!r}")
+    marker = "'{" + name + "}'"
+    if marker not in sql:
+        raise ValueError(f"the SQL has no {marker} to replace; is the SQL file current?")
+    return sql.replace(marker, f"'{value.isoformat()}'")
 
 
 def sql_files() -> list[Path]:

@@ -1,7 +1,10 @@
 -- The daily summary of health_records for one partition day (Athena / Trino dialect).
 -- Parameters, in the order the ? stand in the text: 1 the window start, 2 the window end (the day's
 -- [00:00, next 00:00) in HEALTH_PIPELINE_TIMEZONE, converted to UTC by the caller: recorded_at is a
--- timestamp without zone holding UTC), 3 the partition day as 'YYYY-MM-DD'.
+-- timestamp without zone holding UTC).
+-- The literal partition_date (in braces and quotes below) is replaced by the partition day rendered from a Python date ('YYYY-MM-DD'):
+-- Athena accepts ExecutionParameters only in WHERE, and the exported CSV (a copy of Athena's result
+-- object) needs the date column in the result itself.
 -- Exact duplicates (the same user_id and recorded_at, from at-least-once delivery) count once.
 WITH windowed AS (
     SELECT
@@ -19,7 +22,7 @@ WITH windowed AS (
     WHERE recorded_at >= ? AND recorded_at < ?
 )
 SELECT
-    CAST(? AS VARCHAR) AS "date",
+    CAST('{partition_date}' AS VARCHAR) AS "date",
     user_id,
     COUNT(*) AS record_count,
     ROUND(AVG(fatigue), 3) AS fatigue_avg,
@@ -31,7 +34,8 @@ SELECT
     ROUND(AVG(motivation), 3) AS motivation_avg,
     MIN(motivation) AS motivation_min,
     MAX(motivation) AS motivation_max,
-    BITWISE_OR_AGG(flags) AS flags_any
+    -- Athena's bitwise_or_agg returns bigint; the cast gives DuckDB (bit_or keeps int) the same type.
+    CAST(BITWISE_OR_AGG(flags) AS BIGINT) AS flags_any
 FROM windowed
 WHERE copy_number = 1
 GROUP BY user_id
