@@ -3,6 +3,7 @@
 import base64
 import io
 import json
+import multiprocessing
 import re
 import signal
 import subprocess
@@ -89,6 +90,19 @@ def test_a_column_the_table_lacks_is_refused_by_the_stream_even_when_the_produce
     assert "'sleep'" in report.rejected[0].reason
 
 
+def _open_table(home: str) -> int:
+    stack = LocalStack(Settings(home=Path(home)))
+    return stack.table.load_or_create(stack.desired_schema()).metadata.table_uuid.int
+
+
+def test_processes_meeting_an_empty_home_at_once_create_one_table(tmp_path):
+    """Sends, flushes and Dagster runs may all be first: SQLite catalog set-up and table creation
+    race (CI once saw a send fail this way); every process must get the same table."""
+    with multiprocessing.get_context("spawn").Pool(6) as pool:
+        uuids = pool.map(_open_table, [str(tmp_path / "home")] * 6)
+    assert len(set(uuids)) == 1
+
+
 def test_concurrent_sends_deliver_every_record_exactly_once(tmp_path, cli_env, stack):
     files = [write_jsonl(tmp_path / f"p{n}.jsonl", 60_000, prefix=f"p{n}-", unique_users=True) for n in range(2)]
     env = {**cli_env}
@@ -109,6 +123,7 @@ def test_kill_9_at_any_moment_loses_no_acknowledged_record(tmp_path, cli_env, st
     plans = {0: (1, 0.0), 1: (1, 0.2), 2: (2, 0.05)}  # run: (kill after this many acks, then wait s)
     sources = {run: write_jsonl(tmp_path / f"run{run}.jsonl", 160_000, prefix=f"r{run}-", unique_users=True) for run in plans}
     through = {run: 0 for run in plans}
+    said: dict[int, list[str]] = {run: [] for run in plans}
     outcome = {}
 
     def killed_send(run: int) -> None:
@@ -118,6 +133,8 @@ def test_kill_9_at_any_moment_loses_no_acknowledged_record(tmp_path, cli_env, st
         acks = 0
         for line in process.stderr:
             match = ACK.search(line.rstrip())
+            if not match:
+                said[run].append(line.rstrip())
             if match:
                 acks, through[run] = acks + 1, int(match.group(2))
                 if acks == acks_before_kill:
@@ -129,7 +146,7 @@ def test_kill_9_at_any_moment_loses_no_acknowledged_record(tmp_path, cli_env, st
         sender.start()
     for sender in senders:
         sender.join()
-    assert outcome == {run: -signal.SIGKILL for run in plans}, outcome  # each was killed mid-send
+    assert outcome == {run: -signal.SIGKILL for run in plans}, (outcome, said)  # each was killed mid-send
     left = stack.delivery.backlog()[0]
     assert left > 1, "the killed sends should have left segments in the spool"
     data_files = lambda: len(list(stack.settings.warehouse_dir.rglob("*.parquet")))  # noqa: E731

@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import threading
@@ -53,7 +52,7 @@ from health_pipeline.engines.json_lines import (
     check_lines,
 )
 from health_pipeline.engines.iceberg_append import append_each, conform_rows
-from health_pipeline.engines.local_table import LocalIcebergTable
+from health_pipeline.engines.local_table import LocalIcebergTable, flocked
 from health_pipeline.schema.model import TableSchema
 
 __all__ = ["LocalDeliveryStream", "ErrorOutput", "Rejection", "MAX_RECORD_BYTES", "SEGMENT_PROPERTY"]
@@ -183,7 +182,7 @@ class LocalDeliveryStream:
     # -- the spool ------------------------------------------------------------------------------
     @contextmanager
     def _append_lock(self) -> Iterator[None]:
-        with _flocked(self.spool_dir / ".lock"):
+        with flocked(self.spool_dir / ".lock"):
             yield
 
     def _segments(self) -> list[Path]:
@@ -292,7 +291,7 @@ class LocalDeliveryStream:
             else:
                 ready.append((path, self._read_segment(path, table, desired)))
         snapshots: list[int] = []
-        with _flocked(self.spool_dir / ".commit.lock"):
+        with flocked(self.spool_dir / ".commit.lock"):
             iceberg = table.load_or_create(desired)
             due = [(path, rows) for path, rows in ready if rows.num_rows and not _committed(iceberg, path.name)]
             if due:
@@ -556,17 +555,6 @@ class _Deliveries:
                 raise RuntimeError(
                     f"{len(self._waiting)} sealed segments were not delivered; `health-pipeline flush` delivers them"
                 )
-
-
-@contextmanager
-def _flocked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _committed(table: Table, segment: str) -> bool:

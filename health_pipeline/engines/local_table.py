@@ -6,11 +6,14 @@ one-day query plans only the files of the (at most two) UTC days it spans.
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pyarrow as pa
 from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError, TableAlreadyExistsError
+from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.table import Table
 from pyiceberg.transforms import DayTransform
@@ -37,14 +40,19 @@ class LocalIcebergTable:
 
     def catalog(self) -> SqlCatalog:
         if self._catalog is None:
-            self.catalog_dir.mkdir(parents=True, exist_ok=True)
             self.warehouse_dir.mkdir(parents=True, exist_ok=True)
-            self._catalog = SqlCatalog(
-                "health_pipeline_local",
-                uri=f"sqlite:///{self.catalog_dir / 'catalog.db'}",
-                warehouse=self.warehouse_dir.as_uri(),
-            )
+            # SqlCatalog creates its own SQLite tables on first use, and two processes doing that at
+            # once fail ("table already exists"); the first use is serialized across processes.
+            with self._creating():
+                self._catalog = SqlCatalog(
+                    "health_pipeline_local",
+                    uri=f"sqlite:///{self.catalog_dir / 'catalog.db'}",
+                    warehouse=self.warehouse_dir.as_uri(),
+                )
         return self._catalog
+
+    def _creating(self) -> AbstractContextManager[None]:
+        return flocked(self.catalog_dir / ".create.lock")
 
     def exists(self) -> bool:
         return self.catalog().table_exists(self.identifier)
@@ -57,7 +65,14 @@ class LocalIcebergTable:
             return self.load()
         except NoSuchTableError:
             pass
-        catalog = self.catalog()
+        catalog = self.catalog()  # opened before the lock: opening takes it too
+        with self._creating():  # sends, flushes and runs may all meet an empty home at once
+            try:
+                return self.load()
+            except NoSuchTableError:
+                return self._create(catalog, desired)
+
+    def _create(self, catalog: SqlCatalog, desired: TableSchema) -> Table:
         try:
             catalog.create_namespace(self.database)
         except NamespaceAlreadyExistsError:
@@ -72,15 +87,12 @@ class LocalIcebergTable:
                 name="recorded_at_day",
             )
         )
-        try:
-            return catalog.create_table(
-                self.identifier,
-                schema=schema,
-                partition_spec=spec,
-                properties={"format-version": "2", "write.parquet.compression-codec": "zstd"},
-            )
-        except TableAlreadyExistsError:  # another process created it first
-            return self.load()
+        return catalog.create_table(
+            self.identifier,
+            schema=schema,
+            partition_spec=spec,
+            properties={"format-version": "2", "write.parquet.compression-codec": "zstd"},
+        )
 
     def live_schema(self) -> TableSchema | None:
         """The live Iceberg schema, or None while the table does not exist yet."""
@@ -114,3 +126,15 @@ class LocalIcebergTable:
         rows = rows.select(arrow_schema.names).cast(arrow_schema)
         table.append(rows, snapshot_properties=properties or {})
         return table.current_snapshot().snapshot_id
+
+
+@contextmanager
+def flocked(path: Path) -> Iterator[None]:
+    """An exclusive lock on `path` across processes (released by the kernel if the holder dies)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
