@@ -89,10 +89,11 @@ def cmd_flush(args: argparse.Namespace) -> int:
 def schema_target(settings):
     """The schema state and migration target for the configured mode."""
     from health_pipeline.engines import LocalStack
+    from health_pipeline.engines.aws_stack import AwsStack
     from health_pipeline.engines.schema_targets import LocalSchemaTarget
 
-    if settings.mode != "local":
-        raise SetupError("schema status in aws mode needs the Athena engine, which is not in this build yet")
+    if settings.mode == "aws":
+        return AwsStack(settings).schema_target()
     stack = LocalStack(settings)
     return LocalSchemaTarget(stack.table, stack.desired_schema, stack.sql)
 

@@ -56,3 +56,20 @@ def _tokyo(*parts):
     from zoneinfo import ZoneInfo
 
     return datetime(*parts, tzinfo=ZoneInfo("Asia/Tokyo"))
+
+
+def test_every_step_that_runs_a_query_is_in_the_athena_pool_and_aws_mode_loads(tmp_path):
+    """A month's backfill must not exceed Athena's active-query quota: every asset and check that
+    queries the table shares pool "athena". The aws mode loads the same graph with the AWS resources."""
+    from health_pipeline.definitions import build_definitions, defs
+    from health_pipeline.settings import Settings
+
+    assert defs.get_assets_def("daily_health_summary").node_def.pool == "athena"
+    for check in defs.asset_checks:
+        queries = "query_engine" in check.required_resource_keys
+        assert (check.node_def.pool == "athena") is queries, check.node_def.name
+    aws = build_definitions(Settings(mode="aws", home=tmp_path))
+    kinds = {type(resource).__name__ for resource in aws.resources.values()}
+    assert {"AthenaQueryEngineResource", "GlueHealthTableResource", "S3ExportStoreResource",
+            "FirehoseDeliveryStreamResource", "S3PickleIOManager"} <= kinds  # fmt: skip
+    assert aws.get_repository_def().asset_graph.get_all_asset_keys() == defs.get_repository_def().asset_graph.get_all_asset_keys()

@@ -78,3 +78,7 @@ class AthenaSchemaTarget:
 
     def verify_query(self, plan: MigrationPlan, columns: list[str]) -> dict:
         return _verification_metadata(self.athena.run(verification_query(plan, columns)))
+
+
+# What the schema assets, sensor and CLI accept: either mode's target (same methods).
+SchemaTarget = LocalSchemaTarget | AthenaSchemaTarget

@@ -44,6 +44,7 @@ def _result(outcome: CheckOutcome, asset_key: str | None = None) -> dg.AssetChec
 @dg.multi_asset_check(
     specs=[dg.AssetCheckSpec(name, asset=health_records.key, description=text) for name, text in TABLE_CHECKS.items()],
     description="The data-quality checks on health_records for the recent window (a week), each query ranged.",
+    pool="athena",
 )
 def health_records_checks(query_engine: QueryEngineResource):
     now = datetime.now(timezone.utc)
@@ -56,6 +57,7 @@ def health_records_checks(query_engine: QueryEngineResource):
     partitions_def=daily_partitions,
     blocking=True,
     description="The day's records are valid (user_id, scores 0-10, flags >= 0); a failure stops the CSV export.",
+    pool="athena",
 )
 def day_records_valid(context: dg.AssetCheckExecutionContext, query_engine: QueryEngineResource) -> dg.AssetCheckResult:
     day = datetime.strptime(context.partition_key, "%Y-%m-%d").date()
@@ -83,6 +85,7 @@ def day_records_valid(context: dg.AssetCheckExecutionContext, query_engine: Quer
     partitions_def=daily_partitions,
     blocking=True,
     description="The sum of record_count equals the distinct records in the day's window.",
+    pool="athena",
 )
 def record_count_matches_distinct_records(
     query_engine: QueryEngineResource, daily_health_summary: DailySummary

@@ -5,12 +5,12 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pyarrow as pa
 
-from health_pipeline.defs.common import OWNER, SETTINGS
+from health_pipeline.defs.common import OWNER, SETTINGS, query_metadata, run_query
 from health_pipeline.defs.resources import ExportStoreResource, QueryEngineResource
 from health_pipeline.defs.schema.assets import iceberg_schema
 from health_pipeline.defs.summary.partitions import daily_partitions
 from health_pipeline.defs.table.assets import health_records
-from health_pipeline.summary import CSV_COLUMNS, daily_summary_query, export_key, preview_markdown, summary_csv
+from health_pipeline.summary import CSV_COLUMNS, daily_summary_query, export_key, preview_markdown
 
 
 @dataclass
@@ -37,6 +37,8 @@ def _csv_schema(rows: pa.Table) -> dg.TableSchema:
     kinds={"duckdb" if SETTINGS.mode == "local" else "athena", "sql"},
     owners=[OWNER],
     pool="athena",
+    # Only failures Athena marks Retryable (and throttling) are retried: Failure(allow_retries=...).
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
 )
 def daily_health_summary(context: dg.AssetExecutionContext, query_engine: QueryEngineResource) -> dg.Output:
     """Each person's day in the users' time zone: record count, the average (3 decimals), minimum and
@@ -45,7 +47,7 @@ def daily_health_summary(context: dg.AssetExecutionContext, query_engine: QueryE
     from at-least-once delivery count once. Re-materializing a day replaces it."""
     day = date.fromisoformat(context.partition_key)
     query = daily_summary_query(day, ZoneInfo(daily_partitions.timezone), query_engine.table)
-    result = query_engine.run(query)
+    result = run_query(query_engine, query)
     start, end = query.window
     context.log.info(
         f"{day}: {result.rows.num_rows} users, {result.files_scanned} files / {result.bytes_scanned} bytes scanned"
@@ -57,7 +59,7 @@ def daily_health_summary(context: dg.AssetExecutionContext, query_engine: QueryE
             "dagster/column_schema": dg.TableSchemaMetadataValue(_csv_schema(result.rows)),
             "window_utc": f"[{start.isoformat()}, {end.isoformat()})",
             "records_counted": int(pa.compute.sum(result.rows["record_count"]).as_py() or 0),
-            **result.metadata(),
+            **query_metadata(result),
             "query": dg.MetadataValue.md(f"```sql\n{result.sql.strip()}\n```"),
             "preview": dg.MetadataValue.md(preview_markdown(result.rows)),
         },
@@ -77,14 +79,13 @@ def daily_summary_csv(
     `<export root>/daily_summary/date=YYYY-MM-DD/daily_summary.csv`, UTF-8 with a header, one row per
     user sorted by user_id. Written atomically; a re-materialization replaces it."""
     summary = daily_health_summary
-    data = summary_csv(summary.rows)
-    location = export_store.write(export_key(summary.day), data)
-    context.log.info(f"wrote {summary.rows.num_rows} rows to {location}")
+    exported = export_store.export_summary(export_key(summary.day), summary.rows, summary.result_location)
+    context.log.info(f"{exported.how}: {summary.rows.num_rows} rows to {exported.location}")
     return dg.MaterializeResult(
         metadata={
-            "path": dg.MetadataValue.path(location),
+            "path": dg.MetadataValue.path(exported.location),
             "dagster/row_count": summary.rows.num_rows,
-            "bytes": len(data),
+            "bytes": exported.size_bytes,
             "query_id": summary.query_id,
             "preview": dg.MetadataValue.md(preview_markdown(summary.rows)),
         }

@@ -1,0 +1,93 @@
+"""sensor_tick_ms: one evaluation of new_data_sensor on a local table with 2,000 snapshots (issue 6's
+target: well under a second). Each snapshot is a small append of check-ins spread over the last 60
+Tokyo days, as a stream of 300 s Firehose buffers with late phones would leave it; the ticks are timed
+with the sensor's own code path (build_sensor_context, the real resource, an ephemeral instance).
+
+Figures (median of 7 ticks each, after one warm-up):
+- sensor_tick_ms: 10 new snapshots since the cursor (a few minutes of deliveries), the usual tick;
+- sensor_tick_ms_idle: no new snapshot (the cursor is current);
+- sensor_tick_ms_first: no cursor yet (the first tick reads the last 200 snapshots).
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pyarrow as pa
+
+from health_pipeline.defs.quality.sensors import new_data_sensor
+from health_pipeline.defs.resources import LocalHealthTableResource
+from health_pipeline.engines import LocalStack
+from health_pipeline.engines.iceberg_append import append_each, conform_rows
+from health_pipeline.settings import Settings
+
+SNAPSHOTS = 2_000
+PER_COMMIT = 100  # snapshots per catalog commit while building (the figures do not depend on it)
+RECORDS_PER_SNAPSHOT = 20
+
+
+def build(home: Path, rng: np.random.Generator) -> LocalStack:
+    stack = LocalStack(Settings(home=home))
+    table = stack.table.load_or_create(stack.desired_schema())
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    for first in range(0, SNAPSHOTS, PER_COMMIT):
+        batches = []
+        for n in range(first, first + PER_COMMIT):
+            # Most records are from the last hours; one in ten is a phone syncing days late.
+            lag_s = np.where(rng.random(RECORDS_PER_SNAPSHOT) < 0.9, rng.integers(0, 6 * 3600, RECORDS_PER_SNAPSHOT),
+                             rng.integers(0, 60 * 86400, RECORDS_PER_SNAPSHOT))
+            rows = pa.table({
+                "user_id": [f"u{rng.integers(0, 500)}" for _ in range(RECORDS_PER_SNAPSHOT)],
+                "recorded_at": pa.array([now - timedelta(seconds=int(s)) for s in lag_s], pa.timestamp("us")),
+                "fatigue": pa.array(rng.integers(0, 11, RECORDS_PER_SNAPSHOT), pa.int32()),
+                "mood": pa.array(rng.integers(0, 11, RECORDS_PER_SNAPSHOT), pa.int32()),
+                "motivation": pa.array(rng.integers(0, 11, RECORDS_PER_SNAPSHOT), pa.int32()),
+                "flags": pa.array(rng.integers(0, 16, RECORDS_PER_SNAPSHOT), pa.int32()),
+            })  # fmt: skip
+            batches.append((conform_rows(rows, table), {"bench-snapshot": str(n)}))
+        append_each(table, batches)
+        table = stack.table.load()
+    return stack
+
+
+def tick_ms(resource: LocalHealthTableResource, cursor: str | None, instance: dg.DagsterInstance) -> tuple[float, object]:
+    context = dg.build_sensor_context(cursor=cursor, instance=instance, resources={"health_table": resource})
+    started = time.perf_counter()
+    result = new_data_sensor(context)
+    return (time.perf_counter() - started) * 1000, result
+
+
+def sensor_figures() -> dict[str, float | int]:
+    with tempfile.TemporaryDirectory(prefix="hp-bench-sensor-") as tmp:
+        home = Path(tmp) / "home"
+        started = time.perf_counter()
+        stack = build(home, np.random.default_rng(6))
+        snapshots = [s.snapshot_id for s in stack.table.load().metadata.snapshots]
+        metadata_bytes = Path(stack.table.load().metadata_location.removeprefix("file://")).stat().st_size
+        print(f"sensor table: {len(snapshots)} snapshots built in {time.perf_counter() - started:.1f} s"
+              f" (metadata file {metadata_bytes / 1e6:.1f} MB)")
+        settings = stack.settings
+        resource = LocalHealthTableResource(
+            home=str(settings.home), database=settings.database, table=settings.table, timezone=settings.timezone,
+            export_uri=settings.export_uri, terraform_dir=str(settings.terraform_dir),
+        )  # fmt: skip
+        figures: dict[str, float | int] = {"sensor_snapshots": len(snapshots)}
+        with dg.DagsterInstance.ephemeral() as instance:
+            for name, cursor in (("sensor_tick_ms", str(snapshots[-11])), ("sensor_tick_ms_idle", str(snapshots[-1])),
+                                 ("sensor_tick_ms_first", None)):  # fmt: skip
+                tick_ms(resource, cursor, instance)  # warm-up: imports, first catalog connection
+                times, result = zip(*(tick_ms(resource, cursor, instance) for _ in range(7)))
+                figures[name] = round(statistics.median(times), 1)
+                requested = len(getattr(result[-1], "run_requests", None) or [])
+                print(f"{name}: {figures[name]} ms (median of 7; {requested} run request(s))")
+    return figures
+
+
+if __name__ == "__main__":
+    print(sensor_figures())

@@ -1,0 +1,143 @@
+"""The code location in aws mode, end to end against moto over HTTP: the Definitions an operator
+loads with HEALTH_PIPELINE_MODE=aws, real Dagster runs, boto3's own credential chain."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+
+import boto3
+import dagster as dg
+import pytest
+from pyiceberg.catalog.glue import GlueCatalog
+
+from health_pipeline.defs.common import run_query
+from health_pipeline.defs.summary.assets import daily_health_summary, daily_summary_csv
+from health_pipeline.definitions import build_definitions
+from health_pipeline.engines.athena import AthenaQueryError
+from health_pipeline.schema import read_desired_schema
+from health_pipeline.schema.model import TableSchema
+from health_pipeline.settings import PROJECT_ROOT, Settings
+from health_pipeline.summary import CSV_COLUMNS
+from health_pipeline_tests.conftest import CLI, preset_athena_results
+from health_pipeline_tests.test_athena_engine import SUMMARY_ROWS, SUMMARY_TYPES
+
+REGION = "ap-northeast-1"
+BUCKET = "health-logger-prod"
+DATABASE = "health_logger_prod_health_logs"
+DAY = "2026-11-11"
+
+
+@pytest.fixture
+def aws_settings(aws, tmp_path) -> Settings:
+    boto3.client("s3", region_name=REGION).create_bucket(
+        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    return Settings(
+        mode="aws",
+        home=tmp_path / "home",
+        database=DATABASE,
+        athena_output=f"s3://{BUCKET}/athena-results/",
+        export_uri=f"s3://{BUCKET}/exports/",
+        s3_endpoint_url=aws,
+    )
+
+
+def glue_table(settings: Settings, schema: TableSchema):
+    """health_records as the Glue catalog holds an Iceberg table (metadata files in moto's S3)."""
+    catalog = GlueCatalog(
+        "moto", client=boto3.client("glue", region_name=REGION),
+        **{"glue.region": REGION, "s3.region": REGION, "s3.endpoint": settings.s3_endpoint_url},
+    )  # fmt: skip
+    catalog.create_namespace(DATABASE)
+    return catalog.create_table(
+        (DATABASE, "health_records"), schema=schema.to_iceberg(), location=f"s3://{BUCKET}/tables/health_records"
+    )
+
+
+def test_the_daily_summary_runs_on_athena_and_its_csv_is_copied_into_the_export_uri(aws, aws_settings):
+    defs = build_definitions(aws_settings)
+    s3 = boto3.client("s3", region_name=REGION)
+    preset_athena_results(aws, SUMMARY_ROWS, types=SUMMARY_TYPES)
+
+    result = dg.materialize(
+        [daily_health_summary, daily_summary_csv],
+        partition_key=DAY,
+        resources=defs.resources,
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+
+    assert result.success
+    exported = s3.get_object(Bucket=BUCKET, Key=f"exports/daily_summary/date={DAY}/daily_summary.csv")
+    rows = list(csv.reader(io.StringIO(exported["Body"].read().decode("utf-8"))))
+    assert rows == SUMMARY_ROWS and rows[0] == list(CSV_COLUMNS)
+    summary = result.asset_materializations_for_node("daily_health_summary")[0].metadata
+    query_id = summary["query_id"].value
+    assert summary["engine"].value == "athena"
+    assert summary["console"].value.endswith(f"#/query-editor/history/{query_id}")
+    assert summary["cost_usd"].value > 0 and summary["dagster/row_count"].value == 2
+    assert summary["result_location"].value == f"s3://{BUCKET}/athena-results/{query_id}.csv"
+    exported_meta = result.asset_materializations_for_node("daily_summary_csv")[0].metadata
+    assert exported_meta["path"].value == f"s3://{BUCKET}/exports/daily_summary/date={DAY}/daily_summary.csv"
+    assert exported_meta["bytes"].value == exported["ContentLength"]
+    # The value handed between the two assets lives beside Athena's results, where the role may write.
+    stored = s3.list_objects_v2(Bucket=BUCKET, Prefix="athena-results/dagster-io/")["Contents"]
+    assert any("daily_health_summary" in item["Key"] for item in stored)
+
+    # Re-materializing the CSV alone (a later run, on another machine) reads the summary back from S3.
+    s3.delete_object(Bucket=BUCKET, Key=f"exports/daily_summary/date={DAY}/daily_summary.csv")
+    again = dg.materialize(
+        [daily_health_summary.to_source_asset(), daily_summary_csv],
+        partition_key=DAY,
+        resources=defs.resources,
+        instance=dg.DagsterInstance.ephemeral(),
+        selection=[daily_summary_csv],
+    )
+    assert again.success
+    exported = s3.get_object(Bucket=BUCKET, Key=f"exports/daily_summary/date={DAY}/daily_summary.csv")
+    assert list(csv.reader(io.StringIO(exported["Body"].read().decode("utf-8")))) == SUMMARY_ROWS
+
+
+def test_a_failed_athena_query_fails_the_run_with_its_reason_and_retries_only_when_retryable():
+    class Failing(dg.ConfigurableResource):
+        retryable: bool
+        table: str = "health_records"
+
+        def run(self, query):
+            raise AthenaQueryError(
+                "Athena query daily_summary (q-1) FAILED: HIVE_BAD_DATA", query_id="q-1", state="FAILED",
+                reason="HIVE_BAD_DATA", error_category=2, error_type=1000, retryable=self.retryable,
+                console_url="https://example.invalid/q-1",
+            )  # fmt: skip
+
+    for retryable in (True, False):
+        with pytest.raises(dg.Failure) as failure:
+            run_query(Failing(retryable=retryable), object())
+        assert failure.value.allow_retries is retryable
+        assert "HIVE_BAD_DATA" in failure.value.description
+        assert failure.value.metadata["query_id"].value == "q-1"
+        assert failure.value.metadata["console"].value == "https://example.invalid/q-1"
+
+
+def test_schema_status_in_aws_mode_compares_terraform_glue_and_the_live_iceberg_schema(aws, aws_settings):
+    desired = read_desired_schema(aws_settings.glue_module_dir)
+    glue_table(aws_settings, TableSchema(desired.columns[:-1]))  # the last Terraform column not yet applied
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEALTH_PIPELINE_", "DAGSTER_"))}
+    env.update(
+        HEALTH_PIPELINE_MODE="aws",
+        HEALTH_PIPELINE_HOME=str(aws_settings.home),
+        HEALTH_PIPELINE_DATABASE=DATABASE,
+        HEALTH_PIPELINE_ATHENA_OUTPUT=aws_settings.athena_output,
+    )
+    done = subprocess.run([*CLI, "schema", "status", "--json"], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert done.returncode == 3, done.stderr
+    plan = json.loads(done.stdout)
+    missing = desired.columns[-1]
+    assert plan["state"] == "additive_drift"
+    assert [c["name"] for c in plan["live"]["columns"]] == [c.name for c in desired.columns[:-1]]
+    # The catalog view is what Glue holds (PyIceberg wrote the StorageDescriptor columns).
+    assert [c["name"] for c in plan["catalog"]["columns"]] == [c.name for c in desired.columns[:-1]]
+    assert plan["ddl"]["add_columns"] == f"ALTER TABLE health_records ADD COLUMNS ({missing.name} {missing.glue_type})"
