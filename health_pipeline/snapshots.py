@@ -12,8 +12,9 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from pyiceberg.conversions import from_bytes
-from pyiceberg.manifest import ManifestEntryStatus
+from pyiceberg.manifest import ManifestContent, ManifestEntryStatus
 from pyiceberg.table import Table
+from pyiceberg.table.snapshots import Operation
 from pyiceberg.types import TimestampType
 
 EPOCH = date(1970, 1, 1)
@@ -45,30 +46,59 @@ def _local_days(lower: datetime, upper: datetime, zone: ZoneInfo) -> set[date]:
     return {first + timedelta(days=n) for n in range((last - first).days + 1)}
 
 
-def days_touched(table: Table, snapshot, zone: ZoneInfo) -> NewData:
+def new_data(table: Table, snapshots: list, zone: ZoneInfo) -> list[NewData]:
+    """What each of `snapshots` (newest last, as `snapshots_after` gives them) added: the local days and
+    the record count. One read of the current manifest list serves them all (each snapshot's own list
+    repeats every earlier manifest, so reading those would cost O(table history) per snapshot); a
+    snapshot whose files are no longer current (compacted since) is read from its own manifest list.
+    Snapshots that add no data (`replace` by compaction, `delete`) touch no day."""
+    data_snapshots = [s for s in snapshots if _adds_data(s)]
+    wanted = {s.snapshot_id for s in data_snapshots}
+    found: dict[int, tuple[set[date], int]] = {sid: (set(), 0) for sid in wanted}
+    current = table.current_snapshot()
+    if wanted and current is not None:
+        _collect(table, current.manifests(table.io), wanted, found, zone)
+        for snapshot in data_snapshots:
+            expected = int((snapshot.summary or {}).get("added-data-files", "1") or 0)
+            if expected and not found[snapshot.snapshot_id][1]:
+                _collect(table, snapshot.manifests(table.io), {snapshot.snapshot_id}, found, zone)
+    result = []
+    for snapshot in snapshots:
+        days, records = found.get(snapshot.snapshot_id, (set(), 0))
+        result.append(NewData(snapshot.snapshot_id, frozenset(days), records))
+    return result
+
+
+def _adds_data(snapshot) -> bool:
+    operation = snapshot.summary.operation if snapshot.summary is not None else None
+    return operation in (None, Operation.APPEND, Operation.OVERWRITE)
+
+
+def _collect(table: Table, manifests, wanted: set[int], found: dict, zone: ZoneInfo) -> None:
     field_id = table.schema().find_field("recorded_at").field_id
-    days: set[date] = set()
-    records = 0
-    for manifest in snapshot.manifests(table.io):
-        if manifest.added_snapshot_id != snapshot.snapshot_id:
+    for manifest in manifests:
+        if manifest.added_snapshot_id not in wanted or manifest.content != ManifestContent.DATA:
             continue
         for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
-            if entry.status != ManifestEntryStatus.ADDED:
+            if entry.status != ManifestEntryStatus.ADDED or entry.snapshot_id not in wanted:
                 continue
-            data_file = entry.data_file
-            records += data_file.record_count
-            lower = (data_file.lower_bounds or {}).get(field_id)
-            upper = (data_file.upper_bounds or {}).get(field_id)
-            if lower is not None and upper is not None:
-                low = EPOCH_DT + timedelta(microseconds=from_bytes(TimestampType(), lower))
-                high = EPOCH_DT + timedelta(microseconds=from_bytes(TimestampType(), upper))
-                days |= _local_days(low, high, zone)
-                continue
-            partition_day = data_file.partition[0] if len(data_file.partition) else None
-            if partition_day is not None:  # day(recorded_at): days since the epoch, a UTC day
-                start = EPOCH_DT + timedelta(days=partition_day)
-                days |= _local_days(start, start + timedelta(days=1) - timedelta(microseconds=1), zone)
-    return NewData(snapshot.snapshot_id, frozenset(days), records)
+            days, records = found[entry.snapshot_id]
+            found[entry.snapshot_id] = (days | _file_days(entry.data_file, field_id, zone), records + entry.data_file.record_count)
+
+
+def _file_days(data_file, field_id: int, zone: ZoneInfo) -> set[date]:
+    """The local days a data file may hold: its recorded_at bounds, or else its day partition."""
+    lower = (data_file.lower_bounds or {}).get(field_id)
+    upper = (data_file.upper_bounds or {}).get(field_id)
+    if lower is not None and upper is not None:
+        low = EPOCH_DT + timedelta(microseconds=from_bytes(TimestampType(), lower))
+        high = EPOCH_DT + timedelta(microseconds=from_bytes(TimestampType(), upper))
+        return _local_days(low, high, zone)
+    partition_day = data_file.partition[0] if len(data_file.partition) else None
+    if partition_day is None:
+        return set()
+    start = EPOCH_DT + timedelta(days=partition_day)  # day(recorded_at): days since the epoch, a UTC day
+    return _local_days(start, start + timedelta(days=1) - timedelta(microseconds=1), zone)
 
 
 EPOCH_DT = datetime(1970, 1, 1)

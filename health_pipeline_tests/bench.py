@@ -12,6 +12,9 @@
   through `send`'s path on the local stream (validated; `_raw` for --raw), and that rate over pyarrow's
   read_json + a Parquet write of the same file in the same run; targets >= 300,000 and >= 0.5
   (bench_ingest.py).
+- sensor_tick_ms (and _idle, _first): one new_data_sensor evaluation on a local table with 2,000
+  snapshots, 10 of them new since the cursor (none; no cursor yet); target well under 1,000 ms
+  (bench_sensor.py).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from health_pipeline.sql import to_duckdb, with_table
 from health_pipeline.summary import daily_summary_query, day_window
 from health_pipeline_tests.athena_simulation import polling_figures
 from health_pipeline_tests.bench_ingest import ingest_figures
+from health_pipeline_tests.bench_sensor import sensor_figures
 
 ZONE = ZoneInfo("Asia/Tokyo")
 FIRST_DAY = date(2026, 9, 1)
@@ -158,6 +162,7 @@ def main() -> None:
         print(f"summary_peak_rss_mb: {figures['summary_peak_rss_mb']}")
     figures.update(athena_polling())
     figures.update(ingest_figures())
+    figures.update(sensor_figures())
     figures["machine_cores"] = len(__import__("os").sched_getaffinity(0))
     print("BENCH " + json.dumps(figures, sort_keys=True))
 

@@ -7,7 +7,7 @@ from health_pipeline.defs.quality.checks import data_quality_job
 from health_pipeline.defs.resources import HealthTableResource
 from health_pipeline.defs.summary.partitions import daily_partitions
 from health_pipeline.defs.summary.schedules import daily_summary_job
-from health_pipeline.snapshots import days_touched, snapshots_after
+from health_pipeline.snapshots import new_data, snapshots_after
 
 ZONE = ZoneInfo(daily_partitions.timezone)
 FIRST_TICK_SNAPSHOTS = 200  # with no cursor yet, look back this far rather than read the whole history
@@ -43,8 +43,8 @@ def new_data_sensor(context: dg.SensorEvaluationContext, health_table: HealthTab
     if after is None:
         new = new[-FIRST_TICK_SNAPSHOTS:]
     committed_at: dict[date, tuple[float, int]] = {}
-    for snapshot in new:
-        for day in days_touched(table, snapshot, ZONE).days:
+    for snapshot, added in zip(new, new_data(table, new, ZONE), strict=True):
+        for day in added.days:
             committed_at[day] = (snapshot.timestamp_ms / 1000, snapshot.snapshot_id)
     today = datetime.now(ZONE).date()
     first = datetime.fromisoformat(daily_partitions.start.isoformat()).date()
