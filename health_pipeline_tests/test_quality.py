@@ -154,6 +154,25 @@ def test_late_data_rematerializes_just_that_day(pipeline):
     assert isinstance(after, dg.SkipReason)
 
 
+def test_late_days_are_found_across_several_snapshots_even_when_a_later_one_removed_the_file(pipeline):
+    """The sensor takes each new snapshot's files from the current manifest list; a file a later
+    snapshot deleted (or compaction rewrote) is no longer there, and the snapshot's own list is read."""
+    from pyiceberg.expressions import EqualTo
+
+    stack, defs, instance = pipeline
+    job = defs.resolve_job_def("daily_summary_job")
+    for day in ("2026-11-10", "2026-11-11", "2026-11-12"):
+        assert job.execute_in_process(partition_key=day, instance=instance).success
+    first = new_data_sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
+    late = {"recorded_at": "", "fatigue": 2, "mood": 3, "motivation": 4, "flags": 0}
+    send(stack, [{**late, "user_id": "late-a", "recorded_at": "2026-11-10T08:00:00+09:00"}])
+    send(stack, [{**late, "user_id": "late-b", "recorded_at": "2026-11-12T23:00:00+09:00"}])
+    stack.table.load().delete(EqualTo("user_id", "late-a"))  # a later snapshot removes the first late file
+    tick = new_data_sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=defs.resources))
+    late_days = sorted(r.partition_key for r in tick.run_requests if r.job_name == "daily_summary_job")
+    assert late_days == ["2026-11-10", "2026-11-12"]
+
+
 def test_the_data_quality_job_runs_every_table_check(pipeline):
     stack, defs, instance = pipeline
     result = defs.resolve_job_def("data_quality_job").execute_in_process(instance=instance)
