@@ -14,7 +14,7 @@ SAMPLE_MESSAGE_CHARS = 120
 @dg.asset(
     deps=[health_records],
     group_name="ingestion",
-    kinds={"firehose"} if SETTINGS.mode == "aws" else {"python"},
+    kinds={"firehose", "iceberg"},  # locally, the delivery stream with Firehose's semantics
     owners=[OWNER],
     check_specs=CHECK_SPECS,
 )

@@ -69,7 +69,7 @@ def daily_health_summary(context: dg.AssetExecutionContext, query_engine: QueryE
 @dg.asset(
     partitions_def=daily_partitions,
     group_name="daily_summary",
-    kinds={"csv"},
+    kinds={"csv", "s3"} if SETTINGS.mode == "aws" else {"csv"},
     owners=[OWNER],
 )
 def daily_summary_csv(
