@@ -8,6 +8,7 @@ import io
 import json
 import os
 import subprocess
+from zoneinfo import ZoneInfo
 
 import boto3
 import dagster as dg
@@ -141,3 +142,43 @@ def test_schema_status_in_aws_mode_compares_terraform_glue_and_the_live_iceberg_
     # The catalog view is what Glue holds (PyIceberg wrote the StorageDescriptor columns).
     assert [c["name"] for c in plan["catalog"]["columns"]] == [c.name for c in desired.columns[:-1]]
     assert plan["ddl"]["add_columns"] == f"ALTER TABLE health_records ADD COLUMNS ({missing.name} {missing.glue_type})"
+
+
+def test_new_data_sensor_in_aws_mode_reads_snapshots_through_glue_and_s3(aws, aws_settings):
+    """Firehose's commits seen as the sensor sees them in production: the Iceberg table through
+    PyIceberg's Glue catalog, its manifests read from S3 (moto), the history from the instance."""
+    import pyarrow as pa
+
+    from health_pipeline.defs.quality.sensors import new_data_sensor
+
+    desired = read_desired_schema(aws_settings.glue_module_dir)
+    table = glue_table(aws_settings, desired)
+    resources = {"health_table": build_definitions(aws_settings).resources["health_table"]}
+    instance = dg.DagsterInstance.ephemeral()
+
+    def tick(cursor: str | None = None):
+        with dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources) as context:
+            return new_data_sensor(context)
+
+    quiet = tick()
+    assert isinstance(quiet, dg.SkipReason) and "no snapshot yet" in quiet.skip_message
+
+    def firehose_commit(user: str, recorded_at: str) -> None:
+        from datetime import datetime
+
+        when = datetime.fromisoformat(recorded_at).astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+        rows = pa.table({"user_id": [user], "recorded_at": pa.array([when], pa.timestamp("us")),
+                         "fatigue": pa.array([1], pa.int32()), "mood": pa.array([2], pa.int32()),
+                         "motivation": pa.array([3], pa.int32()), "flags": pa.array([0], pa.int32())})  # fmt: skip
+        table.append(rows.cast(table.schema().as_arrow()))
+
+    firehose_commit("on-time", "2026-11-11T12:00:00+09:00")
+    first = tick()
+    assert [r.job_name for r in first.run_requests] == ["data_quality_job"]  # nothing summarized yet
+    instance.report_runless_asset_event(dg.AssetMaterialization("daily_health_summary", partition="2026-11-11"))
+
+    firehose_commit("late-phone", "2026-11-11T23:30:00+09:00")
+    later = tick(first.cursor)
+    late = [r for r in later.run_requests if r.job_name == "daily_summary_job"]
+    assert [r.partition_key for r in late] == ["2026-11-11"]
+    assert later.cursor == str(table.refresh().current_snapshot().snapshot_id) != first.cursor
