@@ -4,13 +4,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from health_pipeline.settings import PROJECT_ROOT
 
 DAGSTER = str(Path(sys.executable).parent / "dagster")
 
 
-def test_dagster_definitions_validate_passes_without_io_or_deprecation(cli_env, settings):
-    env = {**cli_env, "PYTHONWARNINGS": "always::DeprecationWarning"}
+@pytest.mark.parametrize("mode", ["local", "aws"])
+def test_dagster_definitions_validate_passes_without_io_or_deprecation(cli_env, settings, mode):
+    # aws: no endpoint or credentials reachable here, so any AWS call at load time would fail it.
+    env = {**cli_env, "PYTHONWARNINGS": "always::DeprecationWarning", "HEALTH_PIPELINE_MODE": mode,
+           "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "none", "AWS_SECRET_ACCESS_KEY": "none"}
     result = subprocess.run(
         [DAGSTER, "definitions", "validate", "-w", "workspace.yaml"],
         capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=180,
