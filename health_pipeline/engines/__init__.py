@@ -1,6 +1,7 @@
-"""One small interface per outside system, with a local implementation (and an aws one to come).
+"""One small interface per outside system, with a local implementation and an aws one.
 
-`LocalStack` assembles the embedded default from the settings; nothing here connects until used.
+`LocalStack` assembles the embedded default from the settings (`aws_stack.AwsStack` the aws mode);
+nothing here connects until used.
 """
 
 from __future__ import annotations
