@@ -69,6 +69,14 @@ class Settings:
             object.__setattr__(self, "export_uri", default)
         if not self.export_uri.endswith("/"):
             object.__setattr__(self, "export_uri", self.export_uri + "/")
+        if self.mode == "aws":
+            for variable, value in (("HEALTH_PIPELINE_ATHENA_OUTPUT", self.athena_output),
+                                    ("HEALTH_PIPELINE_EXPORT_URI", self.export_uri)):  # fmt: skip
+                if not value.startswith("s3://") or len(value) <= len("s3://") or value[len("s3://")] == "/":
+                    raise SettingsError(
+                        f"{variable}={value!r} is not an S3 location; in aws mode set it to s3://bucket/prefix/"
+                        " (the Terraform outputs give it)."
+                    )
 
     @property
     def zone(self) -> ZoneInfo:
