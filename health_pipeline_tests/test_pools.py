@@ -1,0 +1,73 @@
+"""A backfill is many partition runs at once; every step that queries the table takes a slot of the
+`athena` pool, so the account's active-query quota holds whatever the backfill's size. Three runs
+of daily_summary_job are started together with the pool's limit set to 1 (Dagster CLI, a real
+instance); their pooled steps must never overlap, and every run must still succeed. (With the
+limit at 3 the same runs' pooled steps do overlap: the check can fail.)"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from health_pipeline.demo import generate_records
+from health_pipeline.producer import send_lines
+from health_pipeline.settings import PROJECT_ROOT
+
+DAGSTER = str(Path(sys.executable).parent / "dagster")
+DAYS = [date(2026, 11, 10) + timedelta(days=n) for n in range(3)]
+POOLED = {"daily_health_summary", "daily_health_summary_day_records_valid",
+          "daily_health_summary_record_count_matches_distinct_records"}  # fmt: skip
+
+
+def test_partition_runs_started_together_take_turns_in_the_athena_pool(settings, stack, cli_env):
+    lines = [(f"t:{n}", (json.dumps(r) + "\n").encode())
+             for n, r in enumerate(generate_records(20, DAYS, ZoneInfo("Asia/Tokyo"), seed=3, duplicate_rate=0.0))]  # fmt: skip
+    send_lines(stack.delivery, stack.desired_schema(), lines)
+    stack.delivery.flush()
+    home = settings.dagster_home
+    home.mkdir(parents=True)
+    shutil.copy(PROJECT_ROOT / "deploy" / "dagster-local.yaml", home / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.event_log_storage.set_concurrency_slots("athena", 1)
+
+    env = {**cli_env, "DAGSTER_HOME": str(home)}
+    in_process = home / "in_process.yaml"  # one process per run: the steps' own start-up is not measured
+    in_process.write_text(json.dumps({"execution": {"config": {"in_process": {}}}}))
+    runs = [
+        subprocess.Popen(
+            [DAGSTER, "job", "execute", "-m", "health_pipeline.definitions", "-j", "daily_summary_job",
+             "--tags", json.dumps({"dagster/partition": day.isoformat()}),
+             "--config", str(in_process)],
+            env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        for day in DAYS
+    ]
+    for run in runs:
+        output = run.communicate(timeout=240)[0].decode(errors="replace")
+        assert run.returncode == 0, output[-3000:]
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        records = instance.get_run_records()
+        assert len(records) == 3 and all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in records)
+        spans = []
+        for record in records:
+            started: dict[str, float] = {}
+            for entry in instance.all_logs(record.dagster_run.run_id):
+                event = entry.dagster_event
+                if event is None or event.step_key not in POOLED:
+                    continue
+                if event.event_type == dg.DagsterEventType.STEP_START:
+                    started[event.step_key] = entry.timestamp
+                elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+                    spans.append((started.pop(event.step_key), entry.timestamp, record.dagster_run.run_id))
+    assert len(spans) == 3 * len(POOLED)
+    spans.sort()
+    overlapping = [(a, b) for a, b in zip(spans, spans[1:]) if b[0] < a[1]]
+    assert not overlapping, f"pooled steps overlapped: {overlapping[:2]}"
