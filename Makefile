@@ -15,7 +15,7 @@ $(VENV)-tools/bin/uv:
 	$(VENV)-tools/bin/pip install --quiet "uv==$(UV_VERSION)"
 
 $(BIN)/health-pipeline: pyproject.toml uv.lock | $(UV)
-	UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON_DOWNLOADS=never $(UV) sync --frozen --python $(PYTHON)
+	UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON_DOWNLOADS=never UV_COMPILE_BYTECODE=1 $(UV) sync --frozen --python $(PYTHON)
 	@touch $@
 
 install: $(BIN)/health-pipeline
