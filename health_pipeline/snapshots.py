@@ -17,9 +17,6 @@ from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Operation
 from pyiceberg.types import TimestampType
 
-EPOCH = date(1970, 1, 1)
-
-
 @dataclass(frozen=True)
 class NewData:
     snapshot_id: int

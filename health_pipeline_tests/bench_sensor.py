@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from health_pipeline.defs.quality.sensors import new_data_sensor
-from health_pipeline.defs.resources import LocalHealthTableResource
+from health_pipeline.defs.resources import HealthTableResource, build_resources
 from health_pipeline.engines import LocalStack
 from health_pipeline.engines.iceberg_append import append_each, conform_rows
 from health_pipeline.settings import Settings
@@ -58,7 +58,7 @@ def build(home: Path, rng: np.random.Generator) -> LocalStack:
     return stack
 
 
-def tick_ms(resource: LocalHealthTableResource, cursor: str | None, instance: dg.DagsterInstance) -> tuple[float, object]:
+def tick_ms(resource: HealthTableResource, cursor: str | None, instance: dg.DagsterInstance) -> tuple[float, object]:
     context = dg.build_sensor_context(cursor=cursor, instance=instance, resources={"health_table": resource})
     started = time.perf_counter()
     result = new_data_sensor(context)
@@ -74,11 +74,7 @@ def sensor_figures() -> dict[str, float | int]:
         metadata_bytes = Path(stack.table.load().metadata_location.removeprefix("file://")).stat().st_size
         print(f"sensor table: {len(snapshots)} snapshots built in {time.perf_counter() - started:.1f} s"
               f" (metadata file {metadata_bytes / 1e6:.1f} MB)")
-        settings = stack.settings
-        resource = LocalHealthTableResource(
-            home=str(settings.home), database=settings.database, table=settings.table, timezone=settings.timezone,
-            export_uri=settings.export_uri, terraform_dir=str(settings.terraform_dir),
-        )  # fmt: skip
+        resource = build_resources(stack.settings)["health_table"]
         figures: dict[str, float | int] = {"sensor_snapshots": len(snapshots)}
         with dg.DagsterInstance.ephemeral() as instance:
             # Every day already summarized, so each touched day is looked up in the event log as in production.

@@ -1,5 +1,6 @@
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,22 @@ def run_cli(env: dict[str, str], *args: str, stdin: bytes | None = None) -> subp
 
 def jsonl(records: list[dict]) -> bytes:
     return b"".join((json.dumps(r, ensure_ascii=False) + "\n").encode() for r in records)
+
+
+def deliver(stack: LocalStack, records: list[dict], raw: bool = False):
+    """Send `records` through the local stream as `health-pipeline send` would, then flush."""
+    from health_pipeline.producer import send_lines
+
+    lines = [(f"t:{n}", (json.dumps(r, ensure_ascii=False) + "\n").encode()) for n, r in enumerate(records)]
+    report = send_lines(stack.delivery, stack.desired_schema(), lines, raw=raw)
+    stack.delivery.flush()
+    return report
+
+
+def free_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 # -- AWS: moto in server mode, over real HTTP on 127.0.0.1 ---------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -14,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from health_pipeline_tests.conftest import free_loopback_port
 
 
 @dataclass(frozen=True)
@@ -34,11 +35,6 @@ def _binary(name: str) -> str:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 @contextmanager
 def postgres_server(database: str = "dagster") -> Iterator[PostgresServer]:
@@ -48,7 +44,7 @@ def postgres_server(database: str = "dagster") -> Iterator[PostgresServer]:
         shutil.chown(root, "postgres", "postgres")
         as_user = ["runuser", "-u", "postgres", "--"]
     data, log = root / "data", root / "server.log"
-    port = _free_port()
+    port = free_loopback_port()
     try:
         subprocess.run([*as_user, _binary("initdb"), "-D", str(data), "-U", "dagster", "--auth=trust", "-E", "UTF8"],
                        check=True, capture_output=True)  # fmt: skip

@@ -13,12 +13,12 @@ from zoneinfo import ZoneInfo
 import boto3
 import dagster as dg
 import pytest
-from pyiceberg.catalog.glue import GlueCatalog
 
 from health_pipeline.defs.common import run_query
 from health_pipeline.defs.summary.assets import daily_health_summary, daily_summary_csv
 from health_pipeline.definitions import build_definitions
 from health_pipeline.engines.athena import AthenaQueryError
+from health_pipeline.engines.aws_stack import AwsStack
 from health_pipeline.schema import read_desired_schema
 from health_pipeline.schema.model import TableSchema
 from health_pipeline.settings import PROJECT_ROOT, Settings
@@ -49,10 +49,7 @@ def aws_settings(aws, tmp_path) -> Settings:
 
 def glue_table(settings: Settings, schema: TableSchema):
     """health_records as the Glue catalog holds an Iceberg table (metadata files in moto's S3)."""
-    catalog = GlueCatalog(
-        "moto", client=boto3.client("glue", region_name=REGION),
-        **{"glue.region": REGION, "s3.region": REGION, "s3.endpoint": settings.s3_endpoint_url},
-    )  # fmt: skip
+    catalog = AwsStack(settings).table.iceberg_catalog()  # the catalog the aws mode itself reads through
     catalog.create_namespace(DATABASE)
     return catalog.create_table(
         (DATABASE, "health_records"), schema=schema.to_iceberg(), location=f"s3://{BUCKET}/tables/health_records"

@@ -3,7 +3,6 @@ loopback port), with the ECS run launcher swapped for the default one, and the E
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -18,8 +17,8 @@ from dagster_aws.ecs import EcsRunLauncher
 from health_pipeline.definitions import build_definitions
 from health_pipeline.defs.quality.sensors import new_data_sensor
 from health_pipeline.demo import generate_records
-from health_pipeline.producer import send_lines
 from health_pipeline.settings import PROJECT_ROOT
+from health_pipeline_tests.conftest import deliver as send
 from health_pipeline_tests.postgres_server import postgres_server
 
 DEPLOY = PROJECT_ROOT / "deploy"
@@ -29,12 +28,6 @@ DAYS = [date(2026, 11, 10) + timedelta(days=n) for n in range(3)]
 
 def production_config() -> dict:
     return yaml.safe_load((DEPLOY / "dagster.yaml").read_text())
-
-
-def send(stack, records: list[dict]) -> None:
-    lines = [(f"t:{n}", (json.dumps(r, ensure_ascii=False) + "\n").encode()) for n, r in enumerate(records)]
-    send_lines(stack.delivery, stack.desired_schema(), lines)
-    stack.delivery.flush()
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from health_pipeline.demo import generate_records
-from health_pipeline.producer import send_lines
 from health_pipeline.settings import PROJECT_ROOT
+from health_pipeline_tests.conftest import deliver
 
 DAGSTER = str(Path(sys.executable).parent / "dagster")
 DAYS = [date(2026, 11, 10) + timedelta(days=n) for n in range(3)]
@@ -27,10 +27,7 @@ POOLED = {"daily_health_summary", "daily_health_summary_day_records_valid",
 
 
 def test_partition_runs_started_together_take_turns_in_the_athena_pool(settings, stack, cli_env):
-    lines = [(f"t:{n}", (json.dumps(r) + "\n").encode())
-             for n, r in enumerate(generate_records(20, DAYS, ZoneInfo("Asia/Tokyo"), seed=3, duplicate_rate=0.0))]  # fmt: skip
-    send_lines(stack.delivery, stack.desired_schema(), lines)
-    stack.delivery.flush()
+    deliver(stack, list(generate_records(20, DAYS, ZoneInfo("Asia/Tokyo"), seed=3, duplicate_rate=0.0)))
     home = settings.dagster_home
     home.mkdir(parents=True)
     shutil.copy(PROJECT_ROOT / "deploy" / "dagster-local.yaml", home / "dagster.yaml")

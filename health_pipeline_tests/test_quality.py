@@ -1,7 +1,6 @@
 """Data-quality checks and the new-data sensor: clean data passes, each break is caught with its numbers."""
 
-import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -10,20 +9,13 @@ import pytest
 from health_pipeline.definitions import build_definitions
 from health_pipeline.defs.quality.sensors import new_data_sensor
 from health_pipeline.demo import generate_records
-from health_pipeline.producer import send_lines
 from health_pipeline.quality import table_outcomes
+from health_pipeline_tests.conftest import deliver as send
 from health_pipeline_tests.conftest import jsonl, run_cli
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 NOW = datetime(2026, 11, 15, 12, 0, tzinfo=TOKYO)
 DAYS = [date(2026, 11, 8) + timedelta(days=n) for n in range(7)]  # 11-08 .. 11-14, complete days
-
-
-def send(stack, records, raw=False):
-    lines = [(f"t:{n}", (json.dumps(r, ensure_ascii=False) + "\n").encode()) for n, r in enumerate(records)]
-    report = send_lines(stack.delivery, stack.desired_schema(), lines, raw=raw)
-    stack.delivery.flush()
-    return report
 
 
 def this_morning(count: int) -> list[dict]:

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from health_pipeline.settings import PROJECT_ROOT
-from health_pipeline_tests.conftest import CLI
+from health_pipeline_tests.conftest import CLI, free_loopback_port
 from health_pipeline_tests.test_schema_migration import set_column
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -32,11 +31,6 @@ DAGSTER = str(Path(sys.executable).parent / "dagster")
 DESIGN_ASSETS = {"health_records", "iceberg_schema", "daily_health_summary", "daily_summary_csv", "firehose_delivery"}
 ARTIFACTS = Path(os.environ.get("HEALTH_PIPELINE_TEST_ARTIFACTS", PROJECT_ROOT / "test-artifacts")) / "ui"
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def graphql(url: str, query: str) -> dict:
@@ -82,7 +76,7 @@ def dagster_dev(tmp_path_factory):
     assert demo.returncode == 0, demo.stdout + demo.stderr
     set_column(terraform, "sleep_hours", "double")
 
-    port = _free_port()
+    port = free_loopback_port()
     launched = time.monotonic()
     log = (root / "dagster-dev.log").open("wb")
     server = subprocess.Popen([DAGSTER, "dev", "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],

@@ -117,8 +117,10 @@ class LocalHealthTableResource(_LocalStackResource, HealthTableResource):
         return self.stack().table.identifier
 
     def iceberg_table(self) -> Table | None:
-        table = self.stack().table
-        return table.load() if table.exists() else None
+        try:  # one catalog read per sensor tick, not an existence check and then the load
+            return self.stack().table.load()
+        except NoSuchTableError:
+            return None
 
     def schema_target(self) -> LocalSchemaTarget:
         stack = self.stack()

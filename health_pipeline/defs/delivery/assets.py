@@ -2,7 +2,7 @@ from typing import Any
 
 import dagster as dg
 
-from health_pipeline.defs.common import OWNER, SETTINGS
+from health_pipeline.defs.common import OWNER
 from health_pipeline.defs.delivery.checks import CHECK_SPECS, check_results
 from health_pipeline.defs.delivery.resources import DeliveryStreamResource
 from health_pipeline.defs.table.assets import health_records
