@@ -1,14 +1,18 @@
 """The bulk check decides every line exactly as records.py does, only faster."""
 
 import io
+import json
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pa_json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from health_pipeline.engines import json_lines
 from health_pipeline.engines.json_lines import blocks_from_pairs, check_line, check_lines, read_blocks
-from health_pipeline.records import RecordRejected
+from health_pipeline.records import RecordRejected, parse_timestamp
 from health_pipeline.schema import read_desired_schema
 from health_pipeline.settings import PROJECT_ROOT
 from health_pipeline_tests.hostile_lines import lines as any_line
@@ -77,3 +81,59 @@ def test_accepted_lines_keep_their_bytes_and_rows_in_the_same_order():
 
 def test_the_bulk_path_knows_every_character_str_strip_removes():
     assert sorted(json_lines._PYTHON_WHITESPACE) == sorted(chr(c) for c in range(0x110000) if chr(c).isspace())
+
+
+def _two(low: int, high: int):
+    return st.integers(low, high).map("{:02d}".format)
+
+
+# ISO 8601 look-alikes: mostly valid parts in every layout either parser might take, some out of range.
+iso_like = st.builds(
+    lambda date, sep, time, fraction, zone, pad: pad + date + sep + time + fraction + zone + pad,
+    st.builds(
+        lambda day, dash: day.isoformat().replace("-", dash),
+        st.dates(min_value=__import__("datetime").date(1, 1, 1)),
+        st.sampled_from(["-", "-", "-", ""]),
+    ),
+    st.sampled_from(["T", "T", " ", "t", ""]),
+    st.builds(
+        lambda h, m, sec, colon: colon.join(part for part in (h, m, sec) if part),
+        _two(0, 24),
+        st.one_of(st.just(""), _two(0, 60)),
+        st.one_of(st.just(""), _two(0, 61)),
+        st.sampled_from([":", ":", ""]),
+    ),
+    st.one_of(st.just(""), st.builds(str.__add__, st.sampled_from([".", ","]), st.text("0123456789", max_size=10))),
+    st.one_of(
+        st.sampled_from(["", "Z", "z", "+00:00", "-00:00", "UTC"]),
+        st.builds(
+            lambda sign, h, colon, m: sign + h + (colon + m if m else ""),
+            st.sampled_from(["+", "-"]),
+            _two(0, 25),
+            st.sampled_from([":", ""]),
+            st.one_of(st.just(""), _two(0, 60), st.just("30:15"), st.just("30:15.5")),
+        ),
+    ),
+    st.sampled_from(["", "", " "]),
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(iso_like, min_size=1, max_size=8))
+def test_arrow_reads_every_timestamp_it_takes_as_python_does(texts):
+    # The bulk check trusts Arrow's parse when it succeeds: a producer's text cast to a zoned timestamp
+    # in one go, the stream's parsed as a naive one by the JSON reader. Each must be what records.py reads.
+    for text in texts:
+        try:
+            zoned = pc.cast(pa.array([text]), pa.timestamp("us", "UTC"))[0].as_py()
+        except pa.ArrowInvalid:
+            pass
+        else:
+            assert parse_timestamp(text, require_offset=True) == zoned.replace(tzinfo=None), text
+        line = json.dumps({"recorded_at": text}).encode()
+        schema = pa.schema([pa.field("recorded_at", pa.timestamp("us"))])
+        try:
+            naive = pa_json.read_json(pa.BufferReader(line), parse_options=pa_json.ParseOptions(explicit_schema=schema))
+        except pa.ArrowInvalid:
+            continue
+        assert parse_timestamp(text, require_offset=False) == naive["recorded_at"][0].as_py(), text

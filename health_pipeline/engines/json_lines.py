@@ -11,8 +11,8 @@ Every line Arrow cannot vouch for is decided by the reference itself:
   a form the two parsers might read differently...);
 - the lines of a run Arrow refuses, found by splitting the run in halves until they stand alone.
 So the decisions, the reasons and the accepted values are exactly those of `records.py`: the
-framing, the regular expressions and the column types only ever admit what the reference admits
-(`test_bulk_check_matches_the_reference` checks it on generated hostile lines).
+framing, Arrow's casts, the regular expressions and the column types only ever admit what the
+reference admits (`test_bulk_check_matches_the_reference` checks it on generated hostile lines).
 """
 
 from __future__ import annotations
@@ -45,9 +45,11 @@ _ARROW_BLOCK = 1 << 20  # Arrow's parse unit (1 MiB): longer than any line the b
 _BULK_TYPES = frozenset({"string", "int", "bigint", "timestamp"})
 _NL, _OPEN, _CLOSE, _CR = 10, ord("{"), ord("}"), 13
 
-# The producer's recorded_at must carry an offset: the forms datetime.fromisoformat and Arrow's ISO
-# 8601 parser read the same way, with one. (The stream's check takes Arrow's parse as it is: every form
-# Arrow accepts, with an offset or without, Python reads to the same instant.) Others: the reference.
+# The producer's recorded_at must carry an offset. Arrow's cast to a zoned timestamp takes only text
+# with one, and every form it takes Python reads to the same instant (as the stream's check relies on
+# for its parse, with an offset or without); `test_arrow_reads_every_timestamp_it_takes_as_python_does`
+# checks both. When some row of a run does not cast, this pattern (forms both read alike) picks the
+# rows out for the reference instead of failing the whole run.
 _WITH_OFFSET = (
     r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?"
     r"(Z|[+-]([01]\d|2[0-3]):?[0-5]\d)$"
@@ -311,18 +313,29 @@ def _mask(array: pa.ChunkedArray | pa.Array, null_as: bool) -> np.ndarray:
     return pc.fill_null(array, null_as).to_numpy(zero_copy_only=False).astype(bool, copy=False)
 
 
+def _with_offset_in_utc(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndarray]:
+    """A producer's timestamp text cast to UTC, and which rows the cast may be trusted for (a null
+    passes: the required-field rule decides it). One cast when every row takes it (the usual case);
+    otherwise `_WITH_OFFSET` picks the rows out for the reference first."""
+    try:
+        return pc.cast(column, pa.timestamp("us", "UTC")), np.ones(len(column), bool)
+    except pa.ArrowInvalid:
+        pass
+    ok = _mask(pc.match_substring_regex(column, _WITH_OFFSET), True)
+    if not ok.all():
+        column = pc.if_else(pa.array(ok), column, "2000-01-01T00:00:00Z")
+    # An impossible date that passed the pattern (2026-02-30) fails the cast: the run is split.
+    return pc.cast(column, pa.timestamp("us", "UTC")), ok
+
+
 def _apply_rules(table: pa.Table, plan: _Plan) -> tuple[pa.Table, np.ndarray]:
     bad = np.zeros(table.num_rows, bool)
     for name in plan.timestamps:
         column = table[name]
         if plan.producer:  # read as text: an offset is required, then converted here
-            ok = _mask(pc.match_substring_regex(column, _WITH_OFFSET), True)
+            column, ok = _with_offset_in_utc(column)
             bad |= ~ok
-            if not ok.all():
-                column = pc.if_else(pa.array(ok), column, "2000-01-01T00:00:00Z")
-            # An impossible date that passed the pattern (2026-02-30) fails the cast: the run is split.
-            column = pc.cast(pc.cast(column, pa.timestamp("us", "UTC")), pa.timestamp("us"))
-            table = table.set_column(table.schema.get_field_index(name), name, column)
+            table = table.set_column(table.schema.get_field_index(name), name, pc.cast(column, pa.timestamp("us")))
         micros = pc.cast(column, pa.int64())
         bad |= _mask(pc.or_(pc.less(micros, _EARLIEST_US), pc.greater_equal(micros, _LATEST_US)), False)
     if plan.producer:
