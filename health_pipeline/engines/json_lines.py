@@ -67,7 +67,7 @@ _PYTHON_WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680" + "".join(m
 class LineBlock:
     """Whole lines of one source: line i is `data[offsets[i]:offsets[i+1]]` and ends in "\\n"."""
 
-    data: bytes
+    data: bytes | bytearray  # never changed once the block is made
     offsets: np.ndarray
     source: str = ""
     first_line: int = 1
@@ -88,7 +88,7 @@ class LineBlock:
         return self.wheres[i] if self.wheres is not None else f"{self.source}:{self.first_line + i}"
 
     def line(self, i: int) -> bytes:
-        return self.data[self.offsets[i] : self.offsets[i + 1]]
+        return bytes(self.data[self.offsets[i] : self.offsets[i + 1]])
 
     def raw_line(self, i: int) -> bytes:
         """Line i as received (without a "\\n" this side added)."""
@@ -102,26 +102,37 @@ def newline_offsets(data: bytes) -> np.ndarray:
 
 
 def read_blocks(stream: BinaryIO, name: str, block_bytes: int = BLOCK_BYTES) -> Iterator[LineBlock]:
-    """The lines of a binary stream in blocks of about `block_bytes`; a last line without "\\n" gets one."""
+    """The lines of a binary stream in blocks of about `block_bytes`; a last line without "\\n" gets one.
+    Each block is read straight into its own buffer, after the line the previous one cut."""
     carry = b""
     first = 1
     while True:
-        chunk = stream.read(block_bytes)
-        if not chunk:
+        buffer = bytearray(len(carry) + block_bytes)
+        buffer[: len(carry)] = carry
+        size = len(carry) + _read_into(stream, memoryview(buffer)[len(carry) :])
+        if size == len(carry):
             if carry:
                 data = carry + b"\n"
                 yield LineBlock(data, newline_offsets(data), name, first, added_newline=frozenset({0}))
             return
-        data = carry + chunk if carry else chunk
-        cut = data.rfind(b"\n") + 1
+        del buffer[size:]
+        cut = buffer.rfind(b"\n") + 1
+        carry = bytes(buffer[cut:])
         if cut == 0:
-            carry = data
             continue
-        carry = data[cut:]
-        whole = data if cut == len(data) else data[:cut]
-        block = LineBlock(whole, newline_offsets(whole), name, first)
+        del buffer[cut:]
+        block = LineBlock(buffer, newline_offsets(buffer), name, first)
         first += len(block)
         yield block
+
+
+def _read_into(stream: BinaryIO, target: memoryview) -> int:
+    """Fill `target` from `stream` as `read(len(target))` would; the byte count (0 at the end)."""
+    if hasattr(stream, "readinto"):
+        return stream.readinto(target) or 0
+    chunk = stream.read(len(target))
+    target[: len(chunk)] = chunk
+    return len(chunk)
 
 
 def blocks_from_pairs(
@@ -222,7 +233,7 @@ def _plan(schema: TableSchema, producer: bool) -> _Plan | None:
 class CheckedLines:
     """The lines of a block that passed a check against `schema`, and why the others did not."""
 
-    data: bytes  # the accepted lines, each ending in one "\n", in the order of `rows`
+    data: bytes | bytearray  # the accepted lines, each ending in one "\n", in the order of `rows`
     rows: pa.Table  # the same lines as the table stores them (the schema's Arrow types)
     index: np.ndarray  # the block line of each accepted row
     rejected: list[tuple[int, RecordRejected]]  # (block line, why), in line order
