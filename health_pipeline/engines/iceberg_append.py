@@ -10,6 +10,7 @@ column statistics), and commits them as one fast append, as `Table.append` does.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
@@ -18,6 +19,8 @@ from pyiceberg.io.pyarrow import write_file
 from pyiceberg.partitioning import PartitionFieldValue, PartitionKey
 from pyiceberg.table import Table, Transaction, WriteTask
 from pyiceberg.table.metadata import TableMetadata
+from pyiceberg.table.update import _apply_table_update, _TableMetadataUpdateContext
+from pyiceberg.utils.datetime import datetime_to_millis
 
 
 def conform_rows(rows: pa.Table, table: Table) -> pa.Table:
@@ -30,18 +33,33 @@ def conform_rows(rows: pa.Table, table: Table) -> pa.Table:
 
 
 class _Transaction(Transaction):
-    """PyIceberg 0.12 rebuilds and deep-copies the whole table metadata (every snapshot so far) on each
-    read of `Transaction.table_metadata`, a dozen times per append. The metadata is a frozen model that
-    nothing here mutates, so it is computed once per staged change."""
+    """PyIceberg 0.12 recomputes `Transaction.table_metadata` from the table's metadata and every staged
+    update on each read (a dozen reads per append) and deep-copies the result, every snapshot so far:
+    at 1,000 snapshots eight 50,000-row appends took 3.0 s, 1.7 s without the copies (0.35 s on a new
+    table; what still grows is the manifest list, which each fast append rewrites whole).
+    Here each staged update is applied once, on top of the previous result, as `update_table_metadata`
+    applies it, without the copy: the metadata is a frozen model and every update makes new lists and
+    maps rather than changing old ones. (The catalog's commit still applies the updates itself.)"""
 
-    _memo: tuple[tuple[int, int], TableMetadata] | None = None
+    _applied: tuple[TableMetadata, int, TableMetadata, _TableMetadataUpdateContext] | None = None
 
     @property
     def table_metadata(self) -> TableMetadata:
-        state = (id(self._table.metadata), len(self._updates))
-        if self._memo is None or self._memo[0] != state:
-            self._memo = (state, Transaction.table_metadata.fget(self))
-        return self._memo[1]
+        base, updates = self._table.metadata, self._updates
+        if self._applied is not None and self._applied[0] is base and self._applied[1] <= len(updates):
+            _, done, metadata, context = self._applied
+            if done == len(updates):
+                return metadata
+        else:
+            done, metadata, context = 0, base, _TableMetadataUpdateContext()
+        for update in updates[done:]:
+            metadata = _apply_table_update(update, metadata, context)
+        if context.has_changes() and metadata.last_updated_ms == base.last_updated_ms:
+            metadata = metadata.model_copy(update={"last_updated_ms": datetime_to_millis(datetime.now().astimezone())})
+        metadata.spec().check_compatible(metadata.schema())
+        metadata.sort_order().check_compatible(metadata.schema())
+        self._applied = (base, len(updates), metadata, context)
+        return metadata
 
 
 def append_rows(table: Table, rows: pa.Table, properties: dict[str, str]) -> int:
