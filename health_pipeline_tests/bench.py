@@ -37,7 +37,6 @@ from health_pipeline.settings import Settings
 from health_pipeline.sql import to_duckdb, with_table
 from health_pipeline.summary import daily_summary_query, day_window
 from health_pipeline_tests.athena_simulation import polling_figures
-from health_pipeline_tests.bench_ingest import ingest_figures
 from health_pipeline_tests.bench_sensor import sensor_figures
 
 ZONE = ZoneInfo("Asia/Tokyo")
@@ -123,6 +122,15 @@ def peak_rss_child(home: Path, day: date) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def child_figures(module: str) -> dict[str, float]:
+    """A section run in a fresh process, as `health-pipeline send` runs: not in one that has just built
+    and scanned the other tables (its heap, its allocator). Its last line is `FIGURES {json}`."""
+    out = subprocess.run([sys.executable, "-m", module], stdout=subprocess.PIPE, text=True, check=True)
+    *lines, last = out.stdout.splitlines()
+    print("\n".join(lines))
+    return json.loads(last.removeprefix("FIGURES "))
+
+
 def athena_polling() -> dict[str, float]:
     figures = polling_figures()
     for suffix, label in (("_1s", "1 s"), ("_10s", "10 s"), ("", "100 s")):
@@ -161,7 +169,7 @@ def main() -> None:
         figures["summary_peak_rss_mb"] = round(peak_rss_child(tmp_path / "heavy", heavy_day), 1)
         print(f"summary_peak_rss_mb: {figures['summary_peak_rss_mb']}")
     figures.update(athena_polling())
-    figures.update(ingest_figures())
+    figures.update(child_figures("health_pipeline_tests.bench_ingest"))
     figures.update(sensor_figures())
     figures["machine_cores"] = len(__import__("os").sched_getaffinity(0))
     print("BENCH " + json.dumps(figures, sort_keys=True))
