@@ -124,3 +124,21 @@ def test_a_day_without_records_gives_a_header_only_csv(loaded, stack):
     materialize_day(stack.settings, date(2026, 11, 20))
     path = stack.settings.home / "exports" / "daily_summary" / "date=2026-11-20" / "daily_summary.csv"
     assert path.read_text(encoding="utf-8") == ",".join(CSV_COLUMNS) + "\n"
+
+
+def test_a_bug_fails_the_summary_at_once_not_after_its_retries(settings):
+    class Broken(dg.ConfigurableResource):
+        table: str = "health_records"
+
+        def run(self, query):
+            return query.text.missing_attribute  # an AttributeError, as a bug would raise
+
+    resources = {**build_resources(settings), "query_engine": Broken()}
+    result = dg.materialize([daily_health_summary], partition_key=DAY.isoformat(), resources=resources, raise_on_error=False)
+    assert not result.success
+    types = [event.event_type_value for event in result.all_events]
+    assert "STEP_UP_FOR_RETRY" not in types and types.count("STEP_FAILURE") == 1  # before: two retries, 90 s
+    (failure,) = [event for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
+    error = failure.step_failure_data.error
+    assert "query daily_summary could not run: AttributeError" in error.message and "not retried" in error.message
+    assert "AttributeError" in error.cause.message  # the bug's own traceback is kept

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import dagster as dg
+from botocore.exceptions import BotoCoreError
 
 from health_pipeline.engines.base import QueryFailed, QueryResult
 from health_pipeline.settings import load_settings
@@ -20,10 +21,13 @@ SETTINGS = load_settings()
 
 def run_query(engine: QueryEngineResource, query: Query) -> QueryResult:
     """Run `query`; a failed query becomes a Dagster Failure that shows why, with its query id and
-    console link, and is retried by the asset's RetryPolicy only when the engine says a retry may help
-    (Athena's AthenaError.Retryable, throttling)."""
+    console link, and is retried by the asset's RetryPolicy only when a retry may help: the engine says
+    so (Athena's AthenaError.Retryable, throttling) or the connection to AWS failed. A RetryPolicy
+    retries every other exception too, so anything else fails at once, not 90 s later."""
     try:
         return engine.run(query)
+    except BotoCoreError:  # the connection to AWS (a timeout, a dropped endpoint): a retry may help
+        raise
     except QueryFailed as err:
         details = {
             key: value
@@ -33,6 +37,12 @@ def run_query(engine: QueryEngineResource, query: Query) -> QueryResult:
         link = getattr(err, "console_url", None)
         metadata = {**details, **({"console": dg.MetadataValue.url(link)} if link else {})}
         raise dg.Failure(str(err), metadata=metadata, allow_retries=bool(getattr(err, "retryable", False))) from err
+    except Exception as err:  # a bug, or input the code did not foresee: a retry 30 s later would repeat it
+        raise dg.Failure(
+            f"query {query.name} could not run: {type(err).__name__}: {err} (not retried: it is not a failure"
+            " Athena or the network reported; the traceback below shows where)",
+            allow_retries=False,
+        ) from err
 
 
 def query_metadata(result: QueryResult) -> dict:

@@ -37,7 +37,7 @@ def _csv_schema(rows: pa.Table) -> dg.TableSchema:
     kinds={"duckdb" if SETTINGS.mode == "local" else "athena", "sql"},
     owners=[OWNER],
     pool="athena",
-    # Only failures Athena marks Retryable (and throttling) are retried: Failure(allow_retries=...).
+    # Retried only when it may help (Athena says Retryable, throttling, a lost connection): see run_query.
     retry_policy=dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
 )
 def daily_health_summary(context: dg.AssetExecutionContext, query_engine: QueryEngineResource) -> dg.Output:
