@@ -1,7 +1,9 @@
 """The bulk check decides every line exactly as records.py does, only faster."""
 
 import io
+import itertools
 import json
+import re
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -47,6 +49,36 @@ def test_bulk_check_matches_the_reference(line_list, producer, unterminated):
     for block in read_blocks(io.BytesIO(data), "f", block_bytes=1 << 20):
         expected = [reference(block.raw_line(i), producer) for i in range(len(block))]
         assert decisions(block, check_lines(block, SCHEMA, producer=producer)) == expected
+
+
+class Trickle(io.RawIOBase):
+    """A pipe that hands over at most a few bytes per read, as stdin may."""
+
+    def __init__(self, data: bytes, most: int) -> None:
+        self.data, self.most = memoryview(data), most
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        size = min(len(target), self.most, len(self.data))
+        target[:size], self.data = self.data[:size], self.data[size:]
+        return size
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"") + b"\n"), max_size=30), st.booleans(),
+       st.integers(1, 64), st.sampled_from([None, 1, 5]))  # fmt: skip
+def test_blocks_hold_every_line_once_in_order_whatever_the_block_and_read_sizes(lines, unterminated, size, most):
+    data = b"".join(lines)
+    if unterminated and data:
+        data = data[:-1]
+    stream = io.BytesIO(data) if most is None else Trickle(data, most)
+    blocks = list(read_blocks(stream, "f", block_bytes=size))
+    # every line as sent, the last one without the "\n" it lacked
+    assert [block.raw_line(i) for block in blocks for i in range(len(block))] == re.findall(rb"[^\n]*\n|[^\n]+\Z", data)
+    assert [block.first_line for block in blocks] == list(itertools.accumulate([1] + [len(b) for b in blocks]))[:-1]
+    assert all(block.data.endswith(b"\n") for block in blocks)
 
 
 def test_a_bad_line_among_many_is_found_by_splitting_the_run(monkeypatch):
