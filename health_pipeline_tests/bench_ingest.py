@@ -51,22 +51,26 @@ def arrow_run(source: Path, out: Path) -> Timing:
     return timed(lambda: pq.write_table(pa_json.read_json(source), out))
 
 
-def ingest_run(source: Path, home: Path, raw: bool) -> tuple[Timing, int]:
-    stack = LocalStack(Settings(home=home))
+def send_run(stack: LocalStack, source: Path, raw: bool = False) -> tuple[Timing, SendReport]:
+    """`send` of `source` and a `flush`, timed: every accepted record is in committed Iceberg after."""
     desired = stack.desired_schema()
     stack.table.load_or_create(desired)
+    reports: list[SendReport] = []
 
-    def ingest() -> SendReport:
+    def ingest() -> None:
         with source.open("rb") as handle:
-            report = send_file(stack.delivery, desired, handle, str(source), raw=raw)
+            reports.append(send_file(stack.delivery, desired, handle, str(source), raw=raw))
         stack.delivery.flush()
-        return report
 
-    report: list[SendReport] = []
-    timing = timed(lambda: report.append(ingest()))
+    return timed(ingest), reports[0]
+
+
+def ingest_run(source: Path, home: Path, raw: bool) -> tuple[Timing, int]:
+    stack = LocalStack(Settings(home=home))
+    timing, report = send_run(stack, source, raw)
     rows = stack.table.load().scan(selected_fields=("flags",)).to_arrow().num_rows
-    if report[0].accepted != RECORDS or rows != RECORDS or report[0].rejected:
-        raise RuntimeError(f"ingest bench: {report[0].accepted} accepted, {rows} rows for {RECORDS} records")
+    if report.accepted != RECORDS or rows != RECORDS or report.rejected:
+        raise RuntimeError(f"ingest bench: {report.accepted} accepted, {rows} rows for {RECORDS} records")
     snapshots = len(stack.table.load().metadata.snapshots)
     shutil.rmtree(home)
     return timing, snapshots

@@ -9,6 +9,7 @@ Figures (median of 7 ticks each, after one warm-up):
 - sensor_tick_ms: 10 new snapshots since the cursor (a few minutes of deliveries), the usual tick;
 - sensor_tick_ms_idle: no new snapshot (the cursor is current);
 - sensor_tick_ms_first: no cursor yet (the first tick reads the last 200 snapshots).
+Then, on the same table: ingest_records_per_s_2000_snapshots against ingest_records_per_s_new_table.
 """
 
 from __future__ import annotations
@@ -28,10 +29,13 @@ from health_pipeline.defs.resources import HealthTableResource, build_resources
 from health_pipeline.engines import LocalStack
 from health_pipeline.engines.iceberg_append import append_each, conform_rows
 from health_pipeline.settings import Settings
+from health_pipeline_tests.bench_ingest import send_run
+from health_pipeline_tests.synthetic_records import write_jsonl
 
 SNAPSHOTS = 2_000
 PER_COMMIT = 100  # snapshots per catalog commit while building (the figures do not depend on it)
 RECORDS_PER_SNAPSHOT = 20
+AGED_RECORDS = 200_000  # about 22 MB: four 5 MB buffers and a last one
 
 
 def build(home: Path, rng: np.random.Generator) -> LocalStack:
@@ -90,6 +94,27 @@ def sensor_figures() -> dict[str, float | int]:
                 figures[name] = round(statistics.median(times), 1)
                 requested = len(getattr(result[-1], "run_requests", None) or [])
                 print(f"{name}: {figures[name]} ms (median of 7; {requested} run request(s))")
+        figures.update(aged_ingest(stack, Path(tmp)))
+    return figures
+
+
+def aged_ingest(aged: LocalStack, tmp: Path) -> dict[str, int]:
+    """`send` + `flush` of the same 200,000 records into this 2,000-snapshot table and into a new one,
+    in turn, best of 2 each: how much an aged local table slows the stream (see README, known limit)."""
+    source = write_jsonl(tmp / "aged.jsonl", AGED_RECORDS)
+    best: dict[str, float] = {}
+    for n in range(2):
+        for name, stack in (("new", LocalStack(Settings(home=tmp / f"new-{n}"))), ("aged", aged)):
+            timing, report = send_run(stack, source)
+            if report.accepted != AGED_RECORDS:
+                raise RuntimeError(f"aged ingest: {report.accepted} of {AGED_RECORDS} accepted")
+            best[name] = min(best.get(name, float("inf")), timing.seconds)
+    figures = {
+        "ingest_records_per_s_new_table": round(AGED_RECORDS / best["new"]),
+        "ingest_records_per_s_2000_snapshots": round(AGED_RECORDS / best["aged"]),
+    }
+    print(f"ingest of {AGED_RECORDS:,} records: {figures['ingest_records_per_s_new_table']:,}/s into a new table,"
+          f" {figures['ingest_records_per_s_2000_snapshots']:,}/s into the {SNAPSHOTS:,}-snapshot one")
     return figures
 
 

@@ -4,6 +4,7 @@ own metadata rules (iceberg_append._Transaction applies staged updates without i
 import uuid
 
 import pyarrow as pa
+from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.io.pyarrow import write_file
 from pyiceberg.table.update import update_table_metadata
 
@@ -52,3 +53,18 @@ def test_the_staged_metadata_is_what_pyiceberg_would_compute(stack):
         theirs = update_table_metadata(table.metadata, transaction._updates)
         assert ours.model_dump(exclude={"last_updated_ms"}) == theirs.model_dump(exclude={"last_updated_ms"})
         assert len(ours.snapshots) == 2 + n
+
+    # The catalog's commit stages the same metadata (and the next metadata file) as PyIceberg's own.
+    catalog = stack.table.catalog()
+    staged = [
+        stage(catalog, table, table.name(), transaction._requirements, transaction._updates)
+        for stage in (type(catalog)._update_and_stage_table, SqlCatalog._update_and_stage_table)
+    ]
+    assert isinstance(catalog, SqlCatalog) and type(catalog) is not SqlCatalog
+    version = [location.rsplit("/", 1)[0] + "/" + location.rsplit("/", 1)[1][:5] for location in (
+        staged[0].metadata_location, staged[1].metadata_location)]  # fmt: skip
+    assert version[0] == version[1]  # the same next version (the rest of the name is a fresh uuid)
+    assert staged[0].metadata.model_dump(exclude={"last_updated_ms"}) == staged[1].metadata.model_dump(
+        exclude={"last_updated_ms"}
+    )
+    assert len(staged[0].metadata.metadata_log) == len(table.metadata.metadata_log) + 1

@@ -19,7 +19,12 @@ from pyiceberg.io.pyarrow import write_file
 from pyiceberg.partitioning import PartitionFieldValue, PartitionKey
 from pyiceberg.table import Table, Transaction, WriteTask
 from pyiceberg.table.metadata import TableMetadata
-from pyiceberg.table.update import _apply_table_update, _TableMetadataUpdateContext
+from pyiceberg.table.update import (
+    TableUpdate,
+    _apply_table_update,
+    _TableMetadataUpdateContext,
+    _update_table_metadata_log,
+)
 from pyiceberg.utils.datetime import datetime_to_millis
 
 
@@ -32,32 +37,48 @@ def conform_rows(rows: pa.Table, table: Table) -> pa.Table:
     return rows.select(arrow_schema.names).cast(arrow_schema)
 
 
+def applied(
+    base: TableMetadata,
+    updates: tuple[TableUpdate, ...],
+    *,
+    onto: tuple[TableMetadata, _TableMetadataUpdateContext] | None = None,
+    metadata_location: str | None = None,
+) -> tuple[TableMetadata, _TableMetadataUpdateContext]:
+    """`updates` applied to `base` (or `onto` it with earlier updates already applied), as PyIceberg
+    0.12's `update_table_metadata` applies them, less its deep copy of the whole result: the metadata is
+    a frozen model and every update makes new lists and maps rather than changing old ones. That copy
+    (every snapshot so far) made eight 50,000-row appends on a 1,000-snapshot table take 3.0 s instead
+    of 1.7 s, and a catalog commit on a 2,000-snapshot one 0.4 s."""
+    metadata, context = onto if onto is not None else (base, _TableMetadataUpdateContext())
+    for update in updates:
+        metadata = _apply_table_update(update, metadata, context)
+    if context.has_changes():
+        if metadata_location:
+            metadata = _update_table_metadata_log(metadata, metadata_location, base.last_updated_ms)
+        if metadata.last_updated_ms == base.last_updated_ms:
+            metadata = metadata.model_copy(update={"last_updated_ms": datetime_to_millis(datetime.now().astimezone())})
+    metadata.spec().check_compatible(metadata.schema())
+    metadata.sort_order().check_compatible(metadata.schema())
+    return metadata, context
+
+
 class _Transaction(Transaction):
     """PyIceberg 0.12 recomputes `Transaction.table_metadata` from the table's metadata and every staged
-    update on each read (a dozen reads per append) and deep-copies the result, every snapshot so far:
-    at 1,000 snapshots eight 50,000-row appends took 3.0 s, 1.7 s without the copies (0.35 s on a new
-    table; what still grows is the manifest list, which each fast append rewrites whole).
-    Here each staged update is applied once, on top of the previous result, as `update_table_metadata`
-    applies it, without the copy: the metadata is a frozen model and every update makes new lists and
-    maps rather than changing old ones. (The catalog's commit still applies the updates itself.)"""
+    update on each read, a dozen reads per append; here each staged update is applied once, on top of
+    the previous result (`applied`). The catalog's commit applies them again itself."""
 
     _applied: tuple[TableMetadata, int, TableMetadata, _TableMetadataUpdateContext] | None = None
 
     @property
     def table_metadata(self) -> TableMetadata:
         base, updates = self._table.metadata, self._updates
+        onto, done = None, 0
         if self._applied is not None and self._applied[0] is base and self._applied[1] <= len(updates):
             _, done, metadata, context = self._applied
             if done == len(updates):
                 return metadata
-        else:
-            done, metadata, context = 0, base, _TableMetadataUpdateContext()
-        for update in updates[done:]:
-            metadata = _apply_table_update(update, metadata, context)
-        if context.has_changes() and metadata.last_updated_ms == base.last_updated_ms:
-            metadata = metadata.model_copy(update={"last_updated_ms": datetime_to_millis(datetime.now().astimezone())})
-        metadata.spec().check_compatible(metadata.schema())
-        metadata.sort_order().check_compatible(metadata.schema())
+            onto = (metadata, context)
+        metadata, context = applied(base, updates[done:], onto=onto)
         self._applied = (base, len(updates), metadata, context)
         return metadata
 
