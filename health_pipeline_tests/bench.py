@@ -10,11 +10,13 @@
   (detection - completion) / duration (target < 0.1); `_1s` / `_10s` for shorter queries.
 - ingest_records_per_s, ingest_vs_arrow: one million records from a JSON Lines file to committed Iceberg
   through `send`'s path on the local stream (validated; `_raw` for --raw), and that rate over pyarrow's
-  read_json + a Parquet write of the same file in the same run; targets >= 300,000 and >= 0.5
-  (bench_ingest.py).
+  read_json + a Parquet write of the same file in the same run, best of 6 alternating rounds, in a
+  fresh process; targets >= 300,000 and >= 0.5 (bench_ingest.py).
 - sensor_tick_ms (and _idle, _first): one new_data_sensor evaluation on a local table with 2,000
   snapshots, 10 of them new since the cursor (none; no cursor yet); target well under 1,000 ms
   (bench_sensor.py).
+- ingest_records_per_s_2000_snapshots, _new_table: send + flush of 200,000 records into that table
+  and into a new one: how much an aged local table slows the stream (no target; README, known limit).
 """
 
 from __future__ import annotations

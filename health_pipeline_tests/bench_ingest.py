@@ -31,7 +31,7 @@ from health_pipeline.settings import Settings
 from health_pipeline_tests.synthetic_records import write_jsonl
 
 RECORDS = 1_000_000
-ROUNDS = 4
+ROUNDS = 6
 
 
 @dataclass(frozen=True)
