@@ -36,15 +36,19 @@ def run_cli(env: dict[str, str], *args: str, stdin: bytes | None = None) -> subp
     )
 
 
+def jsonl_line(record: dict) -> bytes:
+    return (json.dumps(record, ensure_ascii=False) + "\n").encode()
+
+
 def jsonl(records: list[dict]) -> bytes:
-    return b"".join((json.dumps(r, ensure_ascii=False) + "\n").encode() for r in records)
+    return b"".join(map(jsonl_line, records))
 
 
 def deliver(stack: LocalStack, records: list[dict], raw: bool = False):
     """Send `records` through the local stream as `health-pipeline send` would, then flush."""
     from health_pipeline.producer import send_lines
 
-    lines = [(f"t:{n}", (json.dumps(r, ensure_ascii=False) + "\n").encode()) for n, r in enumerate(records)]
+    lines = [(f"t:{n}", jsonl_line(r)) for n, r in enumerate(records)]
     report = send_lines(stack.delivery, stack.desired_schema(), lines, raw=raw)
     stack.delivery.flush()
     return report

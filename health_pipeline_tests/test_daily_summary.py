@@ -1,7 +1,6 @@
 """The daily summary end to end on the local stack, against an independent computation in pandas."""
 
 import functools
-import json
 import operator
 from datetime import date
 
@@ -12,8 +11,8 @@ import pytest
 from health_pipeline.defs.resources import build_resources
 from health_pipeline.defs.summary.assets import daily_health_summary, daily_summary_csv
 from health_pipeline.demo import generate_records
-from health_pipeline.producer import send_lines
 from health_pipeline.summary import CSV_COLUMNS
+from health_pipeline_tests.conftest import deliver
 
 DAY = date(2026, 11, 11)
 EDGE_RECORDS = [
@@ -59,10 +58,8 @@ def read_summary_csv(path) -> pd.DataFrame:
 def loaded(stack):
     records = list(generate_records(60, [date(2026, 11, 10), DAY, date(2026, 11, 12)], stack.settings.zone, seed=3))
     records += EDGE_RECORDS
-    lines = [(f"t:{n}", (json.dumps(r, ensure_ascii=False) + "\n").encode()) for n, r in enumerate(records)]
-    report = send_lines(stack.delivery, stack.desired_schema(), lines)
+    report = deliver(stack, records)
     assert report.accepted == len(records) and not report.rejected
-    stack.delivery.flush()
     return records
 
 
@@ -106,8 +103,7 @@ def test_every_day_and_a_rerun_replaces_the_file(loaded, stack):
     assert path.read_bytes() == before  # idempotent
 
     late = {"user_id": "late-phone", "recorded_at": "2026-11-11T21:00:00+09:00", "fatigue": 4, "mood": 4, "motivation": 4, "flags": 0}
-    send_lines(stack.delivery, stack.desired_schema(), [("late:1", (json.dumps(late) + "\n").encode())])
-    stack.delivery.flush()
+    deliver(stack, [late])
     materialize_day(stack.settings, DAY)
     after = read_summary_csv(path)
     assert "late-phone" in set(after["user_id"]) and len(after) == len(read_summary_csv_bytes(before)) + 1

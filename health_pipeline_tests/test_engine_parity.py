@@ -1,7 +1,6 @@
 """The two modes cannot drift apart: the same SQL file on the local engine and, for the same inputs, in
 the shape Athena returns it (every value a string, typed by ColumnInfo) give equal Arrow tables."""
 
-import json
 from datetime import date
 from zoneinfo import ZoneInfo
 
@@ -10,9 +9,8 @@ import pyarrow as pa
 
 from health_pipeline.demo import generate_records
 from health_pipeline.engines.athena import AthenaQueryEngine
-from health_pipeline.producer import send_lines
 from health_pipeline.summary import CSV_COLUMNS, daily_summary_query, summary_csv
-from health_pipeline_tests.conftest import preset_athena_results
+from health_pipeline_tests.conftest import deliver, preset_athena_results
 from health_pipeline_tests.test_daily_summary import EDGE_RECORDS
 
 DAY = date(2026, 11, 11)
@@ -41,9 +39,7 @@ def as_athena_returns_it(value) -> str | None:
 def test_the_summary_sql_gives_the_same_table_on_duckdb_and_in_athenas_shape(stack, aws):
     zone = ZoneInfo("Asia/Tokyo")
     records = list(generate_records(40, [date(2026, 11, 10), DAY, date(2026, 11, 12)], zone, seed=11)) + EDGE_RECORDS
-    lines = [(f"t:{n}", (json.dumps(r, ensure_ascii=False) + "\n").encode()) for n, r in enumerate(records)]
-    assert send_lines(stack.delivery, stack.desired_schema(), lines).accepted == len(records)
-    stack.delivery.flush()
+    assert deliver(stack, records).accepted == len(records)
     query = daily_summary_query(DAY, zone, stack.settings.table)
     local = stack.sql.run(query).rows
     assert local.num_rows > 10 and local.column_names == list(CSV_COLUMNS)
