@@ -61,9 +61,9 @@ def test_the_staged_metadata_is_what_pyiceberg_would_compute(stack):
         for stage in (type(catalog)._update_and_stage_table, SqlCatalog._update_and_stage_table)
     ]
     assert isinstance(catalog, SqlCatalog) and type(catalog) is not SqlCatalog
-    version = [location.rsplit("/", 1)[0] + "/" + location.rsplit("/", 1)[1][:5] for location in (
-        staged[0].metadata_location, staged[1].metadata_location)]  # fmt: skip
-    assert version[0] == version[1]  # the same next version (the rest of the name is a fresh uuid)
+    # the same directory and next version (`00002-<fresh uuid>.metadata.json`)
+    (ours_dir, ours), (theirs_dir, theirs) = (stage.metadata_location.rsplit("/", 1) for stage in staged)
+    assert ours_dir == theirs_dir and ours.split("-")[0] == theirs.split("-")[0] == "00002"
     assert staged[0].metadata.model_dump(exclude={"last_updated_ms"}) == staged[1].metadata.model_dump(
         exclude={"last_updated_ms"}
     )
