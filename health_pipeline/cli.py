@@ -22,14 +22,14 @@ class SetupError(RuntimeError):
 
 
 def cmd_send(args: argparse.Namespace) -> int:
-    from health_pipeline.producer import open_delivery_stream, send_file
-    from health_pipeline.schema import read_desired_schema
+    from health_pipeline.engines import stack_for
+    from health_pipeline.producer import send_file
 
-    settings = load_settings()
-    if args.flush and settings.mode != "local":
+    stack = stack_for(load_settings())
+    delivery = stack.delivery_stream
+    if args.flush and not delivery.flushable:
         raise SetupError("--flush is for the local delivery stream; Firehose delivers its own buffers (5 MB / 300 s)")
-    desired = read_desired_schema(settings.glue_module_dir)
-    delivery = open_delivery_stream(settings)
+    desired = stack.desired_schema()
     if args.file == "-":
         source, name = sys.stdin.buffer, "<stdin>"
     else:
@@ -65,7 +65,7 @@ def cmd_send(args: argparse.Namespace) -> int:
             f"{report.dead_lettered} records were not delivered after every retry ({codes}); they are in"
             f" {report.dead_letter_path}, one JSON line each (the record in base64 as `data`, its error codes)"
         )
-    if settings.mode == "local":
+    if delivery.flushable:
         segments, backlog_bytes, _ = delivery.backlog()
         if segments:
             print(
@@ -76,32 +76,22 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 
 def cmd_flush(args: argparse.Namespace) -> int:
-    from health_pipeline.engines import LocalStack
+    from health_pipeline.engines import stack_for
 
-    settings = load_settings()
-    if settings.mode != "local":
+    delivery = stack_for(load_settings()).delivery_stream
+    if not delivery.flushable:
         raise SetupError("flush is for the local delivery stream; Firehose flushes its own buffers in aws mode")
-    snapshots = LocalStack(settings).delivery.flush()
+    snapshots = delivery.flush()
     print(f"delivered {len(snapshots)} buffer(s) to the table" + (f": snapshots {snapshots}" if snapshots else ""))
     return EXIT_OK
-
-
-def schema_target(settings):
-    """The schema state and migration target for the configured mode."""
-    from health_pipeline.engines import LocalStack
-    from health_pipeline.engines.aws_stack import AwsStack
-    from health_pipeline.engines.schema_targets import LocalSchemaTarget
-
-    if settings.mode == "aws":
-        return AwsStack(settings).schema_target()
-    stack = LocalStack(settings)
-    return LocalSchemaTarget(stack.table, stack.desired_schema, stack.sql)
 
 
 def cmd_schema_status(args: argparse.Namespace) -> int:
     from health_pipeline.schema.plan import ADDITIVE_DRIFT, NEEDS_A_PERSON
 
-    plan = schema_target(load_settings()).read_plan()
+    from health_pipeline.engines import stack_for
+
+    plan = stack_for(load_settings()).schema_target.read_plan()
     code = {ADDITIVE_DRIFT: EXIT_ADDITIVE_DRIFT, NEEDS_A_PERSON: EXIT_NEEDS_PERSON}.get(plan.state, EXIT_OK)
     if args.json:
         print(json.dumps({**plan.as_dict(), "exit_code": code}, indent=2, ensure_ascii=False))

@@ -1,29 +1,41 @@
-"""The health_pipeline code location: the Definitions, with the resources of the configured mode."""
+"""The health_pipeline code location: everything Dagster loads, built from the settings it is given."""
 
 import dagster as dg
 
 from health_pipeline.defs.delivery.assets import firehose_delivery
-from health_pipeline.defs.quality.checks import SUMMARY_CHECKS, data_quality_job, health_records_checks
-from health_pipeline.defs.quality.sensors import new_data_sensor
+from health_pipeline.defs.quality.checks import build_data_quality_job, build_quality_checks
+from health_pipeline.defs.quality.sensors import build_new_data_sensor
 from health_pipeline.defs.resources import build_resources
 from health_pipeline.defs.schema.assets import iceberg_schema
 from health_pipeline.defs.schema.jobs import schema_migration
 from health_pipeline.defs.schema.sensors import schema_drift_sensor
-from health_pipeline.defs.summary.assets import daily_health_summary, daily_summary_csv
-from health_pipeline.defs.summary.schedules import daily_summary_job, daily_summary_schedule
-from health_pipeline.defs.table.assets import health_records
+from health_pipeline.defs.summary.assets import build_summary_assets
+from health_pipeline.defs.summary.partitions import daily_partitions
+from health_pipeline.defs.summary.schedules import build_daily_summary_job, build_daily_summary_schedule
+from health_pipeline.defs.table.assets import health_records_spec
+from health_pipeline.engines import stack_for
 from health_pipeline.settings import Settings, load_settings
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
-    """Everything Dagster loads, wired to the resources of `settings.mode` (tests pass their own settings)."""
+    """Assets, checks, jobs, sensors, schedules and resources for `settings`: its time zone and start
+    date make the partitions, its mode the stack (and so the kinds shown in the UI). No I/O."""
+    stack = stack_for(settings)
+    partitions = daily_partitions(settings)
+    summary_job = build_daily_summary_job()
+    quality_job = build_data_quality_job()
     return dg.Definitions(
-        assets=[health_records, iceberg_schema, daily_health_summary, daily_summary_csv, firehose_delivery],
-        asset_checks=[health_records_checks, *SUMMARY_CHECKS],
-        jobs=[daily_summary_job, schema_migration, data_quality_job],
-        sensors=[schema_drift_sensor, new_data_sensor],
-        schedules=[daily_summary_schedule],
-        resources=build_resources(settings),
+        assets=[
+            firehose_delivery,
+            health_records_spec(settings),
+            iceberg_schema,
+            *build_summary_assets(partitions, stack.query_kind, stack.export_kinds),
+        ],
+        asset_checks=build_quality_checks(partitions),
+        jobs=[summary_job, schema_migration, quality_job],
+        sensors=[schema_drift_sensor, build_new_data_sensor(partitions, [summary_job, quality_job])],
+        schedules=[build_daily_summary_schedule(summary_job)],
+        resources=build_resources(stack, settings.aws_region),
     )
 
 

@@ -79,13 +79,13 @@ def run_demo(users: int = 300, days: int = 7) -> int:
     import dagster as dg
 
     from health_pipeline.definitions import defs
-    from health_pipeline.engines import LocalStack
+    from health_pipeline.engines import stack_for
     from health_pipeline.producer import send_lines
     from health_pipeline.settings import load_settings
     from health_pipeline.summary import export_key
 
     settings = load_settings()
-    stack = LocalStack(settings)
+    stack = stack_for(settings)
     today = datetime.now(settings.zone).date()
     window = demo_days(today, days, date.fromisoformat(settings.start_date))
     if not window:
@@ -96,8 +96,8 @@ def run_demo(users: int = 300, days: int = 7) -> int:
         (f"demo:{n}", (json.dumps(r, ensure_ascii=False) + "\n").encode())
         for n, r in enumerate(generate_records(users, window, settings.zone), start=1)
     )
-    report = send_lines(stack.delivery, stack.desired_schema(), lines)
-    stack.delivery.flush()
+    report = send_lines(stack.delivery_stream, stack.desired_schema(), lines)
+    stack.delivery_stream.flush()
     print(f"  accepted {report.accepted}, rejected {len(report.rejected)}; delivered to {stack.table.identifier}")
 
     instance = dg.DagsterInstance.from_config(str(ensure_dagster_home(settings.dagster_home)))
@@ -113,13 +113,13 @@ def run_demo(users: int = 300, days: int = 7) -> int:
         if not result.success:
             print(f"  {day}: the run failed; see the Dagster UI (make dev)")
             return 1
-        print(f"  {day}: {stack.exports.uri(export_key(day))}")
+        print(f"  {day}: {stack.export_store.uri(export_key(day))}")
     checks = defs.resolve_job_def("data_quality_job").execute_in_process(instance=instance, run_config=quiet)
     print("\ndata-quality checks on health_records (the last week):")
     for evaluation in checks.get_asset_check_evaluations():
         state = "passed" if evaluation.passed else f"FAILED ({evaluation.severity.value})"
         print(f"  {evaluation.check_name:<28} {state}")
-    last = stack.exports.uri(export_key(window[-1]))
+    last = stack.export_store.uri(export_key(window[-1]))
     print(f"\n{last} (first rows):")
     with open(last, encoding="utf-8") as handle:
         for line in [next(handle) for _ in range(6)]:

@@ -27,7 +27,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from health_pipeline.engines.firehose import DeadLetters, FirehoseDeliveryStream, firehose_client
+from health_pipeline.engines.aws.delivery_stream import DeadLetters, FirehoseDeliveryStream, firehose_client
 from health_pipeline.engines.json_lines import blocks_from_pairs
 from health_pipeline.schema.model import Column, TableSchema
 from health_pipeline.settings import Settings, load_settings

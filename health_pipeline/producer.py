@@ -1,8 +1,6 @@
-"""The producer library: what `health-pipeline send` and the Lambda example use to put JSON Lines
-records into the mode's delivery stream.
-
-`open_delivery_stream(settings)` is the one place that picks the stream: the local delivery stream
-(the embedded default) or Kinesis Firehose (`HEALTH_PIPELINE_MODE=aws`). Both take blocks of lines,
+"""The producer library: what `health-pipeline send` and the demo use to put JSON Lines records into
+a stack's `delivery_stream`: the local delivery stream (the embedded default) or Kinesis Firehose
+(`HEALTH_PIPELINE_MODE=aws`), as `engines.stack_for` chooses. Both take blocks of lines,
 validate each record as `records.validate_record` does (or, `raw`, leave only the stream's own checks)
 and acknowledge or reject every line. A malformed line never stops a send: it is rejected to the
 error output with its reason and the valid lines around it go on. Records Firehose does not take
@@ -20,27 +18,7 @@ from health_pipeline.engines.json_lines import BLOCK_BYTES, blocks_from_pairs, r
 from health_pipeline.schema.model import TableSchema
 from health_pipeline.settings import Settings
 
-__all__ = ["DeliveryStream", "Rejection", "SendReport", "open_delivery_stream", "send_file", "send_lines"]
-
-
-def open_delivery_stream(
-    settings: Settings, *, firehose_client: Any = None, sleep: Callable[[float], None] = time.sleep
-) -> DeliveryStream:
-    """The delivery stream of the configured mode; nothing connects until the first record is sent."""
-    if settings.mode == "aws":
-        from health_pipeline.engines.delivery import ErrorOutput
-        from health_pipeline.engines.firehose import DeadLetterFile, FirehoseDeliveryStream, firehose_client as client
-
-        return FirehoseDeliveryStream(
-            firehose_client or client(settings.aws_region),
-            settings.firehose_stream,
-            ErrorOutput(settings.delivery_dir / "errors"),
-            DeadLetterFile(settings.delivery_dir / "dead-letter", settings.firehose_stream),
-            sleep=sleep,
-        )
-    from health_pipeline.engines import LocalStack
-
-    return LocalStack(settings).delivery
+__all__ = ["DeliveryStream", "Rejection", "SendReport", "send_file", "send_lines"]
 
 
 def send_lines(

@@ -11,7 +11,7 @@ from collections import Counter
 from datetime import datetime
 from types import SimpleNamespace
 
-from health_pipeline.engines.athena import AthenaQueryEngine
+from health_pipeline.engines.aws.athena import AthenaQueryEngine
 from health_pipeline.sql import Query
 
 

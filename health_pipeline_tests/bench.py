@@ -34,7 +34,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from health_pipeline.engines import LocalStack
+from health_pipeline.engines.local import LocalStack
 from health_pipeline.settings import Settings
 from health_pipeline.sql import to_duckdb, with_table
 from health_pipeline.summary import daily_summary_query, day_window
@@ -94,9 +94,9 @@ def bare_duckdb_seconds(stack: LocalStack, day: date, files: list[str]) -> float
 def engine_seconds(stack: LocalStack, day: date) -> tuple[float, list[str], int]:
     query = daily_summary_query(day, ZONE, stack.settings.table)
     started = time.perf_counter()
-    result = stack.sql.run(query)
+    result = stack.query_engine.run(query)
     elapsed = time.perf_counter() - started
-    files, _ = stack.sql.plan(stack.table.load(), *query.window)
+    files, _ = stack.query_engine.plan(stack.table.load(), *query.window)
     return elapsed, files, result.bytes_scanned
 
 
@@ -110,11 +110,11 @@ def peak_rss_child(home: Path, day: date) -> float:
         "from datetime import date\n"
         "from zoneinfo import ZoneInfo\n"
         "from pathlib import Path\n"
-        "from health_pipeline.engines import LocalStack\n"
+        "from health_pipeline.engines.local import LocalStack\n"
         "from health_pipeline.settings import Settings\n"
         "from health_pipeline.summary import daily_summary_query, summary_csv\n"
         f"stack = LocalStack(Settings(home=Path({str(home)!r})))\n"
-        f"result = stack.sql.run(daily_summary_query(date.fromisoformat({day.isoformat()!r}), ZoneInfo('Asia/Tokyo'), 'health_records'))\n"
+        f"result = stack.query_engine.run(daily_summary_query(date.fromisoformat({day.isoformat()!r}), ZoneInfo('Asia/Tokyo'), 'health_records'))\n"
         "summary_csv(result.rows)\n"
         # VmHWM, not ru_maxrss: Linux carries the parent's high-water mark across exec into ru_maxrss.
         "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0]\n"

@@ -24,7 +24,7 @@ from pathlib import Path
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
-from health_pipeline.engines import LocalStack
+from health_pipeline.engines.local import LocalStack
 from health_pipeline.engines.delivery import SendReport
 from health_pipeline.producer import send_file
 from health_pipeline.settings import Settings
@@ -59,8 +59,8 @@ def send_run(stack: LocalStack, source: Path, raw: bool = False) -> tuple[Timing
 
     def ingest() -> None:
         with source.open("rb") as handle:
-            reports.append(send_file(stack.delivery, desired, handle, str(source), raw=raw))
-        stack.delivery.flush()
+            reports.append(send_file(stack.delivery_stream, desired, handle, str(source), raw=raw))
+        stack.delivery_stream.flush()
 
     return timed(ingest), reports[0]
 

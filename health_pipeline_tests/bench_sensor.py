@@ -24,10 +24,9 @@ import dagster as dg
 import numpy as np
 import pyarrow as pa
 
-from health_pipeline.defs.quality.sensors import new_data_sensor
-from health_pipeline.defs.resources import HealthTableResource, build_resources
-from health_pipeline.engines import LocalStack
-from health_pipeline.engines.iceberg_append import append_each, conform_rows
+from health_pipeline.definitions import build_definitions
+from health_pipeline.engines.local import LocalStack
+from health_pipeline.engines.pyiceberg_patches import append_each, conform_rows
 from health_pipeline.settings import Settings
 from health_pipeline_tests.bench_ingest import send_run
 from health_pipeline_tests.synthetic_records import write_jsonl
@@ -62,10 +61,10 @@ def build(home: Path, rng: np.random.Generator) -> LocalStack:
     return stack
 
 
-def tick_ms(resource: HealthTableResource, cursor: str | None, instance: dg.DagsterInstance) -> tuple[float, object]:
-    context = dg.build_sensor_context(cursor=cursor, instance=instance, resources={"health_table": resource})
+def tick_ms(defs: dg.Definitions, cursor: str | None, instance: dg.DagsterInstance) -> tuple[float, object]:
+    context = dg.build_sensor_context(cursor=cursor, instance=instance, resources=dict(defs.resources))
     started = time.perf_counter()
-    result = new_data_sensor(context)
+    result = defs.resolve_sensor_def("new_data_sensor")(context)
     return (time.perf_counter() - started) * 1000, result
 
 
@@ -78,7 +77,7 @@ def sensor_figures() -> dict[str, float | int]:
         metadata_bytes = Path(stack.table.load().metadata_location.removeprefix("file://")).stat().st_size
         print(f"sensor table: {len(snapshots)} snapshots built in {time.perf_counter() - started:.1f} s"
               f" (metadata file {metadata_bytes / 1e6:.1f} MB)")
-        resource = build_resources(stack.settings)["health_table"]
+        resource = build_definitions(stack.settings)
         figures: dict[str, float | int] = {"sensor_snapshots": len(snapshots)}
         with dg.DagsterInstance.ephemeral() as instance:
             # Every day already summarized, so each touched day is looked up in the event log as in production.

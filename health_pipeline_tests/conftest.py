@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from health_pipeline.engines import LocalStack
+from health_pipeline.engines.local import LocalStack
 from health_pipeline.settings import PROJECT_ROOT, Settings
 
 CLI = [sys.executable, "-m", "health_pipeline.cli"]
@@ -49,8 +49,8 @@ def deliver(stack: LocalStack, records: list[dict], raw: bool = False):
     from health_pipeline.producer import send_lines
 
     lines = [(f"t:{n}", jsonl_line(r)) for n, r in enumerate(records)]
-    report = send_lines(stack.delivery, stack.desired_schema(), lines, raw=raw)
-    stack.delivery.flush()
+    report = send_lines(stack.delivery_stream, stack.desired_schema(), lines, raw=raw)
+    stack.delivery_stream.flush()
     return report
 
 
@@ -124,3 +124,24 @@ def preset_athena_results(
         headers={"Content-Type": "application/json"},
     )
     urllib.request.urlopen(request, timeout=10)
+
+
+
+def unbound_assets(defs, *names: str) -> list:
+    """The named assets of `defs` as it was built (before Definitions binds its resources to them)."""
+    import dagster as dg
+
+    by_name = {a.key.to_user_string(): a for a in defs.assets if isinstance(a, dg.AssetsDefinition)}
+    return [by_name[name] for name in names]
+
+
+def materialize(settings: Settings, names: list[str], stack=None, **kwargs):
+    """dg.materialize of the named assets of the code location for `settings`, with its resources;
+    with `stack`, that stack (e.g. one whose query engine a test replaced) as the `stack` resource."""
+    import dagster as dg
+
+    from health_pipeline.definitions import build_definitions
+
+    defs = build_definitions(settings)
+    resources = {**defs.resources, **({"stack": stack} if stack is not None else {})}
+    return dg.materialize(unbound_assets(defs, *names), resources=resources, **kwargs)

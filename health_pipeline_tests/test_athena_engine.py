@@ -15,7 +15,7 @@ import sqlglot
 from botocore.stub import ANY, Stubber
 from sqlglot import exp
 
-from health_pipeline.engines.athena import (
+from health_pipeline.engines.aws.athena import (
     AthenaQueryEngine,
     AthenaQueryError,
     AthenaQueryTimeout,
@@ -24,7 +24,7 @@ from health_pipeline.engines.athena import (
     estimate_cost_usd,
 )
 from health_pipeline.engines.base import QueryFailed
-from health_pipeline.engines.s3_exports import S3ExportStore
+from health_pipeline.engines.aws.export_store import S3ExportStore
 from health_pipeline.sql import Query, QueryRuleViolation, check_query_rules, load_sql
 from health_pipeline.summary import CSV_COLUMNS, daily_summary_query, export_key
 from health_pipeline_tests.athena_simulation import SimulatedAthena, simulate

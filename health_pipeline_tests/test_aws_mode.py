@@ -15,15 +15,14 @@ import dagster as dg
 import pytest
 
 from health_pipeline.defs.common import run_query
-from health_pipeline.defs.summary.assets import daily_health_summary, daily_summary_csv
 from health_pipeline.definitions import build_definitions
-from health_pipeline.engines.athena import AthenaQueryError
-from health_pipeline.engines.aws_stack import AwsStack
+from health_pipeline.engines.aws.athena import AthenaQueryError
+from health_pipeline.engines.aws import AwsStack
 from health_pipeline.schema import read_desired_schema
 from health_pipeline.schema.model import TableSchema
 from health_pipeline.settings import PROJECT_ROOT, Settings
 from health_pipeline.summary import CSV_COLUMNS
-from health_pipeline_tests.conftest import CLI, preset_athena_results
+from health_pipeline_tests.conftest import CLI, preset_athena_results, unbound_assets
 from health_pipeline_tests.test_athena_engine import SUMMARY_ROWS, SUMMARY_TYPES
 
 REGION = "ap-northeast-1"
@@ -61,8 +60,9 @@ def test_the_daily_summary_runs_on_athena_and_its_csv_is_copied_into_the_export_
     s3 = boto3.client("s3", region_name=REGION)
     preset_athena_results(aws, SUMMARY_ROWS, types=SUMMARY_TYPES)
 
+    summary_asset, csv_asset = unbound_assets(defs, "daily_health_summary", "daily_summary_csv")
     result = dg.materialize(
-        [daily_health_summary, daily_summary_csv],
+        [summary_asset, csv_asset],
         partition_key=DAY,
         resources=defs.resources,
         instance=dg.DagsterInstance.ephemeral(),
@@ -88,11 +88,11 @@ def test_the_daily_summary_runs_on_athena_and_its_csv_is_copied_into_the_export_
     # Re-materializing the CSV alone (a later run, on another machine) reads the summary back from S3.
     s3.delete_object(Bucket=BUCKET, Key=f"exports/daily_summary/date={DAY}/daily_summary.csv")
     again = dg.materialize(
-        [daily_health_summary.to_source_asset(), daily_summary_csv],
+        [summary_asset.to_source_asset(), csv_asset],
         partition_key=DAY,
         resources=defs.resources,
         instance=dg.DagsterInstance.ephemeral(),
-        selection=[daily_summary_csv],
+        selection=[csv_asset],
     )
     assert again.success
     exported = s3.get_object(Bucket=BUCKET, Key=f"exports/daily_summary/date={DAY}/daily_summary.csv")
@@ -100,9 +100,9 @@ def test_the_daily_summary_runs_on_athena_and_its_csv_is_copied_into_the_export_
 
 
 def test_a_failed_athena_query_fails_the_run_with_its_reason_and_retries_only_when_retryable():
-    class Failing(dg.ConfigurableResource):
-        retryable: bool
-        table: str = "health_records"
+    class Failing:
+        def __init__(self, retryable: bool) -> None:
+            self.retryable = retryable
 
         def run(self, query):
             raise AthenaQueryError(
@@ -146,11 +146,10 @@ def test_new_data_sensor_in_aws_mode_reads_snapshots_through_glue_and_s3(aws, aw
     PyIceberg's Glue catalog, its manifests read from S3 (moto), the history from the instance."""
     import pyarrow as pa
 
-    from health_pipeline.defs.quality.sensors import new_data_sensor
-
     desired = read_desired_schema(aws_settings.glue_module_dir)
     table = glue_table(aws_settings, desired)
-    resources = {"health_table": build_definitions(aws_settings).resources["health_table"]}
+    defs = build_definitions(aws_settings)
+    new_data_sensor, resources = defs.resolve_sensor_def("new_data_sensor"), dict(defs.resources)
     instance = dg.DagsterInstance.ephemeral()
 
     def tick(cursor: str | None = None):

@@ -8,11 +8,10 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from health_pipeline.defs.resources import build_resources
-from health_pipeline.defs.summary.assets import daily_health_summary, daily_summary_csv
 from health_pipeline.demo import generate_records
 from health_pipeline.summary import CSV_COLUMNS
-from health_pipeline_tests.conftest import deliver
+from health_pipeline.engines.local import LocalStack
+from health_pipeline_tests.conftest import deliver, materialize
 
 DAY = date(2026, 11, 11)
 EDGE_RECORDS = [
@@ -64,9 +63,7 @@ def loaded(stack):
 
 
 def materialize_day(settings, day: date) -> dg.ExecuteInProcessResult:
-    result = dg.materialize(
-        [daily_health_summary, daily_summary_csv], partition_key=day.isoformat(), resources=build_resources(settings)
-    )
+    result = materialize(settings, ["daily_health_summary", "daily_summary_csv"], partition_key=day.isoformat())
     assert result.success
     return result
 
@@ -123,14 +120,13 @@ def test_a_day_without_records_gives_a_header_only_csv(loaded, stack):
 
 
 def test_a_bug_fails_the_summary_at_once_not_after_its_retries(settings):
-    class Broken(dg.ConfigurableResource):
-        table: str = "health_records"
-
+    class Broken:
         def run(self, query):
             return query.text.missing_attribute  # an AttributeError, as a bug would raise
 
-    resources = {**build_resources(settings), "query_engine": Broken()}
-    result = dg.materialize([daily_health_summary], partition_key=DAY.isoformat(), resources=resources, raise_on_error=False)
+    stack = LocalStack(settings)
+    stack.query_engine = Broken()
+    result = materialize(settings, ["daily_health_summary"], stack, partition_key=DAY.isoformat(), raise_on_error=False)
     assert not result.success
     types = [event.event_type_value for event in result.all_events]
     assert "STEP_UP_FOR_RETRY" not in types and types.count("STEP_FAILURE") == 1  # before: two retries, 90 s

@@ -71,10 +71,12 @@ def test_every_step_that_runs_a_query_is_in_the_athena_pool_and_aws_mode_loads(t
 
     assert defs.get_assets_def("daily_health_summary").node_def.pool == "athena"
     for check in defs.asset_checks:
-        queries = "query_engine" in check.required_resource_keys
+        queries = "stack" in check.required_resource_keys
         assert (check.node_def.pool == "athena") is queries, check.node_def.name
     aws = build_definitions(Settings(mode="aws", home=tmp_path))
-    kinds = {type(resource).__name__ for resource in aws.resources.values()}
-    assert {"AthenaQueryEngineResource", "GlueHealthTableResource", "S3ExportStoreResource",
-            "FirehoseDeliveryStreamResource", "S3PickleIOManager"} <= kinds  # fmt: skip
+    assert {name: type(resource).__name__ for name, resource in aws.resources.items()} == {
+        "stack": "AwsStack", "io_manager": "S3PickleIOManager"}  # fmt: skip
+    summary = next(iter(aws.get_assets_def("daily_health_summary").specs))
+    exported = next(iter(aws.get_assets_def("daily_summary_csv").specs))
+    assert set(summary.kinds) == {"athena", "sql"} and set(exported.kinds) == {"csv", "s3"}
     assert aws.get_repository_def().asset_graph.get_all_asset_keys() == defs.get_repository_def().asset_graph.get_all_asset_keys()

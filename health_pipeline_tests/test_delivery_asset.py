@@ -9,8 +9,8 @@ import dagster as dg
 import pytest
 
 from health_pipeline.defs.delivery.assets import firehose_delivery
-from health_pipeline.defs.delivery.resources import FirehoseDeliveryStreamResource
-from health_pipeline.defs.resources import build_resources
+from health_pipeline.engines import stack_for
+from health_pipeline.settings import Settings
 from health_pipeline.producer import send_lines
 from health_pipeline_tests.conftest import jsonl
 
@@ -20,8 +20,8 @@ STREAM = "health-logger-prod-records"
 DATABASE, TABLE = "health_logger_prod_health_logs", "health_records"
 
 
-def observe(resource, instance):
-    result = dg.materialize([firehose_delivery], resources={"delivery_stream": resource}, instance=instance)
+def observe(stack, instance):
+    result = dg.materialize([firehose_delivery], resources={"stack": stack}, instance=instance)
     assert result.success
     (materialization,) = result.asset_materializations_for_node("firehose_delivery")
     checks = {check.check_name: check for check in result.get_asset_check_evaluations()}
@@ -30,10 +30,10 @@ def observe(resource, instance):
 
 # -- local ------------------------------------------------------------------------------------------
 def test_local_figures_errors_and_a_cursor_across_runs(settings, stack):
-    resource = build_resources(settings)["delivery_stream"]
+    resource = stack
     instance = dg.DagsterInstance.ephemeral()
     lines = [(f"t:{n}", jsonl([{**GOOD, "user_id": f"u{n}"}])) for n in range(20)] + [("t:bad", b'{"mood": 99}\n')]
-    send_lines(stack.delivery, stack.desired_schema(), lines)
+    send_lines(stack.delivery_stream, stack.desired_schema(), lines)
 
     metadata, checks = observe(resource, instance)
     assert metadata["records_received"].value == 21 and metadata["records_rejected"].value == 1
@@ -45,7 +45,7 @@ def test_local_figures_errors_and_a_cursor_across_runs(settings, stack):
     errors = checks["no_new_delivery_errors"]
     assert not errors.passed and errors.metadata["expected"].value == 0 and errors.metadata["actual"].value == 1
 
-    stack.delivery.flush()
+    stack.delivery_stream.flush()
     metadata, checks = observe(resource, instance)  # the cursor: only what happened since the last run
     assert metadata["records_delivered"].value == 20 and metadata["records_rejected"].value == 0
     assert metadata["records_received"].value == 0 and metadata["spool_records"].value == 0
@@ -53,12 +53,12 @@ def test_local_figures_errors_and_a_cursor_across_runs(settings, stack):
 
 
 def test_local_freshness_fails_when_the_oldest_record_waits_over_twice_the_buffer(settings, stack):
-    send_lines(stack.delivery, stack.desired_schema(), [("t:1", jsonl([GOOD]))])
-    (segment,) = stack.delivery._segments()
+    send_lines(stack.delivery_stream, stack.desired_schema(), [("t:1", jsonl([GOOD]))])
+    (segment,) = stack.delivery_stream.segments()
     sequence, created, rest = segment.stem.split("-", 1)[1].split("-", 2)
     segment.rename(segment.with_name(f"segment-{sequence}-{int(created) - 700_000}-{rest}{segment.suffix}"))  # 700 s old
 
-    _, checks = observe(build_resources(settings)["delivery_stream"], dg.DagsterInstance.ephemeral())
+    _, checks = observe(stack, dg.DagsterInstance.ephemeral())
     freshness = checks["data_freshness"]
     assert not freshness.passed
     assert freshness.metadata["expected"].value == "<= 600 s" and freshness.metadata["actual_s"].value >= 700
@@ -112,7 +112,8 @@ def put_error_object(key: str, codes: list[str]):
 
 
 def resource(stream=STREAM):
-    return FirehoseDeliveryStreamResource(region=REGION, stream_name=stream, database=DATABASE, table=TABLE)
+    settings = Settings(mode="aws", aws_region=REGION, firehose_stream=stream, database=DATABASE, table=TABLE)
+    return stack_for(settings)
 
 
 def test_aws_figures_error_objects_and_a_cursor_across_runs(firehose_stream):

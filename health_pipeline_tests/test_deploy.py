@@ -15,7 +15,7 @@ from dagster._config import process_config
 from dagster_aws.ecs import EcsRunLauncher
 
 from health_pipeline.definitions import build_definitions
-from health_pipeline.defs.quality.sensors import new_data_sensor
+
 from health_pipeline.demo import generate_records
 from health_pipeline.settings import PROJECT_ROOT
 from health_pipeline_tests.conftest import deliver as send
@@ -72,10 +72,10 @@ def test_the_production_instance_keeps_runs_events_and_pools_in_postgresql(pg_in
     assert job.execute_in_process(partition_key="2026-11-11", instance=instance).success
 
     # A sensor tick against the same instance: its history of materializations comes from PostgreSQL.
-    first = new_data_sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
+    first = defs.resolve_sensor_def("new_data_sensor")(dg.build_sensor_context(instance=instance, resources=defs.resources))
     send(stack, [{"user_id": "late-phone", "recorded_at": "2026-11-11T21:00:00+09:00", "fatigue": 1, "mood": 2,
                   "motivation": 3, "flags": 4}])  # fmt: skip
-    tick = new_data_sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=defs.resources))
+    tick = defs.resolve_sensor_def("new_data_sensor")(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=defs.resources))
     (late,) = [r for r in tick.run_requests if r.job_name == "daily_summary_job"]
     assert late.partition_key == "2026-11-11"
     assert job.execute_in_process(partition_key=late.partition_key, tags=late.tags, instance=instance).success

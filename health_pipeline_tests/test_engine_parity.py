@@ -8,7 +8,7 @@ import boto3
 import pyarrow as pa
 
 from health_pipeline.demo import generate_records
-from health_pipeline.engines.athena import AthenaQueryEngine
+from health_pipeline.engines.aws.athena import AthenaQueryEngine
 from health_pipeline.summary import CSV_COLUMNS, daily_summary_query, summary_csv
 from health_pipeline_tests.conftest import deliver, preset_athena_results
 from health_pipeline_tests.test_daily_summary import EDGE_RECORDS
@@ -41,7 +41,7 @@ def test_the_summary_sql_gives_the_same_table_on_duckdb_and_in_athenas_shape(sta
     records = list(generate_records(40, [date(2026, 11, 10), DAY, date(2026, 11, 12)], zone, seed=11)) + EDGE_RECORDS
     assert deliver(stack, records).accepted == len(records)
     query = daily_summary_query(DAY, zone, stack.settings.table)
-    local = stack.sql.run(query).rows
+    local = stack.query_engine.run(query).rows
     assert local.num_rows > 10 and local.column_names == list(CSV_COLUMNS)
 
     types = [ATHENA_SUMMARY_TYPES[name] for name in local.column_names]
@@ -60,7 +60,7 @@ def test_the_summary_sql_gives_the_same_table_on_duckdb_and_in_athenas_shape(sta
         sleep=lambda _: None,
     ).run(query)
 
-    assert athena.sql == stack.sql.run(query).sql  # the same SQL file, as sent
+    assert athena.sql == stack.query_engine.run(query).sql  # the same SQL file, as sent
     assert athena.rows.schema == local.schema, f"types drifted:\nathena {athena.rows.schema}\nlocal  {local.schema}"
     assert athena.rows.equals(local)
     assert summary_csv(athena.rows) == summary_csv(local)

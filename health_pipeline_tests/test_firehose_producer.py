@@ -12,14 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from health_pipeline import cli, producer
+from health_pipeline.engines.aws import AwsStack
 from health_pipeline.engines.delivery import ErrorOutput, SendListener
-from health_pipeline.engines.firehose import (
+from health_pipeline.engines.aws.delivery_stream import (
     PUT_BYTES_MAX,
     DeadLetterFile,
     DeadLetters,
     FirehoseDeliveryStream,
     FirehoseSetupError,
-    RetryPolicy,
+    PutRetryBackoff,
 )
 from health_pipeline.engines.json_lines import blocks_from_pairs
 from health_pipeline.records import encode_record, parse_line, validate_record
@@ -98,7 +99,7 @@ def test_partial_failures_and_throttling_resend_only_what_failed_then_dead_lette
     expect(range(500, 600))
     sleeps: list[float] = []
     acks: list[tuple[int, str]] = []
-    stream = stream_for(client, tmp_path, sleep=sleeps.append, retry=RetryPolicy(max_attempts=5, base_delay_s=0.2), draw=lambda: 1.0)
+    stream = stream_for(client, tmp_path, sleep=sleeps.append, retry=PutRetryBackoff(max_attempts=5, base_delay_s=0.2), draw=lambda: 1.0)
     with stub:
         report = stream.send(blocks_from_pairs((f"f:{n + 1}", line) for n, line in enumerate(lines)), None,
                              SendListener(on_ack=lambda n, where: acks.append((n, where))))
@@ -144,7 +145,7 @@ class FlakyFirehose:
 def test_every_record_is_delivered_once_or_dead_lettered_never_lost(plan, count):
     client = FlakyFirehose(plan)
     dead = DeadLetters("hp-test")
-    stream = FirehoseDeliveryStream(client, "hp-test", None, dead, sleep=lambda s: None, retry=RetryPolicy(max_attempts=4))
+    stream = FirehoseDeliveryStream(client, "hp-test", None, dead, sleep=lambda s: None, retry=PutRetryBackoff(max_attempts=4))
     lines = [raw_line(n) for n in range(count)]
     report = stream.send(blocks_from_pairs((f"f:{n}", line) for n, line in enumerate(lines)), None)
     lettered = [base64.b64decode(d["data"]) for d in dead.records]
@@ -183,10 +184,12 @@ def test_send_exits_1_and_says_how_many_were_dead_lettered_and_where(monkeypatch
     client = FlakyFirehose([1] * 10_000)  # every entry fails, every time
     monkeypatch.setenv("HEALTH_PIPELINE_MODE", "aws")
     monkeypatch.setenv("HEALTH_PIPELINE_HOME", str(tmp_path / "home"))
-    original = producer.open_delivery_stream
-    monkeypatch.setattr(
-        producer, "open_delivery_stream", lambda settings: original(settings, firehose_client=client, sleep=lambda s: None)
-    )
+    def delivery_stream(stack: AwsStack) -> FirehoseDeliveryStream:  # the stack's own, on the flaky client
+        s = stack.settings
+        errors, dead = ErrorOutput(s.delivery_dir / "errors"), DeadLetterFile(s.delivery_dir / "dead-letter", s.firehose_stream)
+        return FirehoseDeliveryStream(client, s.firehose_stream, errors, dead, sleep=lambda seconds: None)
+
+    monkeypatch.setattr(AwsStack, "delivery_stream", property(delivery_stream))
     source = tmp_path / "records.jsonl"
     source.write_bytes(b"".join(raw_line(n) for n in range(3)) + b"{not json\n")
     assert cli.main(["send", str(source)]) == 1

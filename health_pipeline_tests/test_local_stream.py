@@ -16,7 +16,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from health_pipeline.engines import LocalStack
+from health_pipeline.engines.local import LocalStack
 from health_pipeline.engines.json_lines import check_line
 from health_pipeline.producer import send_file, send_lines
 from health_pipeline.records import RecordRejected
@@ -44,8 +44,8 @@ def test_fuzzed_hostile_lines_each_rejected_with_a_reason_and_every_valid_line_d
     with tempfile.TemporaryDirectory() as home:
         stack = LocalStack(Settings(home=Path(home)))
         desired = stack.desired_schema()
-        report = send_file(stack.delivery, desired, io.BytesIO(data), "fuzz.jsonl", raw=raw)
-        stack.delivery.flush()
+        report = send_file(stack.delivery_stream, desired, io.BytesIO(data), "fuzz.jsonl", raw=raw)
+        stack.delivery_stream.flush()
 
         sent = data.split(b"\n")  # as received: the last line has no "\n", the others have theirs
         sent = [line + b"\n" for line in sent[:-1]] + ([sent[-1]] if sent[-1] else [])  # a final "\n" ends the file
@@ -56,7 +56,7 @@ def test_fuzzed_hostile_lines_each_rejected_with_a_reason_and_every_valid_line_d
             except RecordRejected as err:
                 expected_errors[f"fuzz.jsonl:{number}"] = (err.code, line)
 
-        documents = [json.loads(path.read_text(encoding="utf-8")) for path in stack.delivery.errors.documents()]
+        documents = [json.loads(path.read_text(encoding="utf-8")) for path in stack.delivery_stream.errors.documents()]
         assert report.accepted == len(expected_rows) and len(report.rejected) == len(expected_errors)
         assert len(documents) == len(expected_errors)
         for document in documents:
@@ -70,12 +70,12 @@ def test_fuzzed_hostile_lines_each_rejected_with_a_reason_and_every_valid_line_d
 
 def test_a_spool_written_by_one_process_is_delivered_by_another(settings):
     first = LocalStack(settings)
-    report = send_lines(first.delivery, first.desired_schema(), [(f"t:{n}", jsonl([{**GOOD, "user_id": f"u{n}"}])) for n in range(50)])
+    report = send_lines(first.delivery_stream, first.desired_schema(), [(f"t:{n}", jsonl([{**GOOD, "user_id": f"u{n}"}])) for n in range(50)])
     assert report.accepted == 50 and not first.table.load().metadata.snapshots
     second = LocalStack(settings)  # no rows in memory: it reads the segment back
-    assert len(second.delivery.flush()) == 1
+    assert len(second.delivery_stream.flush()) == 1
     assert sorted(row["user_id"] for row in table_rows(second)) == sorted(f"u{n}" for n in range(50))
-    assert first.delivery.flush() == []  # the first one's memory of the segment is not used twice
+    assert first.delivery_stream.flush() == []  # the first one's memory of the segment is not used twice
 
 
 def test_a_column_the_table_lacks_is_refused_by_the_stream_even_when_the_producer_accepts_it(settings):
@@ -84,8 +84,8 @@ def test_a_column_the_table_lacks_is_refused_by_the_stream_even_when_the_produce
     live = stack.desired_schema()
     stack.table.load_or_create(live)
     desired = TableSchema(live.columns + (Column("sleep", "int"),))
-    stack.delivery.desired_schema = lambda: desired
-    report = send_lines(stack.delivery, desired, [("t:1", jsonl([{**GOOD, "sleep": 7}])), ("t:2", jsonl([GOOD]))])
+    stack.delivery_stream.desired_schema = lambda: desired
+    report = send_lines(stack.delivery_stream, desired, [("t:1", jsonl([{**GOOD, "sleep": 7}])), ("t:2", jsonl([GOOD]))])
     assert report.accepted == 1 and [r.code for r in report.rejected] == ["Stream.UnknownField"]
     assert "'sleep'" in report.rejected[0].reason
 
@@ -147,7 +147,7 @@ def test_kill_9_at_any_moment_loses_no_acknowledged_record(tmp_path, cli_env, st
     for sender in senders:
         sender.join()
     assert outcome == {run: -signal.SIGKILL for run in plans}, (outcome, said)  # each was killed mid-send
-    left = stack.delivery.backlog()[0]
+    left = stack.delivery_stream.backlog()[0]
     assert left > 1, "the killed sends should have left segments in the spool"
     data_files = lambda: len(list(stack.settings.warehouse_dir.rglob("*.parquet")))  # noqa: E731
     written = data_files()
@@ -167,4 +167,4 @@ def test_kill_9_at_any_moment_loses_no_acknowledged_record(tmp_path, cli_env, st
     assert not missing, f"{len(missing)} acknowledged lines lost, e.g. {sorted(missing)[:3]}"
     assert max(counts.values()) == 1, "a line was delivered twice"
     assert {user.split("-")[0] for user in counts} <= {f"r{run}" for run in plans}
-    assert stack.delivery.backlog()[0] == 0
+    assert stack.delivery_stream.backlog()[0] == 0

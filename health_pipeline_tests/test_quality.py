@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 
 from health_pipeline.definitions import build_definitions
-from health_pipeline.defs.quality.sensors import new_data_sensor
+
 from health_pipeline.demo import generate_records
 from health_pipeline.quality import table_outcomes
 from health_pipeline_tests.conftest import deliver as send
@@ -35,7 +35,7 @@ def clean(stack):
 
 
 def outcomes(stack):
-    return {o.name: o for o in table_outcomes(stack.sql, "health_records", NOW, TOKYO)}
+    return {o.name: o for o in table_outcomes(stack.query_engine, "health_records", NOW, TOKYO)}
 
 
 def test_clean_data_passes_every_check(clean):
@@ -125,14 +125,14 @@ def test_late_data_rematerializes_just_that_day(pipeline):
     for day in ("2026-11-12", "2026-11-13"):
         assert job.execute_in_process(partition_key=day, instance=instance).success
 
-    first = new_data_sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
-    quiet = new_data_sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=defs.resources))
+    first = defs.resolve_sensor_def("new_data_sensor")(dg.build_sensor_context(instance=instance, resources=defs.resources))
+    quiet = defs.resolve_sensor_def("new_data_sensor")(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=defs.resources))
     assert isinstance(quiet, dg.SkipReason) and "no new snapshot" in quiet.skip_message
 
     late = {"user_id": "late-phone", "recorded_at": "2026-11-12T22:30:00+09:00", "fatigue": 2, "mood": 3,
             "motivation": 4, "flags": 0}
     send(stack, [late])
-    tick = new_data_sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=defs.resources))
+    tick = defs.resolve_sensor_def("new_data_sensor")(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=defs.resources))
     summaries = [r for r in tick.run_requests if r.job_name == "daily_summary_job"]
     assert [r.partition_key for r in summaries] == ["2026-11-12"]
     assert summaries[0].run_key == f"late-data:{tick.cursor}:2026-11-12"
@@ -142,7 +142,7 @@ def test_late_data_rematerializes_just_that_day(pipeline):
     csv = (stack.settings.home / "exports" / "daily_summary" / "date=2026-11-12" / "daily_summary.csv").read_text()
     assert "late-phone,1," in csv
 
-    after = new_data_sensor(dg.build_sensor_context(instance=instance, cursor=tick.cursor, resources=defs.resources))
+    after = defs.resolve_sensor_def("new_data_sensor")(dg.build_sensor_context(instance=instance, cursor=tick.cursor, resources=defs.resources))
     assert isinstance(after, dg.SkipReason)
 
 
@@ -155,12 +155,12 @@ def test_late_days_are_found_across_several_snapshots_even_when_a_later_one_remo
     job = defs.resolve_job_def("daily_summary_job")
     for day in ("2026-11-10", "2026-11-11", "2026-11-12"):
         assert job.execute_in_process(partition_key=day, instance=instance).success
-    first = new_data_sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
+    first = defs.resolve_sensor_def("new_data_sensor")(dg.build_sensor_context(instance=instance, resources=defs.resources))
     late = {"recorded_at": "", "fatigue": 2, "mood": 3, "motivation": 4, "flags": 0}
     send(stack, [{**late, "user_id": "late-a", "recorded_at": "2026-11-10T08:00:00+09:00"}])
     send(stack, [{**late, "user_id": "late-b", "recorded_at": "2026-11-12T23:00:00+09:00"}])
     stack.table.load().delete(EqualTo("user_id", "late-a"))  # a later snapshot removes the first late file
-    tick = new_data_sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=defs.resources))
+    tick = defs.resolve_sensor_def("new_data_sensor")(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=defs.resources))
     late_days = sorted(r.partition_key for r in tick.run_requests if r.job_name == "daily_summary_job")
     assert late_days == ["2026-11-10", "2026-11-12"]
 

@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from health_pipeline.definitions import build_definitions
-from health_pipeline.defs.schema.sensors import schema_drift_sensor
+
 from health_pipeline.producer import send_lines
 from health_pipeline.schema.plan import MigrationPlan, UnsafeSchemaError, check_identifier
 from health_pipeline.schema.model import Column, TableSchema
@@ -43,11 +43,11 @@ def terraform_copy(tmp_path):
 @pytest.fixture
 def migrating(settings, terraform_copy, cli_env):
     settings = dataclasses.replace(settings, terraform_dir=terraform_copy)
-    from health_pipeline.engines import LocalStack
+    from health_pipeline.engines.local import LocalStack
 
     stack = LocalStack(settings)
-    send_lines(stack.delivery, stack.desired_schema(), [("t:1", (json.dumps(RECORD) + "\n").encode())])
-    stack.delivery.flush()
+    send_lines(stack.delivery_stream, stack.desired_schema(), [("t:1", (json.dumps(RECORD) + "\n").encode())])
+    stack.delivery_stream.flush()
     env = {**cli_env, "HEALTH_PIPELINE_TERRAFORM_DIR": str(terraform_copy)}
     return settings, stack, env, build_definitions(settings)
 
@@ -59,7 +59,7 @@ def status(env) -> tuple[int, dict]:
 
 def sensor_tick(defs, cursor=None):
     context = dg.build_sensor_context(cursor=cursor, resources=defs.resources)
-    return schema_drift_sensor(context), context.cursor
+    return defs.resolve_sensor_def("schema_drift_sensor")(context), context.cursor
 
 
 def test_additive_drift_is_migrated_and_verified(migrating, terraform_copy):
@@ -107,9 +107,9 @@ def test_additive_drift_is_migrated_and_verified(migrating, terraform_copy):
 
     # a record with the new field is now accepted by the stream and summarised as before
     new = {**RECORD, "user_id": "u2", "sleep_hours": 7.5}
-    report = send_lines(stack.delivery, stack.desired_schema(), [("t:2", (json.dumps(new) + "\n").encode())])
+    report = send_lines(stack.delivery_stream, stack.desired_schema(), [("t:2", (json.dumps(new) + "\n").encode())])
     assert report.accepted == 1
-    stack.delivery.flush()
+    stack.delivery_stream.flush()
     assert summary_job.execute_in_process(partition_key=day, instance=instance).success
 
 
@@ -151,7 +151,7 @@ def test_a_promotion_applies_only_with_the_confirmed_fingerprint(migrating, terr
     assert stack.table.live_schema().get("flags").glue_type == "bigint"
     assert status(env)[0] == 0
     from health_pipeline.summary import daily_summary_query
-    rows = stack.sql.run(daily_summary_query(date(2026, 11, 11), settings.zone, "health_records")).rows
+    rows = stack.query_engine.run(daily_summary_query(date(2026, 11, 11), settings.zone, "health_records")).rows
     assert rows["flags_any"].to_pylist() == [1]
 
 

@@ -3,14 +3,14 @@
 import base64
 import json
 
-from health_pipeline.engines.local_delivery import SEGMENT_PROPERTY
+from health_pipeline.engines.local.delivery_stream import SEGMENT_PROPERTY
 from health_pipeline_tests.conftest import jsonl, run_cli
 
 GOOD = {"user_id": "u1", "recorded_at": "2026-11-20T08:30:00+09:00", "fatigue": 5, "mood": 7, "motivation": 6, "flags": 9}
 
 
 def error_documents(stack):
-    return [json.loads(p.read_text()) for p in stack.delivery.errors.documents()]
+    return [json.loads(p.read_text()) for p in stack.delivery_stream.errors.documents()]
 
 
 def test_a_malformed_line_never_stops_a_send(tmp_path, cli_env, stack):
@@ -72,7 +72,7 @@ def test_the_stream_buffers_until_size_or_age_then_one_snapshot_per_buffer(stack
     from health_pipeline.producer import send_lines
 
     clock = [1_000_000.0]
-    delivery = stack.delivery
+    delivery = stack.delivery_stream
     delivery.clock = lambda: clock[0]
     desired = stack.desired_schema()
     send_lines(delivery, desired, [("t:1", jsonl([GOOD]))])
@@ -97,10 +97,10 @@ def test_a_segment_committed_before_a_crash_is_not_delivered_twice(stack):
     from health_pipeline.producer import send_lines
 
     desired = stack.desired_schema()
-    send_lines(stack.delivery, desired, [("t:1", jsonl([GOOD]))])
-    segment = stack.delivery._segments()[0]
+    send_lines(stack.delivery_stream, desired, [("t:1", jsonl([GOOD]))])
+    segment = stack.delivery_stream.segments()[0]
     kept = segment.read_bytes()
-    stack.delivery.flush()
+    stack.delivery_stream.flush()
     segment.write_bytes(kept + b'{"user_id": "torn"')  # as if the process died after the commit, mid-write
-    stack.delivery.flush()
+    stack.delivery_stream.flush()
     assert stack.table.load().scan().to_arrow().num_rows == 1

@@ -1,25 +1,20 @@
-"""What every asset of the code location shares: its owner, the settings it was loaded with, and how a
-query's outcome becomes Dagster metadata or a Dagster failure."""
+"""What every asset of the code location shares: its owner, and how a query's outcome becomes Dagster
+metadata or a Dagster failure."""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import dagster as dg
 from botocore.exceptions import BotoCoreError
 
 from health_pipeline.engines.base import QueryFailed, QueryResult
-from health_pipeline.settings import load_settings
 from health_pipeline.sql import Query
 
-if TYPE_CHECKING:
-    from health_pipeline.defs.resources import QueryEngineResource
-
 OWNER = "team:health-pipeline"
-SETTINGS = load_settings()
+HEALTH_RECORDS = dg.AssetKey("health_records")
+FIREHOSE_DELIVERY = dg.AssetKey("firehose_delivery")
 
 
-def run_query(engine: QueryEngineResource, query: Query) -> QueryResult:
+def run_query(engine, query: Query) -> QueryResult:
     """Run `query`; a failed query becomes a Dagster Failure that shows why, with its query id and
     console link, and is retried by the asset's RetryPolicy only when a retry may help: the engine says
     so (Athena's AthenaError.Retryable, throttling) or the connection to AWS failed. A RetryPolicy

@@ -1,46 +1,29 @@
-"""One small interface per outside system, with a local implementation and an aws one.
+"""The two stacks, with the same parts: `local` (the embedded default) and `aws` (production).
 
-`LocalStack` assembles the embedded default from the settings (`aws_stack.AwsStack` the aws mode);
-nothing here connects until used.
+Each stack has `table`, `query_engine`, `export_store`, `delivery_stream`, `delivery_monitor` and
+`schema_target`, plus `desired_schema()`. `stack_for(settings)` is the only code in the project that
+looks at the mode; it imports only the stack it returns.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
+from typing import TYPE_CHECKING
 
-from health_pipeline.engines.local_delivery import LocalDeliveryStream
-from health_pipeline.engines.local_exports import LocalExportStore, export_root
-from health_pipeline.engines.base import QueryFailed, QueryResult
-from health_pipeline.engines.local_sql import DuckDBQueryEngine
-from health_pipeline.engines.local_table import LocalIcebergTable
-from health_pipeline.schema import TableSchema, read_desired_schema
-from health_pipeline.settings import Settings
+from health_pipeline.engines.base import Stack
 
-__all__ = ["LocalStack", "QueryFailed", "QueryResult"]
+if TYPE_CHECKING:
+    from health_pipeline.settings import Settings
+
+__all__ = ["Stack", "stack_for"]
 
 
-@dataclass
-class LocalStack:
-    settings: Settings
 
-    def desired_schema(self) -> TableSchema:
-        return read_desired_schema(self.settings.glue_module_dir)
+def stack_for(settings: Settings) -> Stack:
+    """The stack of `settings.mode`; nothing connects until one of its parts is used."""
+    if settings.mode == "aws":
+        from health_pipeline.engines.aws import AwsStack
 
-    @cached_property
-    def table(self) -> LocalIcebergTable:
-        return LocalIcebergTable(
-            self.settings.catalog_dir, self.settings.warehouse_dir, self.settings.database, self.settings.table
-        )
+        return AwsStack(settings)
+    from health_pipeline.engines.local import LocalStack
 
-    @cached_property
-    def delivery(self) -> LocalDeliveryStream:
-        return LocalDeliveryStream(self.settings.delivery_dir, self.table, self.desired_schema)
-
-    @cached_property
-    def sql(self) -> DuckDBQueryEngine:
-        return DuckDBQueryEngine(self.table)
-
-    @cached_property
-    def exports(self) -> LocalExportStore:
-        return LocalExportStore(export_root(self.settings.export_uri))
+    return LocalStack(settings)

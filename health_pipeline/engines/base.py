@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
 
 import pyarrow as pa
 
@@ -38,3 +39,31 @@ class QueryResult:
             meta["cost_usd"] = self.cost_usd
         meta.update(self.extra)
         return meta
+
+
+@dataclass(frozen=True)
+class ExportedFile:
+    """Where an export store put a CSV summary, its size, and how (written, or copied server-side)."""
+
+    location: str
+    size_bytes: int | None
+    how: str
+
+
+class Stack(Protocol):
+    """The parts every mode has (`engines.local.LocalStack`, `engines.aws.AwsStack`); the Dagster
+    definitions take one stack as their `stack` resource and use nothing else for I/O."""
+
+    query_kind: ClassVar[str]
+    export_kinds: ClassVar[frozenset[str]]
+    table: Any
+    query_engine: Any
+    export_store: Any
+    delivery_stream: Any
+    delivery_monitor: Any
+    schema_target: Any
+
+    @property
+    def intermediate_uri(self) -> str: ...
+
+    def desired_schema(self) -> Any: ...

@@ -117,6 +117,33 @@ class ErrorOutput:
         return paths
 
 
+class ErrorTally:
+    """Error documents (Firehose's error output format, or the local stream's, which adds `where`)
+    counted by error code, the first `sample_size` kept as samples: the one summary both monitors use."""
+
+    def __init__(self, sample_size: int) -> None:
+        self.sample_size = sample_size
+        self.records = 0
+        self.counts: dict[str, int] = {}
+        self.samples: list[ErrorSample] = []
+
+    def add(self, document: dict[str, Any], location: str, link: str | None) -> None:
+        code = str(document.get("errorCode") or document.get("ErrorCode") or document.get("lastErrorCode") or "Unknown")
+        message = str(document.get("errorMessage") or document.get("ErrorMessage") or document.get("lastErrorMessage") or "")
+        if document.get("where"):
+            message = f"{document['where']}: {message}"
+        self.counts[code] = self.counts.get(code, 0) + 1
+        self.records += 1
+        if len(self.samples) < self.sample_size:
+            raw = raw_preview(str(document.get("rawData", "")))
+            self.samples.append(ErrorSample(location=location, code=code, message=message, raw_preview=raw, link=link))
+
+    @property
+    def codes(self) -> dict[str, int]:
+        """Error codes, the most frequent first."""
+        return dict(sorted(self.counts.items(), key=lambda item: -item[1]))
+
+
 def raw_preview(raw_base64: str, limit: int = 160) -> str:
     """The start of an error record's rawData as text, for a sample in the metadata."""
     try:

@@ -4,21 +4,19 @@ import dagster as dg
 
 from health_pipeline.defs.common import OWNER
 from health_pipeline.defs.delivery.checks import CHECK_SPECS, check_results
-from health_pipeline.defs.delivery.resources import DeliveryStreamResource
-from health_pipeline.defs.table.assets import health_records
+from health_pipeline.engines import Stack
 from health_pipeline.engines.delivery import DeliveryStatus
 
 SAMPLE_MESSAGE_CHARS = 120
 
 
 @dg.asset(
-    deps=[health_records],
     group_name="ingestion",
     kinds={"firehose", "iceberg"},  # locally, the delivery stream with Firehose's semantics
     owners=[OWNER],
     check_specs=CHECK_SPECS,
 )
-def firehose_delivery(context: dg.AssetExecutionContext, delivery_stream: DeliveryStreamResource) -> dg.MaterializeResult:
+def firehose_delivery(context: dg.AssetExecutionContext, stack: dg.ResourceParam[Stack]) -> dg.MaterializeResult:
     """How records reach health_records since the last run. In aws mode: the Firehose stream's state and
     Iceberg destination (describe_delivery_stream), its CloudWatch figures (IncomingRecords,
     DeliveryToIceberg.SuccessfulRowCount, FailedRowCount, DataFreshness) and the new objects under its
@@ -26,7 +24,7 @@ def firehose_delivery(context: dg.AssetExecutionContext, delivery_stream: Delive
     the age of the oldest undelivered record and the new error documents. Each run picks up where the
     last one stopped (a cursor kept in this asset's materialization); its checks say whether the
     stream is active, has new errors and keeps records fresh."""
-    status = delivery_stream.observe(_previous_cursor(context))
+    status = stack.delivery_monitor.status(_previous_cursor(context))
     context.log.info(
         f"{status.stream}: {status.state}; "
         + ", ".join(f"{name} {value}" for name, value in status.figures.items() if value is not None)
@@ -55,10 +53,8 @@ def delivery_metadata(status: DeliveryStatus) -> dict[str, Any]:
         metadata[name] = dg.MetadataValue.null() if value is None else value
     metadata["error_codes"] = dg.MetadataValue.md(_codes_markdown(status))
     metadata["error_samples"] = dg.MetadataValue.md(_samples_markdown(status))
-    if status.mode == "local":
-        metadata["error_output"] = dg.MetadataValue.path(status.error_location)
-    else:
-        metadata["error_output"] = status.error_location
+    remote = "://" in status.error_location or status.error_location.startswith("(")
+    metadata["error_output"] = status.error_location if remote else dg.MetadataValue.path(status.error_location)
     metadata["cursor"] = dg.MetadataValue.json(status.cursor)
     return metadata
 

@@ -3,10 +3,9 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from health_pipeline.defs.resources import QueryEngineResource
-from health_pipeline.defs.summary.assets import DailySummary, daily_health_summary
-from health_pipeline.defs.summary.partitions import daily_partitions
-from health_pipeline.defs.table.assets import health_records
+from health_pipeline.defs.common import HEALTH_RECORDS
+from health_pipeline.defs.summary.assets import DailySummary
+from health_pipeline.engines import Stack
 from health_pipeline.quality import (
     ERROR,
     CheckOutcome,
@@ -17,7 +16,7 @@ from health_pipeline.quality import (
 )
 from health_pipeline.summary import day_window
 
-ZONE = ZoneInfo(daily_partitions.timezone)
+DAILY_HEALTH_SUMMARY = dg.AssetKey("daily_health_summary")
 TABLE_CHECKS = {
     "no_missing_user_or_time": "null or empty user_id, or no recorded_at (ERROR)",
     "scores_within_0_10": "fatigue, mood and motivation within 0-10 (ERROR)",
@@ -41,73 +40,81 @@ def _result(outcome: CheckOutcome, asset_key: str | None = None) -> dg.AssetChec
     )
 
 
-@dg.multi_asset_check(
-    specs=[dg.AssetCheckSpec(name, asset=health_records.key, description=text) for name, text in TABLE_CHECKS.items()],
-    description="The data-quality checks on health_records for the recent window (a week), each query ranged.",
-    pool="athena",
-)
-def health_records_checks(query_engine: QueryEngineResource):
-    now = datetime.now(timezone.utc)
-    for outcome in table_outcomes(query_engine, query_engine.table_name, now, ZONE):
-        yield _result(outcome, "health_records")
+def build_quality_checks(partitions: dg.DailyPartitionsDefinition) -> list[dg.AssetChecksDefinition]:
+    """The checks on health_records (recent window) and on each day's summary (blocking the CSV export)."""
+    zone = ZoneInfo(partitions.timezone)
 
-
-@dg.asset_check(
-    asset=daily_health_summary,
-    partitions_def=daily_partitions,
-    blocking=True,
-    description="The day's records are valid (user_id, scores 0-10, flags >= 0); a failure stops the CSV export.",
-    pool="athena",
-)
-def day_records_valid(context: dg.AssetCheckExecutionContext, query_engine: QueryEngineResource) -> dg.AssetCheckResult:
-    day = datetime.strptime(context.partition_key, "%Y-%m-%d").date()
-    window = day_window(day, ZONE)
-    outcomes, figures = validity_outcomes(
-        query_engine, query_engine.table_name, window, datetime.now(timezone.utc), include_null_time=False
+    @dg.multi_asset_check(
+        specs=[dg.AssetCheckSpec(name, asset=HEALTH_RECORDS, description=text) for name, text in TABLE_CHECKS.items()],
+        description="The data-quality checks on health_records for the recent window (a week), each query ranged.",
+        pool="athena",
     )
-    failed = [o for o in outcomes if not o.passed]
-    return dg.AssetCheckResult(
-        passed=not failed,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description="; ".join(o.description for o in failed) or "every record of the day is valid",
-        metadata={
-            "expected_invalid_rows": 0,
-            "actual_missing_user_id": figures["missing_user_id"],
-            "actual_score_out_of_range": figures["score_out_of_range"],
-            "actual_negative_flags": figures["negative_flags"],
-            "rows": figures["total_rows"],
-        },
+    def health_records_checks(stack: dg.ResourceParam[Stack]):
+        now = datetime.now(timezone.utc)
+        for outcome in table_outcomes(stack.query_engine, stack.table.table_name, now, zone):
+            yield _result(outcome, "health_records")
+
+
+    @dg.asset_check(
+        asset=DAILY_HEALTH_SUMMARY,
+        partitions_def=partitions,
+        blocking=True,
+        description="The day's records are valid (user_id, scores 0-10, flags >= 0); a failure stops the CSV export.",
+        pool="athena",
     )
+    def day_records_valid(context: dg.AssetCheckExecutionContext, stack: dg.ResourceParam[Stack]) -> dg.AssetCheckResult:
+        day = datetime.strptime(context.partition_key, "%Y-%m-%d").date()
+        window = day_window(day, zone)
+        outcomes, figures = validity_outcomes(
+            stack.query_engine, stack.table.table_name, window, datetime.now(timezone.utc), include_null_time=False
+        )
+        failed = [o for o in outcomes if not o.passed]
+        return dg.AssetCheckResult(
+            passed=not failed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description="; ".join(o.description for o in failed) or "every record of the day is valid",
+            metadata={
+                "expected_invalid_rows": 0,
+                "actual_missing_user_id": figures["missing_user_id"],
+                "actual_score_out_of_range": figures["score_out_of_range"],
+                "actual_negative_flags": figures["negative_flags"],
+                "rows": figures["total_rows"],
+            },
+        )
 
 
-@dg.asset_check(
-    asset=daily_health_summary,
-    partitions_def=daily_partitions,
-    blocking=True,
-    description="The sum of record_count equals the distinct records in the day's window.",
-    pool="athena",
-)
-def record_count_matches_distinct_records(
-    query_engine: QueryEngineResource, daily_health_summary: DailySummary
-) -> dg.AssetCheckResult:
-    window = day_window(daily_health_summary.day, ZONE)
-    return _result(summary_count_outcome(query_engine, query_engine.table_name, daily_health_summary.rows, window))
+    @dg.asset_check(
+        asset=DAILY_HEALTH_SUMMARY,
+        partitions_def=partitions,
+        blocking=True,
+        description="The sum of record_count equals the distinct records in the day's window.",
+        pool="athena",
+    )
+    def record_count_matches_distinct_records(
+        stack: dg.ResourceParam[Stack], daily_health_summary: DailySummary
+    ) -> dg.AssetCheckResult:
+        window = day_window(daily_health_summary.day, zone)
+        return _result(summary_count_outcome(stack.query_engine, stack.table.table_name, daily_health_summary.rows, window))
 
 
-@dg.asset_check(
-    asset=daily_health_summary,
-    partitions_def=daily_partitions,
-    blocking=True,
-    description="No user appears twice in the day's summary.",
-)
-def one_row_per_user(daily_health_summary: DailySummary) -> dg.AssetCheckResult:
-    return _result(one_row_per_user_outcome(daily_health_summary.rows))
+    @dg.asset_check(
+        asset=DAILY_HEALTH_SUMMARY,
+        partitions_def=partitions,
+        blocking=True,
+        description="No user appears twice in the day's summary.",
+    )
+    def one_row_per_user(daily_health_summary: DailySummary) -> dg.AssetCheckResult:
+        return _result(one_row_per_user_outcome(daily_health_summary.rows))
+
+    return [health_records_checks, day_records_valid, record_count_matches_distinct_records, one_row_per_user]
 
 
-SUMMARY_CHECKS = [day_records_valid, record_count_matches_distinct_records, one_row_per_user]
+DATA_QUALITY_JOB = "data_quality_job"
 
-data_quality_job = dg.define_asset_job(
-    "data_quality_job",
-    selection=dg.AssetSelection.checks_for_assets(health_records.key),
-    description="Every data-quality check on health_records for the recent window.",
-)
+
+def build_data_quality_job():
+    return dg.define_asset_job(
+        DATA_QUALITY_JOB,
+        selection=dg.AssetSelection.checks_for_assets(HEALTH_RECORDS),
+        description="Every data-quality check on health_records for the recent window.",
+    )

@@ -1,9 +1,8 @@
 import dagster as dg
 from pydantic import Field
 
-from health_pipeline.defs.common import OWNER
-from health_pipeline.defs.resources import HealthTableResource
-from health_pipeline.defs.table.assets import health_records
+from health_pipeline.defs.common import HEALTH_RECORDS, OWNER
+from health_pipeline.engines import Stack
 from health_pipeline.schema.migrate import migrate
 from health_pipeline.schema.model import TableSchema
 from health_pipeline.schema.plan import MigrationPlan
@@ -69,21 +68,21 @@ def plan_metadata(plan: MigrationPlan) -> dict:
 
 
 @dg.asset(
-    deps=[health_records],
+    deps=[HEALTH_RECORDS],
     group_name="schema",
     kinds={"iceberg", "terraform"},
     owners=[OWNER],
     pool="schema_migration",
 )
 def iceberg_schema(
-    context: dg.AssetExecutionContext, config: SchemaMigrationConfig, health_table: HealthTableResource
+    context: dg.AssetExecutionContext, config: SchemaMigrationConfig, stack: dg.ResourceParam[Stack]
 ) -> dg.MaterializeResult:
     """The schema state of health_records: desired (the Terraform Glue module), catalog (Glue's columns,
     aws mode) and live (the Iceberg metadata) side by side, the drift classified, and the migration plan.
     `terraform apply` does not change the Iceberg metadata: when this shows additive drift, the
     schema_migration job (started by schema_drift_sensor) adds the columns and verifies them. Its data
     version is the live schema's fingerprint, so after a migration the daily summaries show as stale."""
-    target = health_table.schema_target()
+    target = stack.schema_target
     migration: dict = {}
     if config.migrate:
         outcome = migrate(target, confirm=config.confirm or None, log=context.log.info)

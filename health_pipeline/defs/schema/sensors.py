@@ -1,7 +1,7 @@
 import dagster as dg
 
-from health_pipeline.defs.resources import HealthTableResource
 from health_pipeline.defs.schema.jobs import schema_migration
+from health_pipeline.engines import Stack
 from health_pipeline.schema.plan import IN_SYNC, TABLE_ABSENT
 
 
@@ -11,12 +11,12 @@ from health_pipeline.schema.plan import IN_SYNC, TABLE_ABSENT
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Starts schema_migration when Terraform declares columns the live Iceberg table lacks.",
 )
-def schema_drift_sensor(context: dg.SensorEvaluationContext, health_table: HealthTableResource):
+def schema_drift_sensor(context: dg.SensorEvaluationContext, stack: dg.ResourceParam[Stack]):
     """Compares the Terraform Glue module with the live Iceberg schema on every tick (a file read and a
     catalog lookup). Additive drift requests one schema_migration run per plan (run_key = the plan's
     fingerprint, so the next tick does not start a second); drift that needs a person is named in the
     skip reason and never applied. The cursor is the last plan fingerprint seen."""
-    plan = health_table.schema_target().read_plan()
+    plan = stack.schema_target.read_plan()
     context.update_cursor(plan.fingerprint)
     if plan.state == TABLE_ABSENT:
         return dg.SkipReason(f"{plan.table} does not exist yet; it is created from Terraform on the first delivery")

@@ -1,6 +1,9 @@
 import dagster as dg
 
-from health_pipeline.defs.common import SETTINGS
+from health_pipeline.settings import Settings
 
-# Made once; the schedule is derived from it. A day is a calendar day in the users' time zone.
-daily_partitions = dg.DailyPartitionsDefinition(start_date=SETTINGS.start_date, timezone=SETTINGS.timezone)
+
+def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
+    """Made once per Definitions and passed to every asset, check, sensor and schedule that needs it:
+    a day is a calendar day in HEALTH_PIPELINE_TIMEZONE, from HEALTH_PIPELINE_START_DATE."""
+    return dg.DailyPartitionsDefinition(start_date=settings.start_date, timezone=settings.timezone)

@@ -56,6 +56,9 @@ MINIMUM_BILLED_BYTES = 10 * BYTES_PER_MB
 FREE_STATEMENT_TYPES = frozenset({"DDL"})
 
 
+ATHENA_TIMEOUT_S = 1800.0  # a daily summary takes seconds; past 30 minutes something is wrong: stop it
+
+
 class AthenaQueryError(QueryFailed):
     """An Athena query ended FAILED or CANCELLED (or was stopped by us); `retryable` says whether running
     it again may succeed (Athena's AthenaError.Retryable)."""
@@ -177,7 +180,7 @@ class AthenaQueryEngine:
         output_location: str | None,
         client: Any = None,
         region: str | None = None,
-        timeout_s: float = 1800.0,
+        timeout_s: float = ATHENA_TIMEOUT_S,
         poll_initial_s: float = 0.2,
         poll_backoff: float = 2.0,
         poll_max_s: float = 11.0,

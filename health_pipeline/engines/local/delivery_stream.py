@@ -51,8 +51,8 @@ from health_pipeline.engines.json_lines import (
     LineBlock,
     check_lines,
 )
-from health_pipeline.engines.iceberg_append import append_each, conform_rows
-from health_pipeline.engines.local_table import LocalIcebergTable, flocked
+from health_pipeline.engines.pyiceberg_patches import append_each, conform_rows
+from health_pipeline.engines.local.table import LocalIcebergTable, flocked
 from health_pipeline.schema.model import TableSchema
 
 __all__ = ["LocalDeliveryStream", "ErrorOutput", "Rejection", "MAX_RECORD_BYTES", "SEGMENT_PROPERTY"]
@@ -75,6 +75,8 @@ class _CachedSegment:
 
 
 class LocalDeliveryStream:
+    flushable = True  # `flush()` delivers the spool now
+
     def __init__(
         self,
         directory: Path,
@@ -147,9 +149,9 @@ class LocalDeliveryStream:
 
     def backlog(self) -> tuple[int, int, float | None]:
         """(segments, bytes, age in seconds of the oldest undelivered segment) still in the spool."""
-        segments = self._segments()
-        size = sum(_size(path) for path in segments)
-        oldest = min((_created(path) for path in segments), default=None)
+        segments = self.segments()
+        size = sum(file_size(path) for path in segments)
+        oldest = min((created_at(path) for path in segments), default=None)
         return len(segments), size, None if oldest is None else max(0.0, self.clock() - oldest)
 
     def _check(
@@ -185,7 +187,7 @@ class LocalDeliveryStream:
         with flocked(self.spool_dir / ".lock"):
             yield
 
-    def _segments(self) -> list[Path]:
+    def segments(self) -> list[Path]:
         """Every undelivered segment, open or sealed, oldest first."""
         if not self.spool_dir.exists():
             return []
@@ -194,11 +196,11 @@ class LocalDeliveryStream:
         )
 
     def _sealed(self) -> list[Path]:
-        return [path for path in self._segments() if path.suffix == SEALED]
+        return [path for path in self.segments() if path.suffix == SEALED]
 
     def _open_segment(self) -> Path:
         """The segment that takes appends (creating its name when there is none)."""
-        segments = self._segments()
+        segments = self.segments()
         open_ones = [path for path in segments if path.suffix == OPEN]
         for stale in open_ones[:-1]:  # only after a crash between creating one and sealing the other
             self._seal(stale)
@@ -218,7 +220,7 @@ class LocalDeliveryStream:
             while position < len(data):
                 path = self._open_segment()
                 _truncate_partial_tail(path)
-                size = _size(path)
+                size = file_size(path)
                 room = self.buffer_bytes - size
                 rest = len(data) - position
                 if rest <= room:
@@ -263,9 +265,9 @@ class LocalDeliveryStream:
 
     def _seal_open(self, force: bool) -> None:
         now = self.clock()
-        for path in self._segments():
+        for path in self.segments():
             if path.suffix == OPEN and (
-                force or _size(path) >= self.buffer_bytes or now - _created(path) >= self.buffer_seconds
+                force or file_size(path) >= self.buffer_bytes or now - created_at(path) >= self.buffer_seconds
             ):
                 self._seal(path)
         _fsync_dir(self.spool_dir)
@@ -286,7 +288,7 @@ class LocalDeliveryStream:
                 cached = self._cache.pop(path.name, None)
             if not path.exists():
                 continue  # another process delivered it
-            if cached is not None and cached.size == _size(path):
+            if cached is not None and cached.size == file_size(path):
                 ready.append((path, pa.concat_tables(cached.tables)))
             else:
                 ready.append((path, self._read_segment(path, table, desired)))
@@ -315,102 +317,6 @@ class LocalDeliveryStream:
             rejection = Rejection(block.where(i), f"Stream.{err.code}", str(err), block.raw_line(i))
             self.errors.write(rejection, source="delivery-stream")
         return checked.rows
-
-    # -- what the firehose_delivery asset shows ---------------------------------------------------
-    def status(self, cursor: dict[str, Any] | None = None, sample_size: int = 5) -> DeliveryStatus:
-        """The stream's figures since the observation that returned `cursor` (everything, without one)."""
-        cursor = cursor or {}
-        now = datetime.fromtimestamp(self.clock(), timezone.utc)
-        segments = self._segments()
-        backlog_bytes = sum(_size(path) for path in segments)
-        backlog_records = sum(_count_lines(path) for path in segments)
-        oldest = min((_created(path) for path in segments), default=None)
-        state, problems = "ACTIVE", []
-        try:
-            self.spool_dir.mkdir(parents=True, exist_ok=True)
-            if not os.access(self.spool_dir, os.W_OK):
-                state, problems = "NOT_WRITABLE", [f"the spool {self.spool_dir} is not writable"]
-        except OSError as err:
-            state, problems = "NOT_WRITABLE", [f"cannot create the spool {self.spool_dir}: {err}"]
-        since_ms = int(cursor.get("snapshot_ms", 0))
-        delivered = delivered_total = 0
-        last_ms = since_ms
-        if self.table.exists():
-            for snapshot in self.table.load().metadata.snapshots:
-                summary = snapshot.summary
-                if summary is None or SEGMENT_PROPERTY not in summary.additional_properties:
-                    continue
-                added = int(summary.additional_properties.get("added-records", 0))
-                delivered_total += added
-                if snapshot.timestamp_ms > since_ms:
-                    delivered += added
-                    last_ms = max(last_ms, snapshot.timestamp_ms)
-        documents = self.errors.documents(after=cursor.get("last_error"))
-        codes: dict[str, int] = {}
-        samples: list[ErrorSample] = []
-        for path in documents:
-            try:
-                document = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                document = {"errorCode": "Unreadable", "errorMessage": f"cannot read {path}"}
-            code = str(document.get("errorCode", "Unknown"))
-            codes[code] = codes.get(code, 0) + 1
-            if len(samples) < sample_size:
-                samples.append(
-                    ErrorSample(
-                        location=str(path),
-                        code=code,
-                        message=f"{document.get('where', '')}: {document.get('errorMessage', '')}".strip(": "),
-                        raw_preview=raw_preview(document.get("rawData", "")),
-                        link=path.as_uri(),
-                    )
-                )
-        rejected = len(documents)
-        received = delivered + rejected + backlog_records - int(cursor.get("backlog_records", 0))
-        last_error = (
-            documents[-1].relative_to(self.errors.directory).as_posix() if documents else cursor.get("last_error")
-        )
-        window_start = datetime.fromisoformat(cursor["window_end"]) if cursor.get("window_end") else None
-        identifier = f"Iceberg {self.table.identifier} (local catalog)"
-        return DeliveryStatus(
-            mode="local",
-            stream=str(self.spool_dir),
-            state=state,
-            destination=identifier,
-            expected_destination=identifier,
-            problems=problems,
-            buffer_seconds=float(self.buffer_seconds),
-            buffer_mb=round(self.buffer_bytes / (1024 * 1024), 3),
-            window_start=window_start,
-            window_end=now,
-            figures={
-                "records_received": received,
-                "records_delivered": delivered,
-                "records_rejected": rejected,
-                "records_delivered_total": delivered_total,
-                "spool_segments": len(segments),
-                "spool_bytes": backlog_bytes,
-                "spool_records": backlog_records,
-                "oldest_undelivered_s": None if oldest is None else round(max(0.0, self.clock() - oldest), 1),
-            },
-            freshness_s=None if oldest is None else max(0.0, self.clock() - oldest),
-            freshness_source="age of the oldest undelivered record in the spool",
-            new_error_records=rejected,
-            error_codes=dict(sorted(codes.items(), key=lambda item: -item[1])),
-            error_samples=samples,
-            error_location=str(self.errors.directory),
-            cursor={
-                "last_error": last_error,
-                "snapshot_ms": last_ms,
-                "backlog_records": backlog_records,
-                "window_end": now.isoformat(),
-            },
-            notes=(
-                [f"{backlog_records} records wait in the spool; `health-pipeline flush` delivers them now"]
-                if backlog_records
-                else []
-            ),
-        )
 
 
 class _Spooler:
@@ -565,18 +471,18 @@ def _committed(table: Table, segment: str) -> bool:
     return False
 
 
-def _created(path: Path) -> float:
+def created_at(path: Path) -> float:
     return int(path.stem.split("-")[2]) / 1000
 
 
-def _size(path: Path) -> int:
+def file_size(path: Path) -> int:
     try:
         return path.stat().st_size
     except FileNotFoundError:
         return 0
 
 
-def _count_lines(path: Path) -> int:
+def line_count(path: Path) -> int:
     try:
         return path.read_bytes().count(b"\n")
     except FileNotFoundError:
@@ -593,7 +499,7 @@ def _append(path: Path, data: memoryview) -> None:
 
 def _truncate_partial_tail(path: Path) -> None:
     """Cut a line a crash left half-written (never acknowledged) so the next append starts clean."""
-    size = _size(path)
+    size = file_size(path)
     if size == 0:
         return
     with open(path, "rb+") as handle:

@@ -6,8 +6,15 @@ import os
 import tempfile
 from pathlib import Path
 
+import pyarrow as pa
+
+from health_pipeline.engines.base import ExportedFile
+from health_pipeline.summary import summary_csv
+
 
 class LocalExportStore:
+    kinds = frozenset({"csv"})
+
     def __init__(self, root: Path) -> None:
         self.root = root
 
@@ -32,6 +39,11 @@ class LocalExportStore:
 
     def read(self, key: str) -> bytes:
         return (self.root / key).read_bytes()
+
+    def export_summary(self, key: str, rows: pa.Table, result_location: str | None = None) -> ExportedFile:
+        """The summary rows as the contract's CSV at `key`, replacing the previous file atomically."""
+        data = summary_csv(rows)
+        return ExportedFile(self.write(key, data), len(data), "written")
 
 
 def export_root(export_uri: str) -> Path:

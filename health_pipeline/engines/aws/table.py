@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.table import Table
 
 from health_pipeline.schema.model import Column, TableSchema
 
@@ -81,6 +82,13 @@ class GlueIcebergTable:
         except NoSuchTableError:
             return None
         return TableSchema.from_iceberg(table.schema())
+
+    def iceberg_table(self) -> Table | None:
+        """The PyIceberg table (for its snapshots), or None while it does not exist: one catalog read."""
+        try:
+            return self.load()
+        except NoSuchTableError:
+            return None
 
     def load(self):
         return self.iceberg_catalog().load_table((self.database, self.table_name))

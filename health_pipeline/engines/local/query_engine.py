@@ -16,7 +16,7 @@ from pyiceberg.expressions import And, GreaterThanOrEqual, IsNull, LessThan
 from pyiceberg.table import Table
 
 from health_pipeline.engines.base import QueryFailed, QueryResult
-from health_pipeline.engines.local_table import LocalIcebergTable
+from health_pipeline.engines.local.table import LocalIcebergTable
 from health_pipeline.schema.model import TableSchema
 from health_pipeline.sql import Query, check_query_rules, to_duckdb, with_table
 

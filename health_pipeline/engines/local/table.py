@@ -12,47 +12,16 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pyarrow as pa
-from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError
 from pyiceberg.partitioning import PartitionField, PartitionSpec
-from pyiceberg.table import StagedTable, Table, TableRequirement
-from pyiceberg.table.locations import load_location_provider
-from pyiceberg.table.update import TableUpdate
-from pyiceberg.typedef import Identifier
+from pyiceberg.table import Table
 from pyiceberg.transforms import DayTransform
 
-from health_pipeline.engines.iceberg_append import applied
+from health_pipeline.engines.pyiceberg_patches import FastCommitSqlCatalog
 from health_pipeline.schema.model import Column, TableSchema
 from health_pipeline.schema.types import iceberg_type
 
 PARTITION_FIELD_ID = 1000
-
-
-class _LocalSqlCatalog(SqlCatalog):
-    """PyIceberg's SqlCatalog, but a commit to an existing table applies its updates with
-    `iceberg_append.applied` (no deep copy of the whole metadata: 0.4 s a commit at 2,000 snapshots)."""
-
-    def _update_and_stage_table(
-        self,
-        current_table: Table | None,
-        table_identifier: Identifier,
-        requirements: tuple[TableRequirement, ...],
-        updates: tuple[TableUpdate, ...],
-    ) -> StagedTable:
-        if current_table is None:  # a table being created: PyIceberg's own path and validation
-            return super()._update_and_stage_table(current_table, table_identifier, requirements, updates)
-        for requirement in requirements:
-            requirement.validate(current_table.metadata)
-        metadata, _ = applied(current_table.metadata, updates, metadata_location=current_table.metadata_location)
-        version = self._parse_metadata_version(current_table.metadata_location) + 1
-        location = load_location_provider(metadata.location, metadata.properties).new_table_metadata_file_location(version)
-        return StagedTable(
-            identifier=table_identifier,
-            metadata=metadata,
-            metadata_location=location,
-            io=self._load_file_io(properties=metadata.properties, location=location),
-            catalog=self,
-        )
 
 
 class LocalIcebergTable:
@@ -75,7 +44,7 @@ class LocalIcebergTable:
             # SqlCatalog creates its own SQLite tables on first use, and two processes doing that at
             # once fail ("table already exists"); the first use is serialized across processes.
             with self._creating():
-                self._catalog = _LocalSqlCatalog(
+                self._catalog = FastCommitSqlCatalog(
                     "health_pipeline_local",
                     uri=f"sqlite:///{self.catalog_dir / 'catalog.db'}",
                     warehouse=self.warehouse_dir.as_uri(),
@@ -87,6 +56,13 @@ class LocalIcebergTable:
 
     def exists(self) -> bool:
         return self.catalog().table_exists(self.identifier)
+
+    def iceberg_table(self) -> Table | None:
+        """The PyIceberg table (for its snapshots), or None while it does not exist: one catalog read."""
+        try:
+            return self.load()
+        except NoSuchTableError:
+            return None
 
     def load(self) -> Table:
         return self.catalog().load_table(self.identifier)

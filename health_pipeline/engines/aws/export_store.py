@@ -2,12 +2,17 @@
 
 A PUT or a copy replaces the object in one step (readers see the old or the new file, never half),
 so a re-materialization simply overwrites. `copy_from` never brings the data through this process.
-The client is a boto3 S3 client (the Dagster layer may take it from dagster-aws's S3Resource).
+The client is a boto3 S3 client from boto3's own credential chain.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import pyarrow as pa
+
+from health_pipeline.engines.base import ExportedFile
+from health_pipeline.summary import summary_csv
 
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 
@@ -23,6 +28,8 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
 
 
 class S3ExportStore:
+    kinds = frozenset({"csv", "s3"})
+
     def __init__(self, client: Any, export_uri: str) -> None:
         bucket, prefix = split_s3_uri(export_uri)
         self.client = client
@@ -54,3 +61,13 @@ class S3ExportStore:
 
     def read(self, key: str) -> bytes:
         return self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"].read()
+
+    def export_summary(self, key: str, rows: pa.Table, result_location: str | None = None) -> ExportedFile:
+        """The summary at `key`: a server-side copy of Athena's result CSV (the rows never pass through
+        this process), or, for a query that wrote no result object, the rows we hold written as CSV."""
+        if result_location is None:
+            data = summary_csv(rows)
+            return ExportedFile(self.write(key, data), len(data), "written")
+        bucket, source_key = split_s3_uri(result_location)
+        size = self.client.head_object(Bucket=bucket, Key=source_key)["ContentLength"]
+        return ExportedFile(self.copy_from(result_location, key), size, f"copied from {result_location}")

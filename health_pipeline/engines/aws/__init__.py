@@ -1,0 +1,101 @@
+"""Production (`HEALTH_PIPELINE_MODE=aws`): Kinesis Firehose, S3 Tables through the Glue Data Catalog
+(read with PyIceberg), Athena for the SQL, S3 for the CSV exports.
+
+`AwsStack` has the same parts as `engines.local.LocalStack`. Clients come from boto3's own credential
+chain (and AWS_ENDPOINT_URL, which is how the tests reach moto); nothing connects until a part is
+first used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from health_pipeline.engines.aws.athena import AthenaQueryEngine
+from health_pipeline.engines.aws.delivery_monitor import FirehoseMonitor
+from health_pipeline.engines.aws.delivery_stream import DeadLetterFile, FirehoseDeliveryStream, firehose_client
+from health_pipeline.engines.aws.export_store import S3ExportStore, split_s3_uri
+from health_pipeline.engines.aws.schema_target import AthenaSchemaTarget
+from health_pipeline.engines.aws.table import GlueIcebergTable
+from health_pipeline.engines.delivery import ErrorOutput
+from health_pipeline.schema import TableSchema, read_desired_schema
+from health_pipeline.settings import Settings
+
+
+@dataclass
+class AwsStack:
+    settings: Settings
+
+    query_kind = AthenaQueryEngine.engine
+    export_kinds = S3ExportStore.kinds
+
+    def desired_schema(self) -> TableSchema:
+        """The schema Terraform declares (the Glue module's columns), read afresh on every call."""
+        return read_desired_schema(self.settings.glue_module_dir)
+
+    @property
+    def intermediate_uri(self) -> str:
+        """Where Dagster keeps the values passed between assets: next to Athena's results, which the
+        deployment's role already reads and writes and whose lifecycle rule expires them."""
+        bucket, prefix = split_s3_uri(self.settings.athena_output)
+        return f"s3://{bucket}/" + f"{prefix.rstrip('/')}/dagster-io".lstrip("/")
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.session.Session(region_name=self.settings.aws_region).client(service)
+
+    @cached_property
+    def table(self) -> GlueIcebergTable:
+        s = self.settings
+        return GlueIcebergTable(
+            self.client("glue"),
+            s.database,
+            s.table,
+            region=s.aws_region,
+            catalog=s.athena_catalog,
+            s3_endpoint=s.s3_endpoint_url,
+        )
+
+    @cached_property
+    def query_engine(self) -> AthenaQueryEngine:
+        s = self.settings
+        return AthenaQueryEngine(
+            catalog=s.athena_catalog,
+            database=s.database,
+            workgroup=s.athena_workgroup,
+            output_location=s.athena_output,
+            region=s.aws_region,
+        )
+
+    @cached_property
+    def export_store(self) -> S3ExportStore:
+        return S3ExportStore(self.client("s3"), self.settings.export_uri)
+
+    @cached_property
+    def delivery_stream(self) -> FirehoseDeliveryStream:
+        s = self.settings
+        return FirehoseDeliveryStream(
+            firehose_client(s.aws_region),
+            s.firehose_stream,
+            ErrorOutput(s.delivery_dir / "errors"),
+            DeadLetterFile(s.delivery_dir / "dead-letter", s.firehose_stream),
+        )
+
+    @cached_property
+    def delivery_monitor(self) -> FirehoseMonitor:
+        s = self.settings
+        return FirehoseMonitor(
+            firehose=self.client("firehose"),
+            cloudwatch=self.client("cloudwatch"),
+            s3=self.client("s3"),
+            stream_name=s.firehose_stream,
+            database=s.database,
+            table=s.table,
+            region=s.aws_region,
+        )
+
+    @cached_property
+    def schema_target(self) -> AthenaSchemaTarget:
+        return AthenaSchemaTarget(self.table, self.desired_schema, self.query_engine)

@@ -1,0 +1,42 @@
+"""The aws schema target: Athena DDL, which updates both the Glue columns and the Iceberg metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from health_pipeline.engines.schema_target import verification_metadata, verification_query
+from health_pipeline.schema.model import Column, TableSchema
+from health_pipeline.schema.plan import MigrationPlan
+
+
+class AthenaSchemaTarget:
+    """aws mode: desired from Terraform, catalog from Glue, live from Iceberg (PyIceberg through Glue);
+    changes applied with Athena DDL, which updates both the Glue columns and the Iceberg metadata."""
+
+    def __init__(self, glue_table, desired: Callable[[], TableSchema], athena) -> None:
+        self.glue_table = glue_table
+        self.desired = desired
+        self.athena = athena
+
+    def read_plan(self) -> MigrationPlan:
+        return MigrationPlan.build(
+            self.glue_table.table_name,
+            self.desired(),
+            self.glue_table.live_schema(),
+            catalog=self.glue_table.catalog_schema(),
+        )
+
+    def apply(self, plan: MigrationPlan, added: list[Column], promoted: list[Column]) -> list[str]:
+        statements = []
+        if added:
+            statements.append(plan.add_columns_ddl())
+        if promoted:
+            statements += plan.promotion_ddl()
+        done = []
+        for statement in statements:
+            execution = self.athena.execute_ddl(statement)
+            done.append(f"{statement}  -- query {getattr(execution, 'query_id', execution)}")
+        return done
+
+    def verify_query(self, plan: MigrationPlan, columns: list[str]) -> dict:
+        return verification_metadata(self.athena.run(verification_query(plan, columns)))

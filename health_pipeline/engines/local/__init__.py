@@ -1,0 +1,62 @@
+"""The embedded default (`HEALTH_PIPELINE_MODE=local`): PyIceberg on SQLite and files, DuckDB for the
+SQL, a delivery stream with Firehose's semantics, CSV files. No account, no network, no server.
+
+`LocalStack` has the same parts as `engines.aws.AwsStack`; nothing connects or creates a file until a
+part is first used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from health_pipeline.engines.local.delivery_monitor import LocalDeliveryMonitor
+from health_pipeline.engines.local.delivery_stream import LocalDeliveryStream
+from health_pipeline.engines.local.export_store import LocalExportStore, export_root
+from health_pipeline.engines.local.query_engine import DuckDBQueryEngine
+from health_pipeline.engines.local.schema_target import LocalSchemaTarget
+from health_pipeline.engines.local.table import LocalIcebergTable
+from health_pipeline.schema import TableSchema, read_desired_schema
+from health_pipeline.settings import Settings
+
+
+@dataclass
+class LocalStack:
+    settings: Settings
+
+    query_kind = DuckDBQueryEngine.engine
+    export_kinds = LocalExportStore.kinds
+
+    def desired_schema(self) -> TableSchema:
+        """The schema Terraform declares (the Glue module's columns), read afresh on every call."""
+        return read_desired_schema(self.settings.glue_module_dir)
+
+    @property
+    def intermediate_uri(self) -> str:
+        """Where Dagster keeps the values passed between assets (the summary's rows)."""
+        return str(self.settings.dagster_home / "storage")
+
+    @cached_property
+    def table(self) -> LocalIcebergTable:
+        s = self.settings
+        return LocalIcebergTable(s.catalog_dir, s.warehouse_dir, s.database, s.table)
+
+    @cached_property
+    def query_engine(self) -> DuckDBQueryEngine:
+        return DuckDBQueryEngine(self.table)
+
+    @cached_property
+    def export_store(self) -> LocalExportStore:
+        return LocalExportStore(export_root(self.settings.export_uri))
+
+    @cached_property
+    def delivery_stream(self) -> LocalDeliveryStream:
+        return LocalDeliveryStream(self.settings.delivery_dir, self.table, self.desired_schema)
+
+    @cached_property
+    def delivery_monitor(self) -> LocalDeliveryMonitor:
+        return LocalDeliveryMonitor(self.delivery_stream)
+
+    @cached_property
+    def schema_target(self) -> LocalSchemaTarget:
+        return LocalSchemaTarget(self.table, self.desired_schema, self.query_engine)
