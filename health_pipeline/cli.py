@@ -87,9 +87,8 @@ def cmd_flush(args: argparse.Namespace) -> int:
 
 
 def cmd_schema_status(args: argparse.Namespace) -> int:
-    from health_pipeline.schema.plan import ADDITIVE_DRIFT, NEEDS_A_PERSON
-
     from health_pipeline.engines import stack_for
+    from health_pipeline.schema.plan import ADDITIVE_DRIFT, NEEDS_A_PERSON
 
     plan = stack_for(load_settings()).schema_target.read_plan()
     code = {ADDITIVE_DRIFT: EXIT_ADDITIVE_DRIFT, NEEDS_A_PERSON: EXIT_NEEDS_PERSON}.get(plan.state, EXIT_OK)

@@ -12,7 +12,7 @@ import json
 import random
 import shutil
 from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -25,7 +25,7 @@ SPECIAL_USERS = ("利用者-さくら", "o'brien", 'say "hi"', "josé-ñandú")
 def _format(moment: datetime, offset: str) -> str:
     if offset == "+09:00":
         return moment.astimezone(timezone(timedelta(hours=9))).isoformat(timespec="microseconds")
-    text = moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    text = moment.astimezone(UTC).isoformat(timespec="microseconds")
     return text.replace("+00:00", "Z") if offset == "Z" else text
 
 
@@ -40,7 +40,9 @@ def generate_records(
     for day in days:
         day_start = datetime.combine(day, time(0), tzinfo=zone)
         for uid in ids:
-            moments = [day_start + timedelta(seconds=rng.uniform(6 * 3600, 23.5 * 3600)) for _ in range(rng.randint(2, 6))]
+            moments = [
+                day_start + timedelta(seconds=rng.uniform(6 * 3600, 23.5 * 3600)) for _ in range(rng.randint(2, 6))
+            ]
             edge = rng.random()
             if edge < 0.05:
                 moments.append(day_start)

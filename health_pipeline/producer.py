@@ -9,14 +9,12 @@ after every retry go to a dead-letter file.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from health_pipeline.engines.delivery import DeliveryStream, Rejection, SendListener, SendReport
 from health_pipeline.engines.json_lines import BLOCK_BYTES, blocks_from_pairs, read_blocks
 from health_pipeline.schema.model import TableSchema
-from health_pipeline.settings import Settings
 
 __all__ = ["DeliveryStream", "Rejection", "SendReport", "send_file", "send_lines"]
 

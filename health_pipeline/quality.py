@@ -9,7 +9,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -44,7 +44,7 @@ class CheckOutcome:
 
 
 def _utc_naive(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def recent_window(now: datetime, zone: ZoneInfo, thresholds: Thresholds) -> tuple[datetime, datetime]:
@@ -64,8 +64,14 @@ def _first_row(rows: pa.Table) -> dict:
     return {k: int(v) if isinstance(v, Decimal) else v for k, v in row.items()}
 
 
-def validity_outcomes(engine, table: str, window: tuple[datetime, datetime], now: datetime,
-                      thresholds: Thresholds = Thresholds(), include_null_time: bool = True) -> tuple[list[CheckOutcome], dict]:
+def validity_outcomes(
+    engine,
+    table: str,
+    window: tuple[datetime, datetime],
+    now: datetime,
+    thresholds: Thresholds = Thresholds(),
+    include_null_time: bool = True,
+) -> tuple[list[CheckOutcome], dict]:
     """The ERROR checks: missing user_id or recorded_at, scores outside 0-10, negative flags."""
     start, end = window
     cutoff = _utc_naive(now) + thresholds.future_skew
@@ -73,7 +79,9 @@ def validity_outcomes(engine, table: str, window: tuple[datetime, datetime], now
     figures = {k: (v or 0) if k != "latest_recorded_at" else v for k, v in figures.items()}
     missing_time = 0
     if include_null_time:
-        null_query = Query(name="quality_missing_time", text=load_sql("quality_missing_time"), table=table, null_time=True)
+        null_query = Query(
+            name="quality_missing_time", text=load_sql("quality_missing_time"), table=table, null_time=True
+        )
         missing_time = _first_row(engine.run(null_query).rows).get("missing_recorded_at") or 0
     figures["missing_recorded_at"] = missing_time
     scope = f"{table} rows with recorded_at in [{start.isoformat()}, {end.isoformat()}) UTC"
@@ -83,7 +91,11 @@ def validity_outcomes(engine, table: str, window: tuple[datetime, datetime], now
             figures["missing_user_id"] == 0 and missing_time == 0,
             ERROR,
             f"null or empty user_id among {scope}; rows with no recorded_at at all",
-            {"expected": 0, "actual_missing_user_id": figures["missing_user_id"], "actual_missing_recorded_at": missing_time},
+            {
+                "expected": 0,
+                "actual_missing_user_id": figures["missing_user_id"],
+                "actual_missing_recorded_at": missing_time,
+            },
         ),
         CheckOutcome(
             "scores_within_0_10",
@@ -103,8 +115,9 @@ def validity_outcomes(engine, table: str, window: tuple[datetime, datetime], now
     return outcomes, figures
 
 
-def table_outcomes(engine, table: str, now: datetime, zone: ZoneInfo,
-                   thresholds: Thresholds = Thresholds()) -> list[CheckOutcome]:
+def table_outcomes(
+    engine, table: str, now: datetime, zone: ZoneInfo, thresholds: Thresholds = Thresholds()
+) -> list[CheckOutcome]:
     """Every check on health_records for the recent window: the ERROR ones, then the WARN ones."""
     window = recent_window(now, zone, thresholds)
     start, end = window
@@ -114,17 +127,29 @@ def table_outcomes(engine, table: str, now: datetime, zone: ZoneInfo,
     copies = _first_row(engine.run(_query("quality_copies", table, window, window)).rows)
     extra = copies.get("extra_copies") or 0
     ratio = extra / total if total else 0.0
-    outcomes.append(CheckOutcome(
-        "duplicates_below_threshold", ratio <= thresholds.duplicate_ratio, WARN,
-        "exact duplicates (same user_id and recorded_at) as a share of the window's rows",
-        {"expected_max_ratio": thresholds.duplicate_ratio, "actual_ratio": round(ratio, 6),
-         "duplicate_copies": extra, "rows": total},
-    ))
-    outcomes.append(CheckOutcome(
-        "no_future_records", figures["future_rows"] == 0, WARN,
-        f"recorded_at no later than now + {int(thresholds.future_skew.total_seconds())} s of clock skew",
-        {"expected": 0, "actual": figures["future_rows"], "latest_recorded_at": str(figures["latest_recorded_at"])},
-    ))
+    outcomes.append(
+        CheckOutcome(
+            "duplicates_below_threshold",
+            ratio <= thresholds.duplicate_ratio,
+            WARN,
+            "exact duplicates (same user_id and recorded_at) as a share of the window's rows",
+            {
+                "expected_max_ratio": thresholds.duplicate_ratio,
+                "actual_ratio": round(ratio, 6),
+                "duplicate_copies": extra,
+                "rows": total,
+            },
+        )
+    )
+    outcomes.append(
+        CheckOutcome(
+            "no_future_records",
+            figures["future_rows"] == 0,
+            WARN,
+            f"recorded_at no later than now + {int(thresholds.future_skew.total_seconds())} s of clock skew",
+            {"expected": 0, "actual": figures["future_rows"], "latest_recorded_at": str(figures["latest_recorded_at"])},
+        )
+    )
 
     hourly = [
         {"hour_utc": r["hour_utc"], "records": int(r["records"])}
@@ -145,34 +170,52 @@ def _freshness(hourly: list[dict], now: datetime, thresholds: Thresholds) -> Che
     latest = max((r["hour_utc"] for r in hourly if r["hour_utc"] <= now_utc), default=None)
     passed = recent > 0 or before == 0
     return CheckOutcome(
-        "records_are_fresh", passed, WARN,
+        "records_are_fresh",
+        passed,
+        WARN,
         f"records in the last {thresholds.quiet_hours:g} h (+{int(BUFFER_INTERVAL.total_seconds())} s of Firehose"
         " buffer) when records were flowing in the 24 h before",
-        {"expected": "> 0 records when the 24 h before had some", "actual_recent_records": recent,
-         "records_in_24h_before": before, "latest_hour_with_records_utc": str(latest)},
+        {
+            "expected": "> 0 records when the 24 h before had some",
+            "actual_recent_records": recent,
+            "records_in_24h_before": before,
+            "latest_hour_with_records_utc": str(latest),
+        },
     )
 
 
 def _volume(hourly: list[dict], now: datetime, zone: ZoneInfo, thresholds: Thresholds) -> CheckOutcome:
     per_day: Counter[date] = Counter()
     for row in hourly:
-        per_day[row["hour_utc"].replace(tzinfo=timezone.utc).astimezone(zone).date()] += row["records"]
+        per_day[row["hour_utc"].replace(tzinfo=UTC).astimezone(zone).date()] += row["records"]
     today = now.astimezone(zone).date()
     yesterday = today - timedelta(days=1)
     history = [per_day[d] for d in sorted(per_day) if d < yesterday and per_day[d] > 0]
     actual = per_day.get(yesterday, 0)
     if len(history) < thresholds.volume_min_history_days:
-        return CheckOutcome("daily_volume_normal", True, WARN,
-                            f"not enough history ({len(history)} days with records) to judge {yesterday}'s volume",
-                            {"day": str(yesterday), "actual": actual, "history_days": len(history)})
+        return CheckOutcome(
+            "daily_volume_normal",
+            True,
+            WARN,
+            f"not enough history ({len(history)} days with records) to judge {yesterday}'s volume",
+            {"day": str(yesterday), "actual": actual, "history_days": len(history)},
+        )
     norm = statistics.median(history)
     low, high = norm * thresholds.volume_low, norm * thresholds.volume_high
     return CheckOutcome(
-        "daily_volume_normal", low <= actual <= high, WARN,
+        "daily_volume_normal",
+        low <= actual <= high,
+        WARN,
         f"{yesterday}'s record count within {thresholds.volume_low:g}x-{thresholds.volume_high:g}x of the recent"
         " daily median",
-        {"day": str(yesterday), "actual": actual, "expected_min": round(low, 1), "expected_max": round(high, 1),
-         "median_of_recent_days": norm, "history_days": len(history)},
+        {
+            "day": str(yesterday),
+            "actual": actual,
+            "expected_min": round(low, 1),
+            "expected_max": round(high, 1),
+            "median_of_recent_days": norm,
+            "history_days": len(history),
+        },
     )
 
 
@@ -181,13 +224,22 @@ def summary_count_outcome(engine, table: str, rows: pa.Table, window: tuple[date
     copies = _first_row(engine.run(_query("quality_copies", table, window, window)).rows)
     distinct = copies.get("distinct_records") or 0
     counted = sum(v or 0 for v in rows.column("record_count").to_pylist()) if rows.num_rows else 0
-    return CheckOutcome("record_count_matches_distinct_records", counted == distinct, ERROR,
-                        "sum of record_count equals the distinct (user_id, recorded_at) records in the day's window",
-                        {"expected": distinct, "actual": counted})
+    return CheckOutcome(
+        "record_count_matches_distinct_records",
+        counted == distinct,
+        ERROR,
+        "sum of record_count equals the distinct (user_id, recorded_at) records in the day's window",
+        {"expected": distinct, "actual": counted},
+    )
 
 
 def one_row_per_user_outcome(rows: pa.Table) -> CheckOutcome:
     users = rows.column("user_id").to_pylist() if rows.num_rows else []
     repeated = sorted(str(u) for u, n in Counter(users).items() if n > 1)
-    return CheckOutcome("one_row_per_user", not repeated, ERROR, "no user appears twice in the summary",
-                        {"expected": 0, "actual": len(repeated), "repeated_users": repeated[:10]})
+    return CheckOutcome(
+        "one_row_per_user",
+        not repeated,
+        ERROR,
+        "no user appears twice in the summary",
+        {"expected": 0, "actual": len(repeated), "repeated_users": repeated[:10]},
+    )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -81,7 +81,7 @@ def parse_timestamp(value: Any, *, require_offset: bool) -> datetime:
             )
         return parsed
     try:
-        return parsed.astimezone(timezone.utc).replace(tzinfo=None)
+        return parsed.astimezone(UTC).replace(tzinfo=None)
     except OverflowError as err:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
         raise RecordRejected("InvalidTimestamp", f"recorded_at {value!r} is out of range in UTC") from err
 
@@ -166,7 +166,7 @@ def encode_record(record: dict[str, Any]) -> bytes:
     payload = {}
     for key, value in record.items():
         if isinstance(value, datetime):
-            utc = value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+            utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
             value = utc.isoformat(timespec="microseconds")
         elif isinstance(value, Decimal):
             value = str(value)

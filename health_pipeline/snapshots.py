@@ -8,7 +8,7 @@ range maps to the local days it may hold.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from pyiceberg.conversions import from_bytes
@@ -16,6 +16,7 @@ from pyiceberg.manifest import ManifestContent, ManifestEntryStatus
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Operation
 from pyiceberg.types import TimestampType
+
 
 @dataclass(frozen=True)
 class NewData:
@@ -38,8 +39,8 @@ def snapshots_after(table: Table, after_id: int | None) -> list:
 
 
 def _local_days(lower: datetime, upper: datetime, zone: ZoneInfo) -> set[date]:
-    first = lower.replace(tzinfo=timezone.utc).astimezone(zone).date()
-    last = upper.replace(tzinfo=timezone.utc).astimezone(zone).date()
+    first = lower.replace(tzinfo=UTC).astimezone(zone).date()
+    last = upper.replace(tzinfo=UTC).astimezone(zone).date()
     return {first + timedelta(days=n) for n in range((last - first).days + 1)}
 
 
@@ -80,7 +81,10 @@ def _collect(table: Table, manifests, wanted: set[int], found: dict, zone: ZoneI
             if entry.status != ManifestEntryStatus.ADDED or entry.snapshot_id not in wanted:
                 continue
             days, records = found[entry.snapshot_id]
-            found[entry.snapshot_id] = (days | _file_days(entry.data_file, field_id, zone), records + entry.data_file.record_count)
+            found[entry.snapshot_id] = (
+                days | _file_days(entry.data_file, field_id, zone),
+                records + entry.data_file.record_count,
+            )
 
 
 def _file_days(data_file, field_id: int, zone: ZoneInfo) -> set[date]:

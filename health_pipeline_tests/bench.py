@@ -167,7 +167,9 @@ def main() -> None:
         figures["aggregate_engine_s"] = round(engine, 4)
         figures["aggregate_bare_duckdb_s"] = round(bare, 4)
         figures["aggregate_vs_duckdb"] = round(engine / bare, 3)
-        print(f"aggregate_vs_duckdb: {figures['aggregate_vs_duckdb']} (engine {engine:.3f} s, bare DuckDB {bare:.3f} s)")
+        print(
+            f"aggregate_vs_duckdb: {figures['aggregate_vs_duckdb']} (engine {engine:.3f} s, bare DuckDB {bare:.3f} s)"
+        )
         figures["summary_peak_rss_mb"] = round(peak_rss_child(tmp_path / "heavy", heavy_day), 1)
         print(f"summary_peak_rss_mb: {figures['summary_peak_rss_mb']}")
     figures.update(athena_polling())

@@ -24,8 +24,8 @@ from pathlib import Path
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
-from health_pipeline.engines.local import LocalStack
 from health_pipeline.engines.delivery import SendReport
+from health_pipeline.engines.local import LocalStack
 from health_pipeline.producer import send_file
 from health_pipeline.settings import Settings
 from health_pipeline_tests.synthetic_records import write_jsonl
@@ -104,7 +104,8 @@ def ingest_figures(rounds: int = ROUNDS) -> dict[str, float]:
         f" {raw_best.seconds:.2f} s --raw ({figures['ingest_records_per_s_raw']:,}/s), {snapshots} snapshots;"
         f" pyarrow read_json + parquet write {best_arrow.seconds:.2f} s ({best_arrow.cpu_seconds:.2f} CPU-s);"
         f" ingest_vs_arrow {figures['ingest_vs_arrow']} (raw {figures['ingest_vs_arrow_raw']});"
-        f" every round, validated/arrow s: " + ", ".join(f"{i.seconds:.2f}/{a.seconds:.2f}" for i, a in zip(runs[False], arrow))
+        f" every round, validated/arrow s: "
+        + ", ".join(f"{i.seconds:.2f}/{a.seconds:.2f}" for i, a in zip(runs[False], arrow))
     )
     return figures
 

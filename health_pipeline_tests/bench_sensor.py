@@ -17,7 +17,7 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -40,13 +40,16 @@ AGED_RECORDS = 200_000  # about 22 MB: four 5 MB buffers and a last one
 def build(home: Path, rng: np.random.Generator) -> LocalStack:
     stack = LocalStack(Settings(home=home))
     table = stack.table.load_or_create(stack.desired_schema())
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     for first in range(0, SNAPSHOTS, PER_COMMIT):
         batches = []
         for n in range(first, first + PER_COMMIT):
             # Most records are from the last hours; one in ten is a phone syncing days late.
-            lag_s = np.where(rng.random(RECORDS_PER_SNAPSHOT) < 0.9, rng.integers(0, 6 * 3600, RECORDS_PER_SNAPSHOT),
-                             rng.integers(0, 60 * 86400, RECORDS_PER_SNAPSHOT))
+            lag_s = np.where(
+                rng.random(RECORDS_PER_SNAPSHOT) < 0.9,
+                rng.integers(0, 6 * 3600, RECORDS_PER_SNAPSHOT),
+                rng.integers(0, 60 * 86400, RECORDS_PER_SNAPSHOT),
+            )
             rows = pa.table({
                 "user_id": [f"u{rng.integers(0, 500)}" for _ in range(RECORDS_PER_SNAPSHOT)],
                 "recorded_at": pa.array([now - timedelta(seconds=int(s)) for s in lag_s], pa.timestamp("us")),
@@ -75,13 +78,15 @@ def sensor_figures() -> dict[str, float | int]:
         stack = build(home, np.random.default_rng(6))
         snapshots = [s.snapshot_id for s in stack.table.load().metadata.snapshots]
         metadata_bytes = Path(stack.table.load().metadata_location.removeprefix("file://")).stat().st_size
-        print(f"sensor table: {len(snapshots)} snapshots built in {time.perf_counter() - started:.1f} s"
-              f" (metadata file {metadata_bytes / 1e6:.1f} MB)")
+        print(
+            f"sensor table: {len(snapshots)} snapshots built in {time.perf_counter() - started:.1f} s"
+            f" (metadata file {metadata_bytes / 1e6:.1f} MB)"
+        )
         resource = build_definitions(stack.settings)
         figures: dict[str, float | int] = {"sensor_snapshots": len(snapshots)}
         with dg.DagsterInstance.ephemeral() as instance:
             # Every day already summarized, so each touched day is looked up in the event log as in production.
-            today = datetime.now(timezone.utc).date()
+            today = datetime.now(UTC).date()
             for n in range(1, 62):
                 instance.report_runless_asset_event(
                     dg.AssetMaterialization("daily_health_summary", partition=(today - timedelta(days=n)).isoformat())
@@ -112,8 +117,10 @@ def aged_ingest(aged: LocalStack, tmp: Path) -> dict[str, int]:
         "ingest_records_per_s_new_table": round(AGED_RECORDS / best["new"]),
         "ingest_records_per_s_2000_snapshots": round(AGED_RECORDS / best["aged"]),
     }
-    print(f"ingest of {AGED_RECORDS:,} records: {figures['ingest_records_per_s_new_table']:,}/s into a new table,"
-          f" {figures['ingest_records_per_s_2000_snapshots']:,}/s into the {SNAPSHOTS:,}-snapshot one")
+    print(
+        f"ingest of {AGED_RECORDS:,} records: {figures['ingest_records_per_s_new_table']:,}/s into a new table,"
+        f" {figures['ingest_records_per_s_2000_snapshots']:,}/s into the {SNAPSHOTS:,}-snapshot one"
+    )
     return figures
 
 

@@ -31,9 +31,7 @@ def cli_env(settings: Settings) -> dict[str, str]:
 
 
 def run_cli(env: dict[str, str], *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*CLI, *args], input=stdin, capture_output=True, env=env, cwd=PROJECT_ROOT, timeout=120
-    )
+    return subprocess.run([*CLI, *args], input=stdin, capture_output=True, env=env, cwd=PROJECT_ROOT, timeout=120)
 
 
 def jsonl_line(record: dict) -> bytes:
@@ -105,12 +103,20 @@ def preset_athena_results(
     body = {
         "results": [
             {
-                "rows": [
-                    {"Data": [{} if value is None else {"VarCharValue": value} for value in row]} for row in rows
-                ],
+                "rows": [{"Data": [{} if value is None else {"VarCharValue": value} for value in row]} for row in rows],
                 "column_info": [
-                    {"Name": name, "Type": kind, "CatalogName": "", "SchemaName": "", "TableName": "",
-                     "Label": name, "Precision": 0, "Scale": 0, "Nullable": "UNKNOWN", "CaseSensitive": True}
+                    {
+                        "Name": name,
+                        "Type": kind,
+                        "CatalogName": "",
+                        "SchemaName": "",
+                        "TableName": "",
+                        "Label": name,
+                        "Precision": 0,
+                        "Scale": 0,
+                        "Nullable": "UNKNOWN",
+                        "CaseSensitive": True,
+                    }
                     for name, kind in zip(rows[0], types, strict=True)
                 ],
             }
@@ -124,7 +130,6 @@ def preset_athena_results(
         headers={"Content-Type": "application/json"},
     )
     urllib.request.urlopen(request, timeout=10)
-
 
 
 def unbound_assets(defs, *names: str) -> list:

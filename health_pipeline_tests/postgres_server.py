@@ -27,13 +27,16 @@ class PostgresServer:
 
 def _binary(name: str) -> str:
     found = shutil.which(name) or next(
-        (str(p) for p in (Path("/usr/local/bin") / name, *Path("/usr/lib/postgresql").glob(f"*/bin/{name}")) if p.exists()),
+        (
+            str(p)
+            for p in (Path("/usr/local/bin") / name, *Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+            if p.exists()
+        ),
         None,
     )
     if found is None:
         raise RuntimeError(f"{name} not found: install Debian's postgresql package (`.ci/run` does)")
     return found
-
 
 
 @contextmanager
@@ -70,5 +73,7 @@ def postgres_server(database: str = "dagster") -> Iterator[PostgresServer]:
         connection.close()
         yield PostgresServer("127.0.0.1", port, "dagster", database)
     finally:
-        subprocess.run([*as_user, _binary("pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"], capture_output=True)
+        subprocess.run(
+            [*as_user, _binary("pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"], capture_output=True
+        )
         shutil.rmtree(root, ignore_errors=True)

@@ -18,7 +18,9 @@ START = np.datetime64("2026-11-01T00:00:00", "us")
 TOKYO = np.timedelta64(9 * 3600 * 10**6, "us")
 
 
-def jsonl_records(count: int, *, prefix: str = "user-", unique_users: bool = False, days: int = 7, seed: int = 3) -> bytes:
+def jsonl_records(
+    count: int, *, prefix: str = "user-", unique_users: bool = False, days: int = 7, seed: int = 3
+) -> bytes:
     rng = np.random.default_rng(seed)
     offsets = np.sort(rng.integers(0, days * 86_400 * 10**6, count))
     late = rng.random(count) < 0.02
@@ -36,9 +38,20 @@ def jsonl_records(count: int, *, prefix: str = "user-", unique_users: bool = Fal
         return pc.cast(pa.array(rng.integers(0, 11, count)), pa.string())
 
     lines = pc.binary_join_element_wise(
-        '{"user_id":"', user_ids, '","recorded_at":"', stamps, '","fatigue":', score(),
-        ',"mood":', score(), ',"motivation":', score(), ',"flags":',
-        pc.cast(pa.array(rng.choice([0, 0, 1, 2, 4, 8, 9], count)), pa.string()), "}\n", "",
+        '{"user_id":"',
+        user_ids,
+        '","recorded_at":"',
+        stamps,
+        '","fatigue":',
+        score(),
+        ',"mood":',
+        score(),
+        ',"motivation":',
+        score(),
+        ',"flags":',
+        pc.cast(pa.array(rng.choice([0, 0, 1, 2, 4, 8, 9], count)), pa.string()),
+        "}\n",
+        "",
     )
     if isinstance(lines, pa.ChunkedArray):
         lines = lines.combine_chunks()

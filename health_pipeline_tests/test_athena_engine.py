@@ -5,7 +5,7 @@ import csv
 import io
 import json
 import random
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import boto3
@@ -23,8 +23,8 @@ from health_pipeline.engines.aws.athena import (
     athena_literal,
     estimate_cost_usd,
 )
-from health_pipeline.engines.base import QueryFailed
 from health_pipeline.engines.aws.export_store import S3ExportStore
+from health_pipeline.engines.base import QueryFailed
 from health_pipeline.sql import Query, QueryRuleViolation, check_query_rules, load_sql
 from health_pipeline.summary import CSV_COLUMNS, daily_summary_query, export_key
 from health_pipeline_tests.athena_simulation import SimulatedAthena, simulate
@@ -207,7 +207,7 @@ def test_a_user_id_with_quotes_stays_data(moto_aws):
         (True, "bool"),
         (None, "NoneType"),
         (date(2026, 11, 11), "date"),
-        (datetime(2026, 11, 11, tzinfo=timezone.utc), "has a zone"),
+        (datetime(2026, 11, 11, tzinfo=UTC), "has a zone"),
     ],
 )
 def test_parameters_that_are_not_datetime_str_or_int_are_refused(value, problem):
@@ -237,9 +237,9 @@ SIMPLE = Query(
 
 @pytest.fixture
 def stubbed():
-    client = boto3.Session(
-        aws_access_key_id="stub", aws_secret_access_key="stub", region_name=REGION
-    ).client("athena", endpoint_url="https://athena.stub.invalid")
+    client = boto3.Session(aws_access_key_id="stub", aws_secret_access_key="stub", region_name=REGION).client(
+        "athena", endpoint_url="https://athena.stub.invalid"
+    )
     operations: list[str] = []
     client.meta.events.register("provide-client-params.athena", lambda model, **_: operations.append(model.name))
     with Stubber(client) as stub:
@@ -287,7 +287,13 @@ def results(rows: list[list[str | None]], types: list[str], next_token: str | No
             "Rows": [{"Data": [{} if v is None else {"VarCharValue": v} for v in row]} for row in body_rows],
             "ResultSetMetadata": {
                 "ColumnInfo": [
-                    {"Name": n, "Label": n, "Type": t, "Precision": 10 if t == "decimal" else 0, "Scale": 2 if t == "decimal" else 0}
+                    {
+                        "Name": n,
+                        "Label": n,
+                        "Type": t,
+                        "Precision": 10 if t == "decimal" else 0,
+                        "Scale": 2 if t == "decimal" else 0,
+                    }
                     for n, t in zip(names, types)
                 ]
             },
@@ -365,7 +371,8 @@ def test_throttled_calls_are_retried_with_backoff_and_the_same_request_token(stu
     stub.add_response("get_query_results", results([["u1"]], ["varchar"]))
     tokens = []
     client.meta.events.register(
-        "provide-client-params.athena.StartQueryExecution", lambda params, **_: tokens.append(params["ClientRequestToken"])
+        "provide-client-params.athena.StartQueryExecution",
+        lambda params, **_: tokens.append(params["ClientRequestToken"]),
     )
     sleep = RecordedSleep()
     result = stub_engine(client, sleep).run(SIMPLE)
@@ -404,7 +411,11 @@ def test_running_then_queued_again_then_succeeded_is_normal(stubbed):
     assert 0.18 <= sleep.seconds[0] <= 0.2 and 0.36 <= sleep.seconds[1] <= 0.4 and 0.72 <= sleep.seconds[2] <= 0.8
     assert result.bytes_scanned == 52_428_800
     assert result.cost_usd == pytest.approx(50 / (1024 * 1024) * 5.0)
-    assert (result.extra["engine_execution_ms"], result.extra["queue_ms"], result.extra["total_execution_ms"]) == (1800, 250, 2100)
+    assert (result.extra["engine_execution_ms"], result.extra["queue_ms"], result.extra["total_execution_ms"]) == (
+        1800,
+        250,
+        2100,
+    )
     assert "StopQueryExecution" not in operations
 
 
@@ -415,7 +426,9 @@ def test_a_timeout_stops_the_query(stubbed):
         stub.add_response("get_query_execution", execution("RUNNING"))
     add_stop(stub)
     sleep = RecordedSleep()
-    with pytest.raises(AthenaQueryTimeout, match=r"did not finish within 2 s .*stopped with StopQueryExecution") as caught:
+    with pytest.raises(
+        AthenaQueryTimeout, match=r"did not finish within 2 s .*stopped with StopQueryExecution"
+    ) as caught:
         stub_engine(client, sleep, timeout_s=2.0).run(SIMPLE)
     assert sum(sleep.seconds) == pytest.approx(2.0)
     assert operations[-1] == "StopQueryExecution" and caught.value.query_id == QID
@@ -451,7 +464,9 @@ def test_an_error_while_waiting_stops_the_query(stubbed):
 def test_a_refused_start_explains_where(stubbed):
     client, stub, operations = stubbed
     stub.add_client_error("start_query_execution", "InvalidRequestException", "WorkGroup is not found", 400)
-    with pytest.raises(AthenaQueryError, match="refused StartQueryExecution .*workgroup primary.*WorkGroup is not found"):
+    with pytest.raises(
+        AthenaQueryError, match="refused StartQueryExecution .*workgroup primary.*WorkGroup is not found"
+    ):
         stub_engine(client).run(SIMPLE)
     assert operations == ["StartQueryExecution"]
 
@@ -480,7 +495,11 @@ def test_rows_are_paged_and_typed_with_nulls(stubbed):
     stub.add_response("get_query_execution", execution("SUCCEEDED"))
     stub.add_response(
         "get_query_results",
-        results([["u1", "9007199254740993", "4.333", "true", "2026-11-11", "2026-11-11 03:00:00.000", "12.50", "[a, b]"]], types, "page-2"),
+        results(
+            [["u1", "9007199254740993", "4.333", "true", "2026-11-11", "2026-11-11 03:00:00.000", "12.50", "[a, b]"]],
+            types,
+            "page-2",
+        ),
         {"QueryExecutionId": QID, "MaxResults": 1000},
     )
     stub.add_response(
@@ -493,7 +512,9 @@ def test_rows_are_paged_and_typed_with_nulls(stubbed):
         "string", "int64", "double", "bool", "date32[day]", "timestamp[us]", "decimal128(10, 2)", "string",
     ]  # fmt: skip
     first, second = rows.to_pylist()
-    assert first["n"] == 9007199254740993 and first["at"] == datetime(2026, 11, 11, 3) and str(first["amount"]) == "12.50"
+    assert (
+        first["n"] == 9007199254740993 and first["at"] == datetime(2026, 11, 11, 3) and str(first["amount"]) == "12.50"
+    )
     assert second["user_id"] == "" and second["n"] is None and second["day"] is None  # empty string is not null
     assert second["at"] == datetime(2026, 11, 11, 23, 59, 59, 999999) and second["ok"] is False
 
@@ -502,9 +523,17 @@ def test_a_rule_breaking_query_or_a_parameter_mismatch_never_reaches_athena(stub
     client, _, operations = stubbed
     engine = stub_engine(client)
     with pytest.raises(QueryRuleViolation):
-        engine.run(Query(name="everything", text="SELECT * FROM health_records WHERE recorded_at >= ?", parameters=(datetime(2026, 1, 1),)))
+        engine.run(
+            Query(
+                name="everything",
+                text="SELECT * FROM health_records WHERE recorded_at >= ?",
+                parameters=(datetime(2026, 1, 1),),
+            )
+        )
     with pytest.raises(QueryRuleViolation, match="recorded_at"):
-        engine.run(Query(name="no_range", text="SELECT user_id FROM health_records WHERE user_id = ?", parameters=("u1",)))
+        engine.run(
+            Query(name="no_range", text="SELECT user_id FROM health_records WHERE user_id = ?", parameters=("u1",))
+        )
     with pytest.raises(QueryFailed, match="2 \\? placeholder\\(s\\) but 1 parameter"):
         engine.run(Query(name="short", text=SIMPLE.text, parameters=SIMPLE.parameters[:1]))
     assert operations == []
@@ -528,8 +557,8 @@ def test_polling_starts_quick_and_backs_off_to_a_bounded_interval_with_jitter():
     ramp = [s for s in sleeps if s < 9.9]
     assert ramp == sleeps[: len(ramp)]  # the interval only grows
     assert all(1.6 <= after / before <= 2.3 for before, after in zip(ramp, ramp[1:]))  # doubling, jitter <= 10%
-    assert all(9.9 <= s <= 11.0 for s in sleeps[len(ramp):])
-    assert len(set(sleeps[len(ramp):])) > 1  # jittered: concurrent queries do not poll in lockstep
+    assert all(9.9 <= s <= 11.0 for s in sleeps[len(ramp) :])
+    assert len(set(sleeps[len(ramp) :])) > 1  # jittered: concurrent queries do not poll in lockstep
     # A 300 s query costs about 30 polls, not 60 (a fixed 5 s) or 1500 (a fixed 0.2 s).
     assert athena.calls["GetQueryExecution"] == len(sleeps) <= 35
 

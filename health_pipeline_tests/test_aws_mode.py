@@ -14,10 +14,10 @@ import boto3
 import dagster as dg
 import pytest
 
-from health_pipeline.defs.common import run_query
 from health_pipeline.definitions import build_definitions
-from health_pipeline.engines.aws.athena import AthenaQueryError
+from health_pipeline.defs.common import run_query
 from health_pipeline.engines.aws import AwsStack
+from health_pipeline.engines.aws.athena import AthenaQueryError
 from health_pipeline.schema import read_desired_schema
 from health_pipeline.schema.model import TableSchema
 from health_pipeline.settings import PROJECT_ROOT, Settings
@@ -130,7 +130,9 @@ def test_schema_status_in_aws_mode_compares_terraform_glue_and_the_live_iceberg_
         HEALTH_PIPELINE_DATABASE=DATABASE,
         HEALTH_PIPELINE_ATHENA_OUTPUT=aws_settings.athena_output,
     )
-    done = subprocess.run([*CLI, "schema", "status", "--json"], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        [*CLI, "schema", "status", "--json"], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True
+    )
     assert done.returncode == 3, done.stderr
     plan = json.loads(done.stdout)
     missing = desired.columns[-1]

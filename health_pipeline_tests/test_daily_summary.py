@@ -9,25 +9,95 @@ import pandas as pd
 import pytest
 
 from health_pipeline.demo import generate_records
-from health_pipeline.summary import CSV_COLUMNS
 from health_pipeline.engines.local import LocalStack
+from health_pipeline.summary import CSV_COLUMNS
 from health_pipeline_tests.conftest import deliver, materialize
 
 DAY = date(2026, 11, 11)
 EDGE_RECORDS = [
     # 00:00:00.000000 Tokyo on DAY, three spellings of instants around it
-    {"user_id": "edge-start", "recorded_at": "2026-11-11T00:00:00.000000+09:00", "fatigue": 1, "mood": 2, "motivation": 3, "flags": 1},
-    {"user_id": "edge-start", "recorded_at": "2026-11-10T14:59:59.999999Z", "fatigue": 9, "mood": 9, "motivation": 9, "flags": 64},
-    {"user_id": "edge-start", "recorded_at": "2026-11-10T15:00:00.000001+00:00", "fatigue": 3, "mood": 4, "motivation": 5, "flags": 2},
+    {
+        "user_id": "edge-start",
+        "recorded_at": "2026-11-11T00:00:00.000000+09:00",
+        "fatigue": 1,
+        "mood": 2,
+        "motivation": 3,
+        "flags": 1,
+    },
+    {
+        "user_id": "edge-start",
+        "recorded_at": "2026-11-10T14:59:59.999999Z",
+        "fatigue": 9,
+        "mood": 9,
+        "motivation": 9,
+        "flags": 64,
+    },
+    {
+        "user_id": "edge-start",
+        "recorded_at": "2026-11-10T15:00:00.000001+00:00",
+        "fatigue": 3,
+        "mood": 4,
+        "motivation": 5,
+        "flags": 2,
+    },
     # 23:59:59.999999 Tokyo on DAY is in; the next microsecond is the next day
-    {"user_id": "edge-end", "recorded_at": "2026-11-11T23:59:59.999999+09:00", "fatigue": 10, "mood": 0, "motivation": 10, "flags": 4},
-    {"user_id": "edge-end", "recorded_at": "2026-11-11T15:00:00Z", "fatigue": 0, "mood": 0, "motivation": 0, "flags": 128},
-    {"user_id": "edge-end", "recorded_at": "2026-11-11T14:59:59.999998+00:00", "fatigue": 4, "mood": 5, "motivation": 6, "flags": 8},
+    {
+        "user_id": "edge-end",
+        "recorded_at": "2026-11-11T23:59:59.999999+09:00",
+        "fatigue": 10,
+        "mood": 0,
+        "motivation": 10,
+        "flags": 4,
+    },
+    {
+        "user_id": "edge-end",
+        "recorded_at": "2026-11-11T15:00:00Z",
+        "fatigue": 0,
+        "mood": 0,
+        "motivation": 0,
+        "flags": 128,
+    },
+    {
+        "user_id": "edge-end",
+        "recorded_at": "2026-11-11T14:59:59.999998+00:00",
+        "fatigue": 4,
+        "mood": 5,
+        "motivation": 6,
+        "flags": 8,
+    },
     # non-ASCII and quoting in user ids; an exact duplicate sent twice
-    {"user_id": "利用者-さくら", "recorded_at": "2026-11-11T12:00:00+09:00", "fatigue": 5, "mood": 5, "motivation": 5, "flags": 0},
-    {"user_id": "o'brien, \"the\" user", "recorded_at": "2026-11-11T03:00:00Z", "fatigue": 7, "mood": 6, "motivation": 2, "flags": 3},
-    {"user_id": "o'brien, \"the\" user", "recorded_at": "2026-11-11T03:00:00Z", "fatigue": 7, "mood": 6, "motivation": 2, "flags": 3},
-    {"user_id": "o'brien, \"the\" user", "recorded_at": "2026-11-11T12:30:00+09:00", "fatigue": 2, "mood": 3, "motivation": 9, "flags": 16},
+    {
+        "user_id": "利用者-さくら",
+        "recorded_at": "2026-11-11T12:00:00+09:00",
+        "fatigue": 5,
+        "mood": 5,
+        "motivation": 5,
+        "flags": 0,
+    },
+    {
+        "user_id": 'o\'brien, "the" user',
+        "recorded_at": "2026-11-11T03:00:00Z",
+        "fatigue": 7,
+        "mood": 6,
+        "motivation": 2,
+        "flags": 3,
+    },
+    {
+        "user_id": 'o\'brien, "the" user',
+        "recorded_at": "2026-11-11T03:00:00Z",
+        "fatigue": 7,
+        "mood": 6,
+        "motivation": 2,
+        "flags": 3,
+    },
+    {
+        "user_id": 'o\'brien, "the" user',
+        "recorded_at": "2026-11-11T12:30:00+09:00",
+        "fatigue": 2,
+        "mood": 3,
+        "motivation": 9,
+        "flags": 16,
+    },
 ]
 
 
@@ -46,7 +116,9 @@ def expected_summary(records: list[dict], day: date, zone: str = "Asia/Tokyo") -
     out["flags_any"] = grouped["flags"].agg(lambda s: functools.reduce(operator.or_, s, 0))
     out = out.reset_index()
     out.insert(0, "date", day.isoformat())
-    return out[list(CSV_COLUMNS)].sort_values("user_id", key=lambda s: s.map(lambda v: v.encode())).reset_index(drop=True)
+    return (
+        out[list(CSV_COLUMNS)].sort_values("user_id", key=lambda s: s.map(lambda v: v.encode())).reset_index(drop=True)
+    )
 
 
 def read_summary_csv(path) -> pd.DataFrame:
@@ -79,7 +151,7 @@ def test_the_csv_matches_an_independent_computation(loaded, stack):
     edge = actual.set_index("user_id")
     assert edge.loc["edge-start", "record_count"] == 2 and edge.loc["edge-start", "flags_any"] == 3
     assert edge.loc["edge-end", "record_count"] == 2 and edge.loc["edge-end", "flags_any"] == 12
-    assert edge.loc["o'brien, \"the\" user", "record_count"] == 2
+    assert edge.loc['o\'brien, "the" user', "record_count"] == 2
     assert path.read_bytes().decode("utf-8").startswith(",".join(CSV_COLUMNS) + "\n")
 
     meta = result.asset_materializations_for_node("daily_health_summary")[0].metadata
@@ -99,7 +171,14 @@ def test_every_day_and_a_rerun_replaces_the_file(loaded, stack):
     materialize_day(stack.settings, DAY)
     assert path.read_bytes() == before  # idempotent
 
-    late = {"user_id": "late-phone", "recorded_at": "2026-11-11T21:00:00+09:00", "fatigue": 4, "mood": 4, "motivation": 4, "flags": 0}
+    late = {
+        "user_id": "late-phone",
+        "recorded_at": "2026-11-11T21:00:00+09:00",
+        "fatigue": 4,
+        "mood": 4,
+        "motivation": 4,
+        "flags": 0,
+    }
     deliver(stack, [late])
     materialize_day(stack.settings, DAY)
     after = read_summary_csv(path)

@@ -14,11 +14,21 @@ DAGSTER = str(Path(sys.executable).parent / "dagster")
 @pytest.mark.parametrize("mode", ["local", "aws"])
 def test_dagster_definitions_validate_passes_without_io_or_deprecation(cli_env, settings, mode):
     # aws: no endpoint or credentials reachable here, so any AWS call at load time would fail it.
-    env = {**cli_env, "PYTHONWARNINGS": "always::DeprecationWarning", "HEALTH_PIPELINE_MODE": mode,
-           "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "none", "AWS_SECRET_ACCESS_KEY": "none"}
+    env = {
+        **cli_env,
+        "PYTHONWARNINGS": "always::DeprecationWarning",
+        "HEALTH_PIPELINE_MODE": mode,
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_ACCESS_KEY_ID": "none",
+        "AWS_SECRET_ACCESS_KEY": "none",
+    }
     result = subprocess.run(
         [DAGSTER, "definitions", "validate", "-w", "workspace.yaml"],
-        capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=180,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=PROJECT_ROOT,
+        timeout=180,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     project_warnings = [
@@ -79,4 +89,7 @@ def test_every_step_that_runs_a_query_is_in_the_athena_pool_and_aws_mode_loads(t
     summary = next(iter(aws.get_assets_def("daily_health_summary").specs))
     exported = next(iter(aws.get_assets_def("daily_summary_csv").specs))
     assert set(summary.kinds) == {"athena", "sql"} and set(exported.kinds) == {"csv", "s3"}
-    assert aws.get_repository_def().asset_graph.get_all_asset_keys() == defs.get_repository_def().asset_graph.get_all_asset_keys()
+    assert (
+        aws.get_repository_def().asset_graph.get_all_asset_keys()
+        == defs.get_repository_def().asset_graph.get_all_asset_keys()
+    )

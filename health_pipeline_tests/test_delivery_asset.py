@@ -2,7 +2,7 @@
 
 import base64
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import dagster as dg
@@ -10,11 +10,18 @@ import pytest
 
 from health_pipeline.defs.delivery.assets import firehose_delivery
 from health_pipeline.engines import stack_for
-from health_pipeline.settings import Settings
 from health_pipeline.producer import send_lines
+from health_pipeline.settings import Settings
 from health_pipeline_tests.conftest import jsonl
 
-GOOD = {"user_id": "u1", "recorded_at": "2026-11-20T08:30:00+09:00", "fatigue": 5, "mood": 7, "motivation": 6, "flags": 9}
+GOOD = {
+    "user_id": "u1",
+    "recorded_at": "2026-11-20T08:30:00+09:00",
+    "fatigue": 5,
+    "mood": 7,
+    "motivation": 6,
+    "flags": 9,
+}
 REGION = "ap-northeast-1"
 STREAM = "health-logger-prod-records"
 DATABASE, TABLE = "health_logger_prod_health_logs", "health_records"
@@ -56,7 +63,9 @@ def test_local_freshness_fails_when_the_oldest_record_waits_over_twice_the_buffe
     send_lines(stack.delivery_stream, stack.desired_schema(), [("t:1", jsonl([GOOD]))])
     (segment,) = stack.delivery_stream.segments()
     sequence, created, rest = segment.stem.split("-", 1)[1].split("-", 2)
-    segment.rename(segment.with_name(f"segment-{sequence}-{int(created) - 700_000}-{rest}{segment.suffix}"))  # 700 s old
+    segment.rename(
+        segment.with_name(f"segment-{sequence}-{int(created) - 700_000}-{rest}{segment.suffix}")
+    )  # 700 s old
 
     _, checks = observe(stack, dg.DagsterInstance.ephemeral())
     freshness = checks["data_freshness"]
@@ -78,11 +87,16 @@ def firehose_stream(aws):
             DeliveryStreamType="DirectPut",
             IcebergDestinationConfiguration={
                 "RoleARN": "arn:aws:iam::123456789012:role/firehose",
-                "CatalogConfiguration": {"CatalogARN": f"arn:aws:glue:{REGION}:123456789012:catalog/s3tablescatalog/health"},
-                "DestinationTableConfigurationList": [{"DestinationDatabaseName": database, "DestinationTableName": table}],
+                "CatalogConfiguration": {
+                    "CatalogARN": f"arn:aws:glue:{REGION}:123456789012:catalog/s3tablescatalog/health"
+                },
+                "DestinationTableConfigurationList": [
+                    {"DestinationDatabaseName": database, "DestinationTableName": table}
+                ],
                 "BufferingHints": {"SizeInMBs": 5, "IntervalInSeconds": interval},
                 "S3Configuration": {
-                    "RoleARN": "arn:aws:iam::123456789012:role/firehose", "BucketARN": "arn:aws:s3:::hp-errors",
+                    "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+                    "BucketARN": "arn:aws:s3:::hp-errors",
                     "ErrorOutputPrefix": "firehose-errors/",
                 },
             },
@@ -92,11 +106,16 @@ def firehose_stream(aws):
 
 
 def seed_metrics(values: dict[str, float], stream=STREAM, minutes_ago=2):
-    at = datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)
+    at = datetime.now(UTC) - timedelta(minutes=minutes_ago)
     boto3.client("cloudwatch", region_name=REGION).put_metric_data(
         Namespace="AWS/Firehose",
         MetricData=[
-            {"MetricName": name, "Dimensions": [{"Name": "DeliveryStreamName", "Value": stream}], "Timestamp": at, "Value": value}
+            {
+                "MetricName": name,
+                "Dimensions": [{"Name": "DeliveryStreamName", "Value": stream}],
+                "Timestamp": at,
+                "Value": value,
+            }
             for name, value in values.items()
         ],
     )
@@ -104,11 +123,20 @@ def seed_metrics(values: dict[str, float], stream=STREAM, minutes_ago=2):
 
 def put_error_object(key: str, codes: list[str]):
     body = "".join(
-        json.dumps({"attemptsMade": 1, "errorCode": code, "errorMessage": f"{code} for a record",
-                    "rawData": base64.b64encode(jsonl([{**GOOD, "sleep": n}])).decode()}) + "\n"
+        json.dumps(
+            {
+                "attemptsMade": 1,
+                "errorCode": code,
+                "errorMessage": f"{code} for a record",
+                "rawData": base64.b64encode(jsonl([{**GOOD, "sleep": n}])).decode(),
+            }
+        )
+        + "\n"
         for n, code in enumerate(codes)
     )
-    boto3.client("s3", region_name=REGION).put_object(Bucket="hp-errors", Key=f"firehose-errors/{key}", Body=body.encode())
+    boto3.client("s3", region_name=REGION).put_object(
+        Bucket="hp-errors", Key=f"firehose-errors/{key}", Body=body.encode()
+    )
 
 
 def resource(stream=STREAM):
@@ -118,8 +146,14 @@ def resource(stream=STREAM):
 
 def test_aws_figures_error_objects_and_a_cursor_across_runs(firehose_stream):
     firehose_stream()
-    seed_metrics({"IncomingRecords": 1002, "DeliveryToIceberg.SuccessfulRowCount": 1000,
-                  "DeliveryToIceberg.FailedRowCount": 2, "DeliveryToIceberg.DataFreshness": 120})
+    seed_metrics(
+        {
+            "IncomingRecords": 1002,
+            "DeliveryToIceberg.SuccessfulRowCount": 1000,
+            "DeliveryToIceberg.FailedRowCount": 2,
+            "DeliveryToIceberg.DataFreshness": 120,
+        }
+    )
     put_error_object("2026/11/20/10/hp-1-2026-11-20-10-00-00-a", ["Iceberg.MissingColumnWithinRecord"] * 2)
     instance = dg.DagsterInstance.ephemeral()
 

@@ -15,7 +15,6 @@ from dagster._config import process_config
 from dagster_aws.ecs import EcsRunLauncher
 
 from health_pipeline.definitions import build_definitions
-
 from health_pipeline.demo import generate_records
 from health_pipeline.settings import PROJECT_ROOT
 from health_pipeline_tests.conftest import deliver as send
@@ -72,10 +71,14 @@ def test_the_production_instance_keeps_runs_events_and_pools_in_postgresql(pg_in
     assert job.execute_in_process(partition_key="2026-11-11", instance=instance).success
 
     # A sensor tick against the same instance: its history of materializations comes from PostgreSQL.
-    first = defs.resolve_sensor_def("new_data_sensor")(dg.build_sensor_context(instance=instance, resources=defs.resources))
+    first = defs.resolve_sensor_def("new_data_sensor")(
+        dg.build_sensor_context(instance=instance, resources=defs.resources)
+    )
     send(stack, [{"user_id": "late-phone", "recorded_at": "2026-11-11T21:00:00+09:00", "fatigue": 1, "mood": 2,
                   "motivation": 3, "flags": 4}])  # fmt: skip
-    tick = defs.resolve_sensor_def("new_data_sensor")(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=defs.resources))
+    tick = defs.resolve_sensor_def("new_data_sensor")(
+        dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=defs.resources)
+    )
     (late,) = [r for r in tick.run_requests if r.job_name == "daily_summary_job"]
     assert late.partition_key == "2026-11-11"
     assert job.execute_in_process(partition_key=late.partition_key, tags=late.tags, instance=instance).success
@@ -88,14 +91,15 @@ def test_the_production_instance_keeps_runs_events_and_pools_in_postgresql(pg_in
         server,
         "SELECT count(*) FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION' AND asset_key = %s"
         " AND partition = %s",
-        '["daily_summary_csv"]', "2026-11-11",
+        '["daily_summary_csv"]',
+        "2026-11-11",
     )
     assert materialized == [(2,)]
     tags = query(server, "SELECT value FROM run_tags WHERE key = 'health-pipeline/reason'")
     assert tags == [("late data",)]
-    pools = dict(query(server, "SELECT concurrency_key, \"limit\" FROM concurrency_limits"))
+    pools = dict(query(server, 'SELECT concurrency_key, "limit" FROM concurrency_limits'))
     assert pools == {"athena": 8, "schema_migration": 1}
-    csv = (stack.settings.export_uri + "daily_summary/date=2026-11-11/daily_summary.csv")
+    csv = stack.settings.export_uri + "daily_summary/date=2026-11-11/daily_summary.csv"
     assert "late-phone,1," in Path(csv).read_text()
 
 
@@ -108,4 +112,3 @@ def test_the_production_run_launcher_is_ecs_and_its_config_is_valid():
     database = production_config()["storage"]["postgres"]["postgres_db"]
     assert all(set(value) == {"env"} for key, value in database.items() if key not in ("params", "scheme"))
     assert "password:" in text and "AKIA" not in text
-

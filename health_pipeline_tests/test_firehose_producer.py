@@ -11,9 +11,8 @@ from botocore.stub import Stubber
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from health_pipeline import cli, producer
+from health_pipeline import cli
 from health_pipeline.engines.aws import AwsStack
-from health_pipeline.engines.delivery import ErrorOutput, SendListener
 from health_pipeline.engines.aws.delivery_stream import (
     PUT_BYTES_MAX,
     DeadLetterFile,
@@ -22,6 +21,7 @@ from health_pipeline.engines.aws.delivery_stream import (
     FirehoseSetupError,
     PutRetryBackoff,
 )
+from health_pipeline.engines.delivery import ErrorOutput, SendListener
 from health_pipeline.engines.json_lines import blocks_from_pairs
 from health_pipeline.records import encode_record, parse_line, validate_record
 from health_pipeline.schema import read_desired_schema
@@ -35,8 +35,14 @@ OFFSETS = ("Z", "+09:00", "-05:00")
 
 def record(n: int) -> dict:
     user = f"利用者-{n}" if n % 7 == 0 else f"user-{n}"
-    return {"user_id": user, "recorded_at": f"2026-11-20T{n % 24:02d}:{n % 60:02d}:00.{n:06d}{OFFSETS[n % 3]}",
-            "fatigue": n % 11, "mood": (n * 3) % 11, "motivation": (n * 7) % 11, "flags": n % 16}
+    return {
+        "user_id": user,
+        "recorded_at": f"2026-11-20T{n % 24:02d}:{n % 60:02d}:00.{n:06d}{OFFSETS[n % 3]}",
+        "fatigue": n % 11,
+        "mood": (n * 3) % 11,
+        "motivation": (n * 7) % 11,
+        "flags": n % 16,
+    }
 
 
 def raw_line(n: int) -> bytes:
@@ -45,7 +51,11 @@ def raw_line(n: int) -> bytes:
 
 def stream_for(client, tmp_path, **options) -> FirehoseDeliveryStream:
     return FirehoseDeliveryStream(
-        client, "hp-test", ErrorOutput(tmp_path / "errors"), DeadLetterFile(tmp_path / "dead-letter", "hp-test"), **options
+        client,
+        "hp-test",
+        ErrorOutput(tmp_path / "errors"),
+        DeadLetterFile(tmp_path / "dead-letter", "hp-test"),
+        **options,
     )
 
 
@@ -56,7 +66,9 @@ def test_a_send_of_more_than_500_records_arrives_in_s3_exactly_once_each(aws, cl
         DeliveryStreamName="hp-test",
         DeliveryStreamType="DirectPut",
         ExtendedS3DestinationConfiguration={
-            "RoleARN": "arn:aws:iam::123456789012:role/firehose", "BucketARN": "arn:aws:s3:::hp-firehose", "Prefix": "raw/",
+            "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+            "BucketARN": "arn:aws:s3:::hp-firehose",
+            "Prefix": "raw/",
         },
     )
     source = tmp_path / "records.jsonl"
@@ -86,9 +98,14 @@ def test_partial_failures_and_throttling_resend_only_what_failed_then_dead_lette
     def expect(indices, failures=(), error=None):
         params = {"DeliveryStreamName": "hp-test", "Records": [{"Data": lines[i]} for i in indices]}
         if error:
-            stub.add_client_error("put_record_batch", service_error_code=error, http_status_code=400, expected_params=params)
+            stub.add_client_error(
+                "put_record_batch", service_error_code=error, http_status_code=400, expected_params=params
+            )
             return
-        responses = [{"ErrorCode": failures[i], "ErrorMessage": "try again"} if i in failures else {"RecordId": f"id{i}"} for i in indices]
+        responses = [
+            {"ErrorCode": failures[i], "ErrorMessage": "try again"} if i in failures else {"RecordId": f"id{i}"}
+            for i in indices
+        ]
         stub.add_response("put_record_batch", {"FailedPutCount": len(failures), "RequestResponses": responses}, params)
 
     expect(range(500), {7: "ServiceUnavailableException", 250: "ServiceUnavailableException", 499: "InternalFailure"})
@@ -99,10 +116,15 @@ def test_partial_failures_and_throttling_resend_only_what_failed_then_dead_lette
     expect(range(500, 600))
     sleeps: list[float] = []
     acks: list[tuple[int, str]] = []
-    stream = stream_for(client, tmp_path, sleep=sleeps.append, retry=PutRetryBackoff(max_attempts=5, base_delay_s=0.2), draw=lambda: 1.0)
+    stream = stream_for(
+        client, tmp_path, sleep=sleeps.append, retry=PutRetryBackoff(max_attempts=5, base_delay_s=0.2), draw=lambda: 1.0
+    )
     with stub:
-        report = stream.send(blocks_from_pairs((f"f:{n + 1}", line) for n, line in enumerate(lines)), None,
-                             SendListener(on_ack=lambda n, where: acks.append((n, where))))
+        report = stream.send(
+            blocks_from_pairs((f"f:{n + 1}", line) for n, line in enumerate(lines)),
+            None,
+            SendListener(on_ack=lambda n, where: acks.append((n, where))),
+        )
         stub.assert_no_pending_responses()  # every call made, with exactly the records expected
 
     assert report.accepted == 599 and report.dead_lettered == 1 and not report.complete
@@ -111,7 +133,11 @@ def test_partial_failures_and_throttling_resend_only_what_failed_then_dead_lette
     (letter,) = [json.loads(line) for line in report.dead_letter_path.read_text().splitlines()]
     assert base64.b64decode(letter["data"]) == lines[250] and letter["where"] == "f:251"
     assert letter["errorCodes"] == [
-        "ServiceUnavailableException", "ThrottlingException", "InternalFailure", "InternalFailure", "ServiceUnavailableException",
+        "ServiceUnavailableException",
+        "ThrottlingException",
+        "InternalFailure",
+        "InternalFailure",
+        "ServiceUnavailableException",
     ]
 
 
@@ -127,7 +153,9 @@ class FlakyFirehose:
         from botocore.exceptions import ClientError
 
         if next(self.plan, 0) == 3:
-            raise ClientError({"Error": {"Code": "ServiceUnavailableException", "Message": "slow down"}}, "PutRecordBatch")
+            raise ClientError(
+                {"Error": {"Code": "ServiceUnavailableException", "Message": "slow down"}}, "PutRecordBatch"
+            )
         responses = []
         for entry in Records:
             if entry["Data"] in self.accepted:
@@ -145,7 +173,9 @@ class FlakyFirehose:
 def test_every_record_is_delivered_once_or_dead_lettered_never_lost(plan, count):
     client = FlakyFirehose(plan)
     dead = DeadLetters("hp-test")
-    stream = FirehoseDeliveryStream(client, "hp-test", None, dead, sleep=lambda s: None, retry=PutRetryBackoff(max_attempts=4))
+    stream = FirehoseDeliveryStream(
+        client, "hp-test", None, dead, sleep=lambda s: None, retry=PutRetryBackoff(max_attempts=4)
+    )
     lines = [raw_line(n) for n in range(count)]
     report = stream.send(blocks_from_pairs((f"f:{n}", line) for n, line in enumerate(lines)), None)
     lettered = [base64.b64decode(d["data"]) for d in dead.records]
@@ -157,7 +187,9 @@ def test_every_record_is_delivered_once_or_dead_lettered_never_lost(plan, count)
 def test_a_record_over_1000_kib_is_rejected_with_its_size_and_not_sent(tmp_path):
     client = FlakyFirehose([])
     huge = jsonl([{**record(1), "user_id": "x" * 1_100_000}])
-    report = stream_for(client, tmp_path).send(blocks_from_pairs([("f:1", raw_line(0)), ("f:2", huge), ("f:3", raw_line(2))]), SCHEMA)
+    report = stream_for(client, tmp_path).send(
+        blocks_from_pairs([("f:1", raw_line(0)), ("f:2", huge), ("f:3", raw_line(2))]), SCHEMA
+    )
     assert [r.code for r in report.rejected] == ["Producer.RecordTooLarge"]
     assert f"{len(encode_record(validate_record(parse_line(huge), SCHEMA))):,} bytes" in report.rejected[0].reason
     assert len(client.accepted) == 2 and report.accepted == 2
@@ -174,7 +206,9 @@ def test_batches_stay_within_500_records_and_4_mib():
     big = [jsonl([{"pad": "y" * 900_000, "n": n}]) for n in range(9)]
     small = [raw_line(n) for n in range(1200)]
     pairs = [(f"f:{n}", line) for n, line in enumerate(big + small)]
-    report = FirehoseDeliveryStream(Recorder(), "hp-test", None, DeadLetters("hp-test")).send(blocks_from_pairs(pairs), None)
+    report = FirehoseDeliveryStream(Recorder(), "hp-test", None, DeadLetters("hp-test")).send(
+        blocks_from_pairs(pairs), None
+    )
     assert report.accepted == 1209
     assert all(len(call) <= 500 and sum(call) <= PUT_BYTES_MAX for call in calls)
     assert [len(call) for call in calls] == [4, 4, 500, 500, 201]  # 4 x 900 KB fill 4 MiB; then 500 a call
@@ -184,9 +218,13 @@ def test_send_exits_1_and_says_how_many_were_dead_lettered_and_where(monkeypatch
     client = FlakyFirehose([1] * 10_000)  # every entry fails, every time
     monkeypatch.setenv("HEALTH_PIPELINE_MODE", "aws")
     monkeypatch.setenv("HEALTH_PIPELINE_HOME", str(tmp_path / "home"))
+
     def delivery_stream(stack: AwsStack) -> FirehoseDeliveryStream:  # the stack's own, on the flaky client
         s = stack.settings
-        errors, dead = ErrorOutput(s.delivery_dir / "errors"), DeadLetterFile(s.delivery_dir / "dead-letter", s.firehose_stream)
+        errors, dead = (
+            ErrorOutput(s.delivery_dir / "errors"),
+            DeadLetterFile(s.delivery_dir / "dead-letter", s.firehose_stream),
+        )
         return FirehoseDeliveryStream(client, s.firehose_stream, errors, dead, sleep=lambda seconds: None)
 
     monkeypatch.setattr(AwsStack, "delivery_stream", property(delivery_stream))

@@ -10,9 +10,22 @@ from health_pipeline.lambda_handler import event_lines, make_handler
 from health_pipeline.settings import load_settings
 
 REGION = "ap-northeast-1"
-GOOD = {"user_id": "u1", "recorded_at": "2026-11-20T08:30:00+09:00", "fatigue": 5, "mood": 7, "motivation": 6, "flags": 9}
-COLUMNS = [("user_id", "string"), ("recorded_at", "timestamp"), ("fatigue", "int"), ("mood", "int"),
-           ("motivation", "int"), ("flags", "int")]
+GOOD = {
+    "user_id": "u1",
+    "recorded_at": "2026-11-20T08:30:00+09:00",
+    "fatigue": 5,
+    "mood": 7,
+    "motivation": 6,
+    "flags": 9,
+}
+COLUMNS = [
+    ("user_id", "string"),
+    ("recorded_at", "timestamp"),
+    ("fatigue", "int"),
+    ("mood", "int"),
+    ("motivation", "int"),
+    ("flags", "int"),
+]
 
 
 @pytest.fixture
@@ -25,14 +38,20 @@ def deployed(aws, monkeypatch):
     glue.create_database(DatabaseInput={"Name": settings.database})
     glue.create_table(
         DatabaseName=settings.database,
-        TableInput={"Name": settings.table, "StorageDescriptor": {"Columns": [{"Name": n, "Type": t} for n, t in COLUMNS]}},
+        TableInput={
+            "Name": settings.table,
+            "StorageDescriptor": {"Columns": [{"Name": n, "Type": t} for n, t in COLUMNS]},
+        },
     )
     boto3.client("s3", region_name=REGION).create_bucket(
         Bucket="hp-lambda", CreateBucketConfiguration={"LocationConstraint": REGION}
     )
     boto3.client("firehose", region_name=REGION).create_delivery_stream(
         DeliveryStreamName="hp-lambda",
-        ExtendedS3DestinationConfiguration={"RoleARN": "arn:aws:iam::123456789012:role/f", "BucketARN": "arn:aws:s3:::hp-lambda"},
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": "arn:aws:iam::123456789012:role/f",
+            "BucketARN": "arn:aws:s3:::hp-lambda",
+        },
     )
 
 
@@ -46,7 +65,9 @@ def delivered() -> list[dict]:
 
 def test_the_handler_validates_encodes_and_puts_the_events_records(deployed):
     handler = make_handler()
-    event = {"records": [GOOD, {**GOOD, "user_id": "利用者", "recorded_at": "2026-11-20T00:00:00Z"}, {**GOOD, "mood": 11}]}
+    event = {
+        "records": [GOOD, {**GOOD, "user_id": "利用者", "recorded_at": "2026-11-20T00:00:00Z"}, {**GOOD, "mood": 11}]
+    }
     response = handler(event, None)
     assert response["statusCode"] == 207
     body = json.loads(response["body"])
@@ -54,7 +75,10 @@ def test_the_handler_validates_encodes_and_puts_the_events_records(deployed):
     assert body["rejected"] == [{"index": 2, "code": "Producer.ScoreOutOfRange", "reason": "mood=11 is outside 0-10"}]
     records = delivered()
     assert [r["user_id"] for r in records] == ["u1", "利用者"]
-    assert [r["recorded_at"] for r in records] == ["2026-11-19T23:30:00.000000+00:00", "2026-11-20T00:00:00.000000+00:00"]
+    assert [r["recorded_at"] for r in records] == [
+        "2026-11-19T23:30:00.000000+00:00",
+        "2026-11-20T00:00:00.000000+00:00",
+    ]
 
 
 def test_an_api_gateway_body_of_json_lines_is_read_and_a_bad_event_is_a_400(deployed):

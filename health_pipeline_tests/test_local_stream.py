@@ -16,8 +16,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from health_pipeline.engines.local import LocalStack
 from health_pipeline.engines.json_lines import check_line
+from health_pipeline.engines.local import LocalStack
 from health_pipeline.producer import send_file, send_lines
 from health_pipeline.records import RecordRejected
 from health_pipeline.schema.model import Column, TableSchema
@@ -26,7 +26,14 @@ from health_pipeline_tests.conftest import CLI, jsonl, run_cli
 from health_pipeline_tests.hostile_lines import lines as any_line
 from health_pipeline_tests.synthetic_records import write_jsonl
 
-GOOD = {"user_id": "u1", "recorded_at": "2026-11-20T08:30:00+09:00", "fatigue": 5, "mood": 7, "motivation": 6, "flags": 9}
+GOOD = {
+    "user_id": "u1",
+    "recorded_at": "2026-11-20T08:30:00+09:00",
+    "fatigue": 5,
+    "mood": 7,
+    "motivation": 6,
+    "flags": 9,
+}
 ACK = re.compile(rb"acknowledged (\d+) through .*:(\d+)$")
 
 
@@ -70,7 +77,11 @@ def test_fuzzed_hostile_lines_each_rejected_with_a_reason_and_every_valid_line_d
 
 def test_a_spool_written_by_one_process_is_delivered_by_another(settings):
     first = LocalStack(settings)
-    report = send_lines(first.delivery_stream, first.desired_schema(), [(f"t:{n}", jsonl([{**GOOD, "user_id": f"u{n}"}])) for n in range(50)])
+    report = send_lines(
+        first.delivery_stream,
+        first.desired_schema(),
+        [(f"t:{n}", jsonl([{**GOOD, "user_id": f"u{n}"}])) for n in range(50)],
+    )
     assert report.accepted == 50 and not first.table.load().metadata.snapshots
     second = LocalStack(settings)  # no rows in memory: it reads the segment back
     assert len(second.delivery_stream.flush()) == 1
@@ -85,7 +96,9 @@ def test_a_column_the_table_lacks_is_refused_by_the_stream_even_when_the_produce
     stack.table.load_or_create(live)
     desired = TableSchema(live.columns + (Column("sleep", "int"),))
     stack.delivery_stream.desired_schema = lambda: desired
-    report = send_lines(stack.delivery_stream, desired, [("t:1", jsonl([{**GOOD, "sleep": 7}])), ("t:2", jsonl([GOOD]))])
+    report = send_lines(
+        stack.delivery_stream, desired, [("t:1", jsonl([{**GOOD, "sleep": 7}])), ("t:2", jsonl([GOOD]))]
+    )
     assert report.accepted == 1 and [r.code for r in report.rejected] == ["Stream.UnknownField"]
     assert "'sleep'" in report.rejected[0].reason
 
@@ -106,8 +119,12 @@ def test_processes_meeting_an_empty_home_at_once_create_one_table(tmp_path):
 def test_concurrent_sends_deliver_every_record_exactly_once(tmp_path, cli_env, stack):
     files = [write_jsonl(tmp_path / f"p{n}.jsonl", 60_000, prefix=f"p{n}-", unique_users=True) for n in range(2)]
     env = {**cli_env}
-    senders = [subprocess.Popen([*CLI, "send", str(f), "--flush"], env=env, cwd=PROJECT_ROOT,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE) for f in files]
+    senders = [
+        subprocess.Popen(
+            [*CLI, "send", str(f), "--flush"], env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for f in files
+    ]
     for sender in senders:
         out, err = sender.communicate(timeout=120)
         assert sender.returncode == 0, err.decode()
@@ -121,15 +138,22 @@ def test_kill_9_at_any_moment_loses_no_acknowledged_record(tmp_path, cli_env, st
     while the next block is checked and spooled, while full segments are committed; then a flush is
     killed part-way. The last flush must leave every acknowledged line in the table, and none twice."""
     plans = {0: (1, 0.0), 1: (1, 0.2), 2: (2, 0.05)}  # run: (kill after this many acks, then wait s)
-    sources = {run: write_jsonl(tmp_path / f"run{run}.jsonl", 160_000, prefix=f"r{run}-", unique_users=True) for run in plans}
+    sources = {
+        run: write_jsonl(tmp_path / f"run{run}.jsonl", 160_000, prefix=f"r{run}-", unique_users=True) for run in plans
+    }
     through = {run: 0 for run in plans}
     said: dict[int, list[str]] = {run: [] for run in plans}
     outcome = {}
 
     def killed_send(run: int) -> None:
         acks_before_kill, delay = plans[run]
-        process = subprocess.Popen([*CLI, "send", str(sources[run]), "--progress"], env=cli_env, cwd=PROJECT_ROOT,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        process = subprocess.Popen(
+            [*CLI, "send", str(sources[run]), "--progress"],
+            env=cli_env,
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         acks = 0
         for line in process.stderr:
             match = ACK.search(line.rstrip())
@@ -151,7 +175,9 @@ def test_kill_9_at_any_moment_loses_no_acknowledged_record(tmp_path, cli_env, st
     assert left > 1, "the killed sends should have left segments in the spool"
     data_files = lambda: len(list(stack.settings.warehouse_dir.rglob("*.parquet")))  # noqa: E731
     written = data_files()
-    flush = subprocess.Popen([*CLI, "flush"], env=cli_env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    flush = subprocess.Popen(
+        [*CLI, "flush"], env=cli_env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     deadline = time.monotonic() + 60
     while data_files() == written and flush.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)

@@ -39,10 +39,23 @@ def test_partition_runs_started_together_take_turns_in_the_athena_pool(settings,
     in_process.write_text(json.dumps({"execution": {"config": {"in_process": {}}}}))
     runs = [
         subprocess.Popen(
-            [DAGSTER, "job", "execute", "-m", "health_pipeline.definitions", "-j", "daily_summary_job",
-             "--tags", json.dumps({"dagster/partition": day.isoformat()}),
-             "--config", str(in_process)],
-            env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            [
+                DAGSTER,
+                "job",
+                "execute",
+                "-m",
+                "health_pipeline.definitions",
+                "-j",
+                "daily_summary_job",
+                "--tags",
+                json.dumps({"dagster/partition": day.isoformat()}),
+                "--config",
+                str(in_process),
+            ],
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )  # fmt: skip
         for day in DAYS
     ]

@@ -7,7 +7,6 @@ import dagster as dg
 import pytest
 
 from health_pipeline.definitions import build_definitions
-
 from health_pipeline.demo import generate_records
 from health_pipeline.quality import table_outcomes
 from health_pipeline_tests.conftest import deliver as send
@@ -22,8 +21,14 @@ def this_morning(count: int) -> list[dict]:
     """Records up to an hour before NOW, so the freshness check sees a flowing stream."""
     start = NOW - timedelta(hours=4)
     return [
-        {"user_id": f"morning-{n}", "recorded_at": (start + timedelta(minutes=n)).isoformat(), "fatigue": 3,
-         "mood": 4, "motivation": 5, "flags": 0}
+        {
+            "user_id": f"morning-{n}",
+            "recorded_at": (start + timedelta(minutes=n)).isoformat(),
+            "fatigue": 3,
+            "mood": 4,
+            "motivation": 5,
+            "flags": 0,
+        }
         for n in range(count)
     ]
 
@@ -47,31 +52,100 @@ def test_clean_data_passes_every_check(clean):
 
 BREAKS = {
     "no_missing_user_or_time": (
-        [{"user_id": None, "recorded_at": "2026-11-14T10:00:00+09:00", "fatigue": 1, "mood": 1, "motivation": 1, "flags": 0},
-         {"user_id": "", "recorded_at": "2026-11-14T10:00:00+09:00", "fatigue": 1, "mood": 1, "motivation": 1, "flags": 0},
-         {"user_id": "no-time", "fatigue": 1, "mood": 1, "motivation": 1, "flags": 0}],
+        [
+            {
+                "user_id": None,
+                "recorded_at": "2026-11-14T10:00:00+09:00",
+                "fatigue": 1,
+                "mood": 1,
+                "motivation": 1,
+                "flags": 0,
+            },
+            {
+                "user_id": "",
+                "recorded_at": "2026-11-14T10:00:00+09:00",
+                "fatigue": 1,
+                "mood": 1,
+                "motivation": 1,
+                "flags": 0,
+            },
+            {"user_id": "no-time", "fatigue": 1, "mood": 1, "motivation": 1, "flags": 0},
+        ],
         {"actual_missing_user_id": 2, "actual_missing_recorded_at": 1},
     ),
     "scores_within_0_10": (
-        [{"user_id": "u", "recorded_at": "2026-11-13T10:00:00+09:00", "fatigue": 11, "mood": 1, "motivation": 1, "flags": 0},
-         {"user_id": "u", "recorded_at": "2026-11-13T11:00:00+09:00", "fatigue": 1, "mood": -3, "motivation": 1, "flags": 0}],
+        [
+            {
+                "user_id": "u",
+                "recorded_at": "2026-11-13T10:00:00+09:00",
+                "fatigue": 11,
+                "mood": 1,
+                "motivation": 1,
+                "flags": 0,
+            },
+            {
+                "user_id": "u",
+                "recorded_at": "2026-11-13T11:00:00+09:00",
+                "fatigue": 1,
+                "mood": -3,
+                "motivation": 1,
+                "flags": 0,
+            },
+        ],
         {"actual": 2},
     ),
     "flags_non_negative": (
-        [{"user_id": "u", "recorded_at": "2026-11-13T10:00:00+09:00", "fatigue": 1, "mood": 1, "motivation": 1, "flags": -1}],
+        [
+            {
+                "user_id": "u",
+                "recorded_at": "2026-11-13T10:00:00+09:00",
+                "fatigue": 1,
+                "mood": 1,
+                "motivation": 1,
+                "flags": -1,
+            }
+        ],
         {"actual": 1},
     ),
     "duplicates_below_threshold": (
-        [{"user_id": "dup", "recorded_at": "2026-11-12T10:00:00+09:00", "fatigue": 1, "mood": 1, "motivation": 1, "flags": 0}] * 40,
+        [
+            {
+                "user_id": "dup",
+                "recorded_at": "2026-11-12T10:00:00+09:00",
+                "fatigue": 1,
+                "mood": 1,
+                "motivation": 1,
+                "flags": 0,
+            }
+        ]
+        * 40,
         {"duplicate_copies": 39},
     ),
     "no_future_records": (
-        [{"user_id": "u", "recorded_at": "2026-11-16T10:00:00+09:00", "fatigue": 1, "mood": 1, "motivation": 1, "flags": 0}],
+        [
+            {
+                "user_id": "u",
+                "recorded_at": "2026-11-16T10:00:00+09:00",
+                "fatigue": 1,
+                "mood": 1,
+                "motivation": 1,
+                "flags": 0,
+            }
+        ],
         {"actual": 1},
     ),
     "daily_volume_normal": (
-        [{"user_id": f"spike-{n}", "recorded_at": f"2026-11-14T1{n % 10}:00:00+09:00", "fatigue": 1, "mood": 1,
-          "motivation": 1, "flags": 0} for n in range(2000)],
+        [
+            {
+                "user_id": f"spike-{n}",
+                "recorded_at": f"2026-11-14T1{n % 10}:00:00+09:00",
+                "fatigue": 1,
+                "mood": 1,
+                "motivation": 1,
+                "flags": 0,
+            }
+            for n in range(2000)
+        ],
         {"day": "2026-11-14"},
     ),
 }
@@ -107,8 +181,20 @@ def pipeline(clean):
 
 def test_a_failed_blocking_check_stops_the_export(pipeline):
     stack, defs, instance = pipeline
-    send(stack, [{"user_id": "bad", "recorded_at": "2026-11-12T09:00:00+09:00", "fatigue": 42, "mood": 1,
-                  "motivation": 1, "flags": 0}], raw=True)
+    send(
+        stack,
+        [
+            {
+                "user_id": "bad",
+                "recorded_at": "2026-11-12T09:00:00+09:00",
+                "fatigue": 42,
+                "mood": 1,
+                "motivation": 1,
+                "flags": 0,
+            }
+        ],
+        raw=True,
+    )
     job = defs.resolve_job_def("daily_summary_job")
     result = job.execute_in_process(partition_key="2026-11-12", instance=instance, raise_on_error=False)
     evaluation = {e.check_name: e for e in result.get_asset_check_evaluations()}["day_records_valid"]
@@ -125,14 +211,26 @@ def test_late_data_rematerializes_just_that_day(pipeline):
     for day in ("2026-11-12", "2026-11-13"):
         assert job.execute_in_process(partition_key=day, instance=instance).success
 
-    first = defs.resolve_sensor_def("new_data_sensor")(dg.build_sensor_context(instance=instance, resources=defs.resources))
-    quiet = defs.resolve_sensor_def("new_data_sensor")(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=defs.resources))
+    first = defs.resolve_sensor_def("new_data_sensor")(
+        dg.build_sensor_context(instance=instance, resources=defs.resources)
+    )
+    quiet = defs.resolve_sensor_def("new_data_sensor")(
+        dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=defs.resources)
+    )
     assert isinstance(quiet, dg.SkipReason) and "no new snapshot" in quiet.skip_message
 
-    late = {"user_id": "late-phone", "recorded_at": "2026-11-12T22:30:00+09:00", "fatigue": 2, "mood": 3,
-            "motivation": 4, "flags": 0}
+    late = {
+        "user_id": "late-phone",
+        "recorded_at": "2026-11-12T22:30:00+09:00",
+        "fatigue": 2,
+        "mood": 3,
+        "motivation": 4,
+        "flags": 0,
+    }
     send(stack, [late])
-    tick = defs.resolve_sensor_def("new_data_sensor")(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=defs.resources))
+    tick = defs.resolve_sensor_def("new_data_sensor")(
+        dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=defs.resources)
+    )
     summaries = [r for r in tick.run_requests if r.job_name == "daily_summary_job"]
     assert [r.partition_key for r in summaries] == ["2026-11-12"]
     assert summaries[0].run_key == f"late-data:{tick.cursor}:2026-11-12"
@@ -142,7 +240,9 @@ def test_late_data_rematerializes_just_that_day(pipeline):
     csv = (stack.settings.home / "exports" / "daily_summary" / "date=2026-11-12" / "daily_summary.csv").read_text()
     assert "late-phone,1," in csv
 
-    after = defs.resolve_sensor_def("new_data_sensor")(dg.build_sensor_context(instance=instance, cursor=tick.cursor, resources=defs.resources))
+    after = defs.resolve_sensor_def("new_data_sensor")(
+        dg.build_sensor_context(instance=instance, cursor=tick.cursor, resources=defs.resources)
+    )
     assert isinstance(after, dg.SkipReason)
 
 
@@ -155,12 +255,16 @@ def test_late_days_are_found_across_several_snapshots_even_when_a_later_one_remo
     job = defs.resolve_job_def("daily_summary_job")
     for day in ("2026-11-10", "2026-11-11", "2026-11-12"):
         assert job.execute_in_process(partition_key=day, instance=instance).success
-    first = defs.resolve_sensor_def("new_data_sensor")(dg.build_sensor_context(instance=instance, resources=defs.resources))
+    first = defs.resolve_sensor_def("new_data_sensor")(
+        dg.build_sensor_context(instance=instance, resources=defs.resources)
+    )
     late = {"recorded_at": "", "fatigue": 2, "mood": 3, "motivation": 4, "flags": 0}
     send(stack, [{**late, "user_id": "late-a", "recorded_at": "2026-11-10T08:00:00+09:00"}])
     send(stack, [{**late, "user_id": "late-b", "recorded_at": "2026-11-12T23:00:00+09:00"}])
     stack.table.load().delete(EqualTo("user_id", "late-a"))  # a later snapshot removes the first late file
-    tick = defs.resolve_sensor_def("new_data_sensor")(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=defs.resources))
+    tick = defs.resolve_sensor_def("new_data_sensor")(
+        dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=defs.resources)
+    )
     late_days = sorted(r.partition_key for r in tick.run_requests if r.job_name == "daily_summary_job")
     assert late_days == ["2026-11-10", "2026-11-12"]
 
@@ -169,5 +273,12 @@ def test_the_data_quality_job_runs_every_table_check(pipeline):
     stack, defs, instance = pipeline
     result = defs.resolve_job_def("data_quality_job").execute_in_process(instance=instance)
     names = {e.check_name for e in result.get_asset_check_evaluations()}
-    assert names == {"no_missing_user_or_time", "scores_within_0_10", "flags_non_negative",
-                     "duplicates_below_threshold", "no_future_records", "records_are_fresh", "daily_volume_normal"}
+    assert names == {
+        "no_missing_user_or_time",
+        "scores_within_0_10",
+        "flags_non_negative",
+        "duplicates_below_threshold",
+        "no_future_records",
+        "records_are_fresh",
+        "daily_volume_normal",
+    }

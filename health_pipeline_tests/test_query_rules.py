@@ -7,9 +7,17 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from health_pipeline.sql import QueryRuleViolation, check_query_rules, load_sql, sql_files, to_duckdb, with_date_literal, with_table
 from health_pipeline.schema.model import Column, TableSchema
 from health_pipeline.schema.plan import MigrationPlan
+from health_pipeline.sql import (
+    QueryRuleViolation,
+    check_query_rules,
+    load_sql,
+    sql_files,
+    to_duckdb,
+    with_date_literal,
+    with_table,
+)
 from health_pipeline.summary import daily_summary_query
 
 

@@ -8,7 +8,14 @@ from health_pipeline.schema import read_desired_schema
 from health_pipeline.settings import PROJECT_ROOT
 
 SCHEMA = read_desired_schema(PROJECT_ROOT / "terraform" / "modules" / "glue")
-GOOD = {"user_id": "u1", "recorded_at": "2026-11-20T08:30:00+09:00", "fatigue": 5, "mood": 7, "motivation": 6, "flags": 9}
+GOOD = {
+    "user_id": "u1",
+    "recorded_at": "2026-11-20T08:30:00+09:00",
+    "fatigue": 5,
+    "mood": 7,
+    "motivation": 6,
+    "flags": 9,
+}
 
 
 @pytest.mark.parametrize(
@@ -72,7 +79,7 @@ def test_the_streams_own_check_keeps_what_fits_the_columns():
 
 
 def test_the_encoder_writes_one_utf8_object_ending_in_one_newline():
-    data = encode_record(validate_record({**GOOD, "user_id": "利用者 \"q\""}, SCHEMA))
+    data = encode_record(validate_record({**GOOD, "user_id": '利用者 "q"'}, SCHEMA))
     assert data.endswith(b"}\n") and not data.endswith(b"\n\n") and data.count(b"\n") == 1
     assert "利用者".encode() in data  # ensure_ascii=False
     decoded = json.loads(data)

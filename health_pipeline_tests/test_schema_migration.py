@@ -9,14 +9,20 @@ import dagster as dg
 import pytest
 
 from health_pipeline.definitions import build_definitions
-
 from health_pipeline.producer import send_lines
-from health_pipeline.schema.plan import MigrationPlan, UnsafeSchemaError, check_identifier
 from health_pipeline.schema.model import Column, TableSchema
+from health_pipeline.schema.plan import MigrationPlan, UnsafeSchemaError, check_identifier
 from health_pipeline.settings import PROJECT_ROOT
 from health_pipeline_tests.conftest import run_cli
 
-RECORD = {"user_id": "u1", "recorded_at": "2026-11-11T08:00:00+09:00", "fatigue": 5, "mood": 6, "motivation": 7, "flags": 1}
+RECORD = {
+    "user_id": "u1",
+    "recorded_at": "2026-11-11T08:00:00+09:00",
+    "fatigue": 5,
+    "mood": 6,
+    "motivation": 7,
+    "flags": 1,
+}
 
 
 def set_column(terraform_dir, name: str, glue_type: str, replace: str | None = None) -> None:
@@ -29,7 +35,9 @@ def set_column(terraform_dir, name: str, glue_type: str, replace: str | None = N
         text = text.replace(old, f'name = "{name}"\n      type = "{glue_type}"')
     else:
         anchor = '      name = "flags"\n      type = "int"\n    }'
-        text = text.replace(anchor, anchor + f'\n    columns {{\n      name = "{name}"\n      type = "{glue_type}"\n    }}')
+        text = text.replace(
+            anchor, anchor + f'\n    columns {{\n      name = "{name}"\n      type = "{glue_type}"\n    }}'
+        )
     main.write_text(text)
 
 
@@ -101,7 +109,10 @@ def test_additive_drift_is_migrated_and_verified(migrating, terraform_copy):
 
     second = migration.execute_in_process(instance=instance)
     assert second.success
-    assert "nothing to apply" in second.asset_materializations_for_node("iceberg_schema")[0].metadata["migration_applied"].value
+    assert (
+        "nothing to apply"
+        in second.asset_materializations_for_node("iceberg_schema")[0].metadata["migration_applied"].value
+    )
     in_sync, _ = sensor_tick(defs)
     assert isinstance(in_sync, dg.SkipReason) and "in sync" in in_sync.skip_message
 
@@ -151,11 +162,23 @@ def test_a_promotion_applies_only_with_the_confirmed_fingerprint(migrating, terr
     assert stack.table.live_schema().get("flags").glue_type == "bigint"
     assert status(env)[0] == 0
     from health_pipeline.summary import daily_summary_query
+
     rows = stack.query_engine.run(daily_summary_query(date(2026, 11, 11), settings.zone, "health_records")).rows
     assert rows["flags_any"].to_pylist() == [1]
 
 
-HOSTILE_NAMES = ["x); DROP TABLE health_records; --", "a b", "Select", "select", "ünïcode", "`x`", "x'y", "", "a" * 200, "1abc"]
+HOSTILE_NAMES = [
+    "x); DROP TABLE health_records; --",
+    "a b",
+    "Select",
+    "select",
+    "ünïcode",
+    "`x`",
+    "x'y",
+    "",
+    "a" * 200,
+    "1abc",
+]
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)

@@ -5,7 +5,13 @@ import pytest
 from pyiceberg import types as it
 
 from health_pipeline.schema import TerraformSchemaError, read_desired_schema
-from health_pipeline.schema.types import UnsupportedTypeError, arrow_type, glue_type_of, iceberg_type, normalize_glue_type
+from health_pipeline.schema.types import (
+    UnsupportedTypeError,
+    arrow_type,
+    glue_type_of,
+    iceberg_type,
+    normalize_glue_type,
+)
 from health_pipeline.settings import PROJECT_ROOT
 
 GLUE_MODULE = PROJECT_ROOT / "terraform" / "modules" / "glue"
@@ -58,7 +64,12 @@ def test_a_column_added_in_terraform_is_read(tmp_path):
     shutil.copytree(GLUE_MODULE, module)
     main = module / "main.tf"
     text = main.read_text()
-    main.write_text(text.replace('      name = "flags"\n      type = "int"\n    }', '      name = "flags"\n      type = "int"\n    }\n    columns {\n      name = "sleep_hours"\n      type = "double"\n    }'))
+    main.write_text(
+        text.replace(
+            '      name = "flags"\n      type = "int"\n    }',
+            '      name = "flags"\n      type = "int"\n    }\n    columns {\n      name = "sleep_hours"\n      type = "double"\n    }',
+        )
+    )
     schema = read_desired_schema(module)
     assert schema.names[-1] == "sleep_hours"
     assert schema.get("sleep_hours").glue_type == "double"
@@ -74,6 +85,8 @@ def test_an_unsupported_type_in_terraform_names_the_file_and_column(tmp_path):
     module = tmp_path / "glue"
     shutil.copytree(GLUE_MODULE, module)
     main = module / "main.tf"
-    main.write_text(main.read_text().replace('name = "mood"\n      type = "int"', 'name = "mood"\n      type = "varchar(3)"'))
+    main.write_text(
+        main.read_text().replace('name = "mood"\n      type = "int"', 'name = "mood"\n      type = "varchar(3)"')
+    )
     with pytest.raises(TerraformSchemaError, match=r"main.tf: column 'mood'"):
         read_desired_schema(module)

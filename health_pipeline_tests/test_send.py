@@ -6,7 +6,14 @@ import json
 from health_pipeline.engines.local.delivery_stream import SEGMENT_PROPERTY
 from health_pipeline_tests.conftest import jsonl, run_cli
 
-GOOD = {"user_id": "u1", "recorded_at": "2026-11-20T08:30:00+09:00", "fatigue": 5, "mood": 7, "motivation": 6, "flags": 9}
+GOOD = {
+    "user_id": "u1",
+    "recorded_at": "2026-11-20T08:30:00+09:00",
+    "fatigue": 5,
+    "mood": 7,
+    "motivation": 6,
+    "flags": 9,
+}
 
 
 def error_documents(stack):
@@ -30,7 +37,9 @@ def test_a_malformed_line_never_stops_a_send(tmp_path, cli_env, stack):
 
     documents = error_documents(stack)
     assert sorted(d["errorCode"] for d in documents) == [
-        "Producer.InvalidJson", "Producer.ScoreOutOfRange", "Producer.TimestampWithoutOffset"
+        "Producer.InvalidJson",
+        "Producer.ScoreOutOfRange",
+        "Producer.TimestampWithoutOffset",
     ]
     for document in documents:
         assert document["errorMessage"] and document["arrivalTime"]

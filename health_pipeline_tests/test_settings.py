@@ -13,10 +13,14 @@ from health_pipeline_tests.conftest import run_cli
         ({"HEALTH_PIPELINE_TIMEZONE": "Tokyo"}, "HEALTH_PIPELINE_TIMEZONE='Tokyo' is not an IANA time zone"),
         ({"HEALTH_PIPELINE_START_DATE": "11/01/2026"}, "HEALTH_PIPELINE_START_DATE='11/01/2026' is not a date"),
         ({"HEALTH_PIPELINE_TABLE": "health records"}, "HEALTH_PIPELINE_TABLE='health records' is not a plain"),
-        ({"HEALTH_PIPELINE_MODE": "aws", "HEALTH_PIPELINE_ATHENA_OUTPUT": "/tmp/results/"},
-         "HEALTH_PIPELINE_ATHENA_OUTPUT='/tmp/results/' is not an S3 location"),
-        ({"HEALTH_PIPELINE_MODE": "aws", "HEALTH_PIPELINE_EXPORT_URI": "s3:///exports/"},
-         "HEALTH_PIPELINE_EXPORT_URI='s3:///exports/' is not an S3 location"),
+        (
+            {"HEALTH_PIPELINE_MODE": "aws", "HEALTH_PIPELINE_ATHENA_OUTPUT": "/tmp/results/"},
+            "HEALTH_PIPELINE_ATHENA_OUTPUT='/tmp/results/' is not an S3 location",
+        ),
+        (
+            {"HEALTH_PIPELINE_MODE": "aws", "HEALTH_PIPELINE_EXPORT_URI": "s3:///exports/"},
+            "HEALTH_PIPELINE_EXPORT_URI='s3:///exports/' is not an S3 location",
+        ),
     ],
 )
 def test_a_bad_setting_names_the_variable_and_the_fix(environment, says):
@@ -27,11 +31,17 @@ def test_a_bad_setting_names_the_variable_and_the_fix(environment, says):
 def test_the_defaults_are_the_local_mode_and_the_seeds_names():
     settings = load_settings({})
     assert (settings.mode, settings.timezone, settings.database, settings.table) == (
-        "local", "Asia/Tokyo", "health_logger_prod_health_logs", "health_records"
+        "local",
+        "Asia/Tokyo",
+        "health_logger_prod_health_logs",
+        "health_records",
     )
     assert settings.export_uri == str(settings.home / "exports") + "/"
     aws = load_settings({"HEALTH_PIPELINE_MODE": "aws"})
-    assert (aws.export_uri, aws.athena_output) == ("s3://health-logger-prod/exports/", "s3://health-logger-prod/athena-results/")
+    assert (aws.export_uri, aws.athena_output) == (
+        "s3://health-logger-prod/exports/",
+        "s3://health-logger-prod/athena-results/",
+    )
 
 
 def test_the_command_line_exits_2_with_the_message(cli_env):

@@ -32,7 +32,6 @@ DESIGN_ASSETS = {"health_records", "iceberg_schema", "daily_health_summary", "da
 ARTIFACTS = Path(os.environ.get("HEALTH_PIPELINE_TEST_ARTIFACTS", PROJECT_ROOT / "test-artifacts")) / "ui"
 
 
-
 def graphql(url: str, query: str) -> dict:
     request = urllib.request.Request(
         f"{url}/graphql", data=json.dumps({"query": query}).encode(), headers={"Content-Type": "application/json"}
@@ -42,7 +41,9 @@ def graphql(url: str, query: str) -> dict:
 
 
 def runs(url: str, job: str) -> dict[str, str]:
-    data = graphql(url, '{ runsOrError(filter: {pipelineName: "%s"}) { ... on Runs { results { runId status } } } }' % job)
+    data = graphql(
+        url, '{ runsOrError(filter: {pipelineName: "%s"}) { ... on Runs { results { runId status } } } }' % job
+    )
     return {run["runId"]: run["status"] for run in data["runsOrError"]["results"]}
 
 
@@ -70,7 +71,9 @@ def dagster_dev(tmp_path_factory):
     home, terraform = root / "home", root / "terraform"
     shutil.copytree(PROJECT_ROOT / "terraform" / "modules" / "glue", terraform / "modules" / "glue")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEALTH_PIPELINE_", "DAGSTER_"))}
-    env.update(HEALTH_PIPELINE_HOME=str(home), DAGSTER_HOME=str(home / "dagster"), HEALTH_PIPELINE_TERRAFORM_DIR=str(terraform))
+    env.update(
+        HEALTH_PIPELINE_HOME=str(home), DAGSTER_HOME=str(home / "dagster"), HEALTH_PIPELINE_TERRAFORM_DIR=str(terraform)
+    )
     demo = subprocess.run([*CLI, "demo", "--users", "20", "--days", "2"], env=env, cwd=PROJECT_ROOT,
                           capture_output=True, text=True, timeout=180)  # fmt: skip
     assert demo.returncode == 0, demo.stdout + demo.stderr
@@ -121,7 +124,7 @@ def dismiss_welcome(page: Page) -> None:
     try:
         skip.wait_for(timeout=3_000)
         skip.click()
-    except Exception:  # noqa: BLE001 - not shown (seen before on this instance)
+    except Exception:
         pass
 
 
@@ -137,7 +140,10 @@ def test_an_operator_sees_the_graph_launches_a_partition_and_clears_staleness_af
     names = page.locator("svg [class*=AssetNode_assetName]")
     expect(names).to_have_count(len(DESIGN_ASSETS))
     assert set(names.all_inner_texts()) == DESIGN_ASSETS
-    x = {name: page.locator("svg [class*=AssetNode_assetName]", has_text=name).first.bounding_box()["x"] for name in DESIGN_ASSETS}
+    x = {
+        name: page.locator("svg [class*=AssetNode_assetName]", has_text=name).first.bounding_box()["x"]
+        for name in DESIGN_ASSETS
+    }
     assert x["health_records"] < x["iceberg_schema"] < x["daily_health_summary"] < x["daily_summary_csv"]
     page.screenshot(path=ARTIFACTS / "1-asset-graph.png")
 

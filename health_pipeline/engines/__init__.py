@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 __all__ = ["Stack", "stack_for"]
 
 
-
 def stack_for(settings: Settings) -> Stack:
     """The stack of `settings.mode`; nothing connects until one of its parts is used."""
     if settings.mode == "aws":

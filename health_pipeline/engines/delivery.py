@@ -16,7 +16,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -86,7 +86,7 @@ class ErrorOutput:
         self.directory = directory
 
     def write(self, rejection: Rejection, source: str) -> Path:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         day_dir = self.directory / now.strftime("%Y/%m/%d")
         day_dir.mkdir(parents=True, exist_ok=True)
         raw = rejection.raw
@@ -129,7 +129,9 @@ class ErrorTally:
 
     def add(self, document: dict[str, Any], location: str, link: str | None) -> None:
         code = str(document.get("errorCode") or document.get("ErrorCode") or document.get("lastErrorCode") or "Unknown")
-        message = str(document.get("errorMessage") or document.get("ErrorMessage") or document.get("lastErrorMessage") or "")
+        message = str(
+            document.get("errorMessage") or document.get("ErrorMessage") or document.get("lastErrorMessage") or ""
+        )
         if document.get("where"):
             message = f"{document['where']}: {message}"
         self.counts[code] = self.counts.get(code, 0) + 1

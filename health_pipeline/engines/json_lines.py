@@ -58,8 +58,10 @@ _WITH_OFFSET = (
 _EARLIEST_US = -30610224000 * 10**6  # 1000-01-01T00:00:00
 _LATEST_US = 221845392000 * 10**6  # 9000-01-01T00:00:00
 # Every character str.strip() removes: a user_id left empty by stripping them is blank.
-_PYTHON_WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + (
-    "\u2028\u2029\u202f\u205f\u3000"
+_PYTHON_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + ("\u2028\u2029\u202f\u205f\u3000")
 )
 
 
@@ -298,7 +300,7 @@ def _gather(block: LineBlock, run: np.ndarray) -> bytes | memoryview:
     breaks = np.flatnonzero(np.diff(run) != 1) + 1
     firsts = np.concatenate(([0], breaks))
     lasts = np.concatenate((breaks, [len(run)])) - 1
-    return b"".join(view[offsets[run[f]] : offsets[run[l] + 1]] for f, l in zip(firsts, lasts))
+    return b"".join(view[offsets[run[first]] : offsets[run[last] + 1]] for first, last in zip(firsts, lasts))
 
 
 def _bulk(block: LineBlock, run: np.ndarray, plan: _Plan) -> tuple[pa.Table, np.ndarray] | None:

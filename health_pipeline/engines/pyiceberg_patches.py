@@ -49,6 +49,7 @@ if not pyiceberg.__version__.startswith(PATCHED_VERSION):
         " module's docstring) and update PATCHED_VERSION, or pin pyiceberg in pyproject.toml."
     )
 
+
 def conform_rows(rows: pa.Table, table: Table) -> pa.Table:
     """`rows` with the table's columns in its order and types; a column the rows lack is null."""
     arrow_schema = table.schema().as_arrow()
@@ -174,7 +175,9 @@ class FastCommitSqlCatalog(SqlCatalog):
             requirement.validate(current_table.metadata)
         metadata, _ = applied(current_table.metadata, updates, metadata_location=current_table.metadata_location)
         version = self._parse_metadata_version(current_table.metadata_location) + 1
-        location = load_location_provider(metadata.location, metadata.properties).new_table_metadata_file_location(version)
+        location = load_location_provider(metadata.location, metadata.properties).new_table_metadata_file_location(
+            version
+        )
         return StagedTable(
             identifier=table_identifier,
             metadata=metadata,

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
-from datetime import datetime, timedelta, timezone
 
 from health_pipeline.engines.base import QueryResult
 from health_pipeline.schema.model import Column
@@ -15,7 +15,7 @@ VERIFY_WINDOW = timedelta(days=30)
 
 
 def verification_query(plan: MigrationPlan, columns: list[str], now: datetime | None = None) -> Query:
-    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+    now = now or datetime.now(UTC).replace(tzinfo=None)
     window = (now - VERIFY_WINDOW, now + timedelta(days=1))
     return Query(
         name="schema_verification",

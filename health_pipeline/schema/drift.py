@@ -50,30 +50,64 @@ def diff_schemas(desired: TableSchema, live: TableSchema) -> list[DriftItem]:
         live_column = live.get(column.name)
         if live_column is None:
             if column.glue_type in live_only_types:
-                items.append(DriftItem(column.name, NEEDS_PERSON, column.glue_type, None,
-                    f"new column {column.name} ({column.glue_type}) may be a rename of a live column of the same"
-                    " type that Terraform no longer declares. Options: if it is a rename, rename it in Iceberg"
-                    " by hand (Athena on S3 Tables cannot) or restore the old name in Terraform; if not, add"
-                    " the new column and drop the old one in two separate changes."))
+                items.append(
+                    DriftItem(
+                        column.name,
+                        NEEDS_PERSON,
+                        column.glue_type,
+                        None,
+                        f"new column {column.name} ({column.glue_type}) may be a rename of a live column of the same"
+                        " type that Terraform no longer declares. Options: if it is a rename, rename it in Iceberg"
+                        " by hand (Athena on S3 Tables cannot) or restore the old name in Terraform; if not, add"
+                        " the new column and drop the old one in two separate changes.",
+                    )
+                )
             else:
-                items.append(DriftItem(column.name, ADDITIVE, column.glue_type, None,
-                    f"column {column.name} ({column.glue_type}) is declared in Terraform but not in the"
-                    " Iceberg table; the schema_migration job adds it (old rows read it as null)."))
+                items.append(
+                    DriftItem(
+                        column.name,
+                        ADDITIVE,
+                        column.glue_type,
+                        None,
+                        f"column {column.name} ({column.glue_type}) is declared in Terraform but not in the"
+                        " Iceberg table; the schema_migration job adds it (old rows read it as null).",
+                    )
+                )
         elif live_column.glue_type != column.glue_type:
             if is_allowed_promotion(live_column.glue_type, column.glue_type):
-                items.append(DriftItem(column.name, PROMOTION, column.glue_type, live_column.glue_type,
-                    f"{column.name}: {live_column.glue_type} -> {column.glue_type} is an allowed Iceberg"
-                    " promotion; launch schema_migration with config confirm=<plan fingerprint> to apply it."))
+                items.append(
+                    DriftItem(
+                        column.name,
+                        PROMOTION,
+                        column.glue_type,
+                        live_column.glue_type,
+                        f"{column.name}: {live_column.glue_type} -> {column.glue_type} is an allowed Iceberg"
+                        " promotion; launch schema_migration with config confirm=<plan fingerprint> to apply it.",
+                    )
+                )
             else:
-                items.append(DriftItem(column.name, NEEDS_PERSON, column.glue_type, live_column.glue_type,
-                    f"{column.name}: {live_column.glue_type} -> {column.glue_type} is not a type change Iceberg"
-                    " can make in place. Options: revert the type in Terraform; or add a new column of the new"
-                    " type, backfill it, move readers, then drop the old one."))
+                items.append(
+                    DriftItem(
+                        column.name,
+                        NEEDS_PERSON,
+                        column.glue_type,
+                        live_column.glue_type,
+                        f"{column.name}: {live_column.glue_type} -> {column.glue_type} is not a type change Iceberg"
+                        " can make in place. Options: revert the type in Terraform; or add a new column of the new"
+                        " type, backfill it, move readers, then drop the old one.",
+                    )
+                )
     for column in only_live:
         rename_hint = " (it may have been renamed)" if column.glue_type in desired_only_types else ""
-        items.append(DriftItem(column.name, NEEDS_PERSON, None, column.glue_type,
-            f"column {column.name} is in the Iceberg table but no longer in Terraform{rename_hint}. Options:"
-            " restore it in Terraform; or, after confirming nothing reads it, drop it from Iceberg by hand"
-            " with ALTER TABLE ... DROP COLUMN (its data stays in old files)."))
+        items.append(
+            DriftItem(
+                column.name,
+                NEEDS_PERSON,
+                None,
+                column.glue_type,
+                f"column {column.name} is in the Iceberg table but no longer in Terraform{rename_hint}. Options:"
+                " restore it in Terraform; or, after confirming nothing reads it, drop it from Iceberg by hand"
+                " with ALTER TABLE ... DROP COLUMN (its data stays in old files).",
+            )
+        )
     return items
-

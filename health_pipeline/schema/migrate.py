@@ -62,7 +62,9 @@ def migrate(target: SchemaTarget, confirm: str | None = None, log: Callable[[str
     refused = [item for item in plan.items if item.kind == NEEDS_PERSON]
     if confirm and refused:
         steps = "\n".join(f"- {item.reason}" for item in refused)
-        raise MigrationRefused(f"Iceberg cannot make these changes in place; nothing was applied. Steps instead:\n{steps}")
+        raise MigrationRefused(
+            f"Iceberg cannot make these changes in place; nothing was applied. Steps instead:\n{steps}"
+        )
     added = plan.added_columns()
     promoted = [Column(i.column, i.desired_type) for i in plan.promotions] if confirm else []
     applied = target.apply(plan, added, promoted) if (added or promoted) else []

@@ -63,4 +63,3 @@ class TableSchema:
 
     def as_rows(self) -> list[dict[str, str]]:
         return [{"name": c.name, "type": c.glue_type} for c in self.columns]
-

@@ -23,10 +23,64 @@ TABLE_ABSENT = "table_absent"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
 # Words Athena DDL will not take as bare column names even in backticks' company; refuse rather than guess.
 _RESERVED = frozenset(
-    "all alter and as between by case cast column create cross date delete describe distinct drop else end"
-    " exists false for from full group having in inner insert interval into is join left like limit not"
-    " null on or order outer partition right select table then time timestamp true union update using"
-    " values when where with".split()
+    [
+        "all",
+        "alter",
+        "and",
+        "as",
+        "between",
+        "by",
+        "case",
+        "cast",
+        "column",
+        "create",
+        "cross",
+        "date",
+        "delete",
+        "describe",
+        "distinct",
+        "drop",
+        "else",
+        "end",
+        "exists",
+        "false",
+        "for",
+        "from",
+        "full",
+        "group",
+        "having",
+        "in",
+        "inner",
+        "insert",
+        "interval",
+        "into",
+        "is",
+        "join",
+        "left",
+        "like",
+        "limit",
+        "not",
+        "null",
+        "on",
+        "or",
+        "order",
+        "outer",
+        "partition",
+        "right",
+        "select",
+        "table",
+        "then",
+        "time",
+        "timestamp",
+        "true",
+        "union",
+        "update",
+        "using",
+        "values",
+        "when",
+        "where",
+        "with",
+    ]
 )
 
 
@@ -70,8 +124,13 @@ class MigrationPlan:
                     check_identifier(item.column)
                     check_type(item.desired_type)
                 except UnsafeSchemaError as err:
-                    item = DriftItem(item.column, NEEDS_PERSON, item.desired_type, item.live_type,
-                                     f"{err}. Options: rename the column in terraform/modules/glue/main.tf.")
+                    item = DriftItem(
+                        item.column,
+                        NEEDS_PERSON,
+                        item.desired_type,
+                        item.live_type,
+                        f"{err}. Options: rename the column in terraform/modules/glue/main.tf.",
+                    )
             checked.append(item)
         return cls(table=table, desired=desired, live=live, catalog=catalog, items=tuple(checked))
 
@@ -142,7 +201,9 @@ class MigrationPlan:
             "fingerprint": self.fingerprint,
             "desired": {"fingerprint": self.desired.fingerprint, "columns": self.desired.as_rows()},
             "catalog": None if self.catalog is None else {"columns": self.catalog.as_rows()},
-            "live": None if self.live is None else {"fingerprint": self.live.fingerprint, "columns": self.live.as_rows()},
+            "live": None
+            if self.live is None
+            else {"fingerprint": self.live.fingerprint, "columns": self.live.as_rows()},
             "drift": [item.as_dict() for item in self.items],
             "ddl": {"add_columns": self.add_columns_ddl(), "promotions": self.promotion_ddl()},
         }

@@ -91,13 +91,11 @@ def check_query_rules(sql: str, table: str = "health_records") -> None:
                 raise QueryRuleViolation(f"SELECT * is not allowed; name the columns: {_short(statement)}")
         for select in statement.find_all(exp.Select):
             reads_table = any(
-                isinstance(source, exp.Table) and source.name == table
-                for source in _direct_sources(select)
+                isinstance(source, exp.Table) and source.name == table for source in _direct_sources(select)
             )
             if reads_table and not _has_time_range(select.args.get("where")):
                 raise QueryRuleViolation(
-                    f"a query of {table} must restrict {TIME_COLUMN} to a range in its WHERE:"
-                    f" {_short(select)}"
+                    f"a query of {table} must restrict {TIME_COLUMN} to a range in its WHERE: {_short(select)}"
                 )
 
 

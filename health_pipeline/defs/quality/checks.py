@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -36,7 +36,10 @@ def _result(outcome: CheckOutcome, asset_key: str | None = None) -> dg.AssetChec
         passed=outcome.passed,
         severity=severity,
         description=outcome.description,
-        metadata={k: v if isinstance(v, (int, float, str, bool)) else dg.MetadataValue.json(v) for k, v in outcome.metadata.items()},
+        metadata={
+            k: v if isinstance(v, (int, float, str, bool)) else dg.MetadataValue.json(v)
+            for k, v in outcome.metadata.items()
+        },
     )
 
 
@@ -50,10 +53,9 @@ def build_quality_checks(partitions: dg.DailyPartitionsDefinition) -> list[dg.As
         pool="athena",
     )
     def health_records_checks(stack: dg.ResourceParam[Stack]):
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         for outcome in table_outcomes(stack.query_engine, stack.table.table_name, now, zone):
             yield _result(outcome, "health_records")
-
 
     @dg.asset_check(
         asset=DAILY_HEALTH_SUMMARY,
@@ -62,11 +64,13 @@ def build_quality_checks(partitions: dg.DailyPartitionsDefinition) -> list[dg.As
         description="The day's records are valid (user_id, scores 0-10, flags >= 0); a failure stops the CSV export.",
         pool="athena",
     )
-    def day_records_valid(context: dg.AssetCheckExecutionContext, stack: dg.ResourceParam[Stack]) -> dg.AssetCheckResult:
+    def day_records_valid(
+        context: dg.AssetCheckExecutionContext, stack: dg.ResourceParam[Stack]
+    ) -> dg.AssetCheckResult:
         day = datetime.strptime(context.partition_key, "%Y-%m-%d").date()
         window = day_window(day, zone)
         outcomes, figures = validity_outcomes(
-            stack.query_engine, stack.table.table_name, window, datetime.now(timezone.utc), include_null_time=False
+            stack.query_engine, stack.table.table_name, window, datetime.now(UTC), include_null_time=False
         )
         failed = [o for o in outcomes if not o.passed]
         return dg.AssetCheckResult(
@@ -82,7 +86,6 @@ def build_quality_checks(partitions: dg.DailyPartitionsDefinition) -> list[dg.As
             },
         )
 
-
     @dg.asset_check(
         asset=DAILY_HEALTH_SUMMARY,
         partitions_def=partitions,
@@ -94,8 +97,9 @@ def build_quality_checks(partitions: dg.DailyPartitionsDefinition) -> list[dg.As
         stack: dg.ResourceParam[Stack], daily_health_summary: DailySummary
     ) -> dg.AssetCheckResult:
         window = day_window(daily_health_summary.day, zone)
-        return _result(summary_count_outcome(stack.query_engine, stack.table.table_name, daily_health_summary.rows, window))
-
+        return _result(
+            summary_count_outcome(stack.query_engine, stack.table.table_name, daily_health_summary.rows, window)
+        )
 
     @dg.asset_check(
         asset=DAILY_HEALTH_SUMMARY,

@@ -18,9 +18,7 @@ def _last_materialized(instance: dg.DagsterInstance, day: str) -> float | None:
     return records[0].timestamp if records else None
 
 
-def build_new_data_sensor(
-    partitions: dg.DailyPartitionsDefinition, jobs: list
-) -> dg.SensorDefinition:
+def build_new_data_sensor(partitions: dg.DailyPartitionsDefinition, jobs: list) -> dg.SensorDefinition:
     """new_data_sensor over `partitions`, requesting runs of `jobs` (the daily summary and the quality job)."""
     zone = ZoneInfo(partitions.timezone)
 
@@ -67,8 +65,9 @@ def build_new_data_sensor(
                     )
                 )
         requests.append(
-            dg.RunRequest(job_name=DATA_QUALITY_JOB, run_key=f"quality:{current}",
-                          tags={"health-pipeline/snapshot": str(current)})
+            dg.RunRequest(
+                job_name=DATA_QUALITY_JOB, run_key=f"quality:{current}", tags={"health-pipeline/snapshot": str(current)}
+            )
         )
         late = ", ".join(r.partition_key for r in requests if r.partition_key) or "none"
         context.log.info(f"{len(new)} new snapshot(s) up to {current}; late days re-materialized: {late}")

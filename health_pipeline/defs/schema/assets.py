@@ -30,7 +30,11 @@ def _column_schema(schema: TableSchema | None) -> dg.TableSchemaMetadataValue:
 def plan_metadata(plan: MigrationPlan) -> dict:
     """The three views side by side, the drift and the plan, as an operator reads them in the UI."""
     names = plan.desired.names + [
-        c.name for schema in (plan.catalog, plan.live) if schema for c in schema.columns if plan.desired.get(c.name) is None
+        c.name
+        for schema in (plan.catalog, plan.live)
+        if schema
+        for c in schema.columns
+        if plan.desired.get(c.name) is None
     ]
     names = list(dict.fromkeys(names))
 

@@ -43,7 +43,9 @@ def build_summary_assets(
         owners=[OWNER],
         pool="athena",
         # Retried only when it may help (Athena says Retryable, throttling, a lost connection): see run_query.
-        retry_policy=dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
+        retry_policy=dg.RetryPolicy(
+            max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+        ),
     )
     def daily_health_summary(context: dg.AssetExecutionContext, stack: dg.ResourceParam[Stack]) -> dg.Output:
         """Each person's day in the users' time zone: record count, the average (3 decimals), minimum and
@@ -79,7 +81,8 @@ def build_summary_assets(
         # Dagster's freshness daemon shows the export overdue in the UI when the day's CSV is not there by
         # 03:00 in the partition time zone (the schedule runs at 01:00).
         freshness_policy=dg.FreshnessPolicy.cron(
-            deadline_cron=f"0 {CSV_DEADLINE_HOUR} * * *", lower_bound_delta=timedelta(hours=CSV_DEADLINE_HOUR),
+            deadline_cron=f"0 {CSV_DEADLINE_HOUR} * * *",
+            lower_bound_delta=timedelta(hours=CSV_DEADLINE_HOUR),
             timezone=partitions.timezone,
         ),
     )

@@ -162,7 +162,9 @@ def athena_literal(value: Any) -> str:
 
 
 def placeholder_count(sql: str) -> int:
-    return sum(1 for statement in sqlglot.parse(sql, read=DIALECT) if statement for _ in statement.find_all(exp.Placeholder))
+    return sum(
+        1 for statement in sqlglot.parse(sql, read=DIALECT) if statement for _ in statement.find_all(exp.Placeholder)
+    )
 
 
 class AthenaQueryEngine:
@@ -437,7 +439,9 @@ class AthenaQueryEngine:
         if retryable:
             advice = "Athena marks this error retryable: the run's retry policy will try again."
         elif state == "CANCELLED":
-            advice = "It was cancelled (in the console, by a stop request or by a workgroup limit); re-run the partition."
+            advice = (
+                "It was cancelled (in the console, by a stop request or by a workgroup limit); re-run the partition."
+            )
         elif category == 2:
             advice = "This is a query or permission error: fix the SQL, the table or the IAM policy, then re-run."
         else:
@@ -455,12 +459,15 @@ class AthenaQueryEngine:
             console_url=link,
         )
 
-    def _request_error(self, name: str, operation: str, err: ClientError, query_id: str | None = None) -> AthenaQueryError:
+    def _request_error(
+        self, name: str, operation: str, err: ClientError, query_id: str | None = None
+    ) -> AthenaQueryError:
         code = err.response.get("Error", {}).get("Code", "")
         message = err.response.get("Error", {}).get("Message", "")
-        retryable = code in ("InternalServerException", "ServiceUnavailable") or err.response.get(
-            "ResponseMetadata", {}
-        ).get("HTTPStatusCode", 0) >= 500
+        retryable = (
+            code in ("InternalServerException", "ServiceUnavailable")
+            or err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
+        )
         target = f" ({query_id})" if query_id else ""
         return AthenaQueryError(
             f"Athena refused {operation} for query {name}{target} in workgroup {self.workgroup}, catalog"
@@ -475,7 +482,13 @@ class AthenaQueryEngine:
 
 
 # -- Athena result types -> Arrow ------------------------------------------------------------------
-_INTEGERS = {"tinyint": pa.int8(), "smallint": pa.int16(), "integer": pa.int32(), "int": pa.int32(), "bigint": pa.int64()}
+_INTEGERS = {
+    "tinyint": pa.int8(),
+    "smallint": pa.int16(),
+    "integer": pa.int32(),
+    "int": pa.int32(),
+    "bigint": pa.int64(),
+}
 _FLOATS = {"double": pa.float64(), "real": pa.float32(), "float": pa.float32()}
 
 

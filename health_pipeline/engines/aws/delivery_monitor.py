@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from health_pipeline.engines.delivery import DeliveryStatus, ErrorTally
@@ -29,7 +29,7 @@ class FirehoseMonitor:
     database: str
     table: str
     region: str
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     max_error_objects: int = 200
 
     def status(self, cursor: dict[str, Any] | None = None, sample_size: int = 5) -> DeliveryStatus:
@@ -88,8 +88,14 @@ class FirehoseMonitor:
         from botocore.exceptions import ClientError
 
         out: dict[str, Any] = {
-            "state": "UNKNOWN", "destination": "(none)", "problems": [], "notes": [], "interval": 300,
-            "size_mb": 5, "bucket": "", "error_prefix": "",
+            "state": "UNKNOWN",
+            "destination": "(none)",
+            "problems": [],
+            "notes": [],
+            "interval": 300,
+            "size_mb": 5,
+            "bucket": "",
+            "error_prefix": "",
         }
         try:
             description = self.firehose.describe_delivery_stream(DeliveryStreamName=self.stream_name)[
@@ -193,7 +199,10 @@ class FirehoseMonitor:
                 try:
                     document = json.loads(line)
                 except ValueError:
-                    document = {"errorCode": "UnreadableErrorRecord", "errorMessage": line[:120].decode("utf-8", "replace")}
+                    document = {
+                        "errorCode": "UnreadableErrorRecord",
+                        "errorMessage": line[:120].decode("utf-8", "replace"),
+                    }
                 tally.add(document, f"s3://{bucket}/{key}", _console_link(self.region, bucket, key))
         return tally.codes, tally.samples, tally.records, len(keys), (keys[-1] if keys else after), more
 

@@ -19,18 +19,15 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from health_pipeline.engines.delivery import (
-    DeliveryStatus,
     ErrorOutput,
-    ErrorSample,
     Rejection,
     SendListener,
     SendReport,
-    raw_preview,
 )
 from health_pipeline.engines.json_lines import MAX_RECORD_BYTES, LineBlock, check_line
 from health_pipeline.records import RecordRejected
@@ -92,7 +89,7 @@ class DeadLetters:
     def write(self, entries: list[_Pending], attempts: int) -> None:
         if not entries:
             return
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        now = datetime.now(UTC).isoformat(timespec="seconds")
         documents = []
         for entry in entries:
             last = entry.codes[-1] if entry.codes else "Unknown"
@@ -125,7 +122,7 @@ class DeadLetterFile(DeadLetters):
     def _store(self, documents: list[dict[str, Any]]) -> None:
         if self.path is None:
             self.directory.mkdir(parents=True, exist_ok=True)
-            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
             self.path = self.directory / f"{stamp}-{self.stream_name}-{uuid.uuid4().hex[:8]}.jsonl"
         with open(self.path, "a", encoding="utf-8") as handle:
             handle.write("".join(json.dumps(document, ensure_ascii=False) + "\n" for document in documents))
@@ -137,7 +134,6 @@ class FirehoseDeliveryStream:
     """`send` through Kinesis Firehose's PutRecordBatch (see the module docstring)."""
 
     flushable = False  # Firehose flushes its own buffers (5 MB / 300 s)
-
 
     def __init__(
         self,

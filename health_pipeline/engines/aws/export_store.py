@@ -21,7 +21,7 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     """('bucket', 'key/prefix') of an s3:// URI."""
     if not uri.startswith("s3://"):
         raise ValueError(f"{uri!r} is not an s3:// URI (expected s3://bucket/key)")
-    bucket, _, key = uri[len("s3://"):].partition("/")
+    bucket, _, key = uri[len("s3://") :].partition("/")
     if not bucket:
         raise ValueError(f"{uri!r} names no bucket (expected s3://bucket/key)")
     return bucket, key

@@ -7,16 +7,16 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from health_pipeline.engines.delivery import DeliveryStatus, ErrorTally
 from health_pipeline.engines.local.delivery_stream import (
     SEGMENT_PROPERTY,
     LocalDeliveryStream,
-    line_count,
     created_at,
     file_size,
+    line_count,
 )
 
 
@@ -27,7 +27,7 @@ class LocalDeliveryMonitor:
     def status(self, cursor: dict[str, Any] | None = None, sample_size: int = 5) -> DeliveryStatus:
         """The stream's figures since the observation that returned `cursor` (everything, without one)."""
         cursor = cursor or {}
-        now = datetime.fromtimestamp(self.stream.clock(), timezone.utc)
+        now = datetime.fromtimestamp(self.stream.clock(), UTC)
         segments = self.stream.segments()
         backlog_bytes = sum(file_size(path) for path in segments)
         backlog_records = sum(line_count(path) for path in segments)
@@ -63,7 +63,9 @@ class LocalDeliveryMonitor:
         rejected = len(documents)
         received = delivered + rejected + backlog_records - int(cursor.get("backlog_records", 0))
         last_error = (
-            documents[-1].relative_to(self.stream.errors.directory).as_posix() if documents else cursor.get("last_error")
+            documents[-1].relative_to(self.stream.errors.directory).as_posix()
+            if documents
+            else cursor.get("last_error")
         )
         window_start = datetime.fromisoformat(cursor["window_end"]) if cursor.get("window_end") else None
         identifier = f"Iceberg {self.stream.table.identifier} (local catalog)"

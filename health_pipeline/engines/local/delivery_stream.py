@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -28,22 +27,17 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from queue import Full, Queue
-from typing import Any
 
 import pyarrow as pa
 from pyiceberg.table import Table
 
 from health_pipeline.engines.delivery import (
-    DeliveryStatus,
     ErrorOutput,
-    ErrorSample,
     Rejection,
     SendListener,
     SendReport,
-    raw_preview,
 )
 from health_pipeline.engines.json_lines import (
     MAX_RECORD_BYTES,
@@ -51,11 +45,11 @@ from health_pipeline.engines.json_lines import (
     LineBlock,
     check_lines,
 )
-from health_pipeline.engines.pyiceberg_patches import append_each, conform_rows
 from health_pipeline.engines.local.table import LocalIcebergTable, flocked
+from health_pipeline.engines.pyiceberg_patches import append_each, conform_rows
 from health_pipeline.schema.model import TableSchema
 
-__all__ = ["LocalDeliveryStream", "ErrorOutput", "Rejection", "MAX_RECORD_BYTES", "SEGMENT_PROPERTY"]
+__all__ = ["MAX_RECORD_BYTES", "SEGMENT_PROPERTY", "ErrorOutput", "LocalDeliveryStream", "Rejection"]
 
 DEFAULT_BUFFER_BYTES = 5 * 1024 * 1024
 DEFAULT_BUFFER_SECONDS = 300
@@ -191,9 +185,7 @@ class LocalDeliveryStream:
         """Every undelivered segment, open or sealed, oldest first."""
         if not self.spool_dir.exists():
             return []
-        return sorted(
-            (p for p in self.spool_dir.glob("segment-*") if p.suffix in (OPEN, SEALED)), key=lambda p: p.stem
-        )
+        return sorted((p for p in self.spool_dir.glob("segment-*") if p.suffix in (OPEN, SEALED)), key=lambda p: p.stem)
 
     def _sealed(self) -> list[Path]:
         return [path for path in self.segments() if path.suffix == SEALED]
@@ -232,7 +224,9 @@ class LocalDeliveryStream:
                 else:
                     take = 0
                 if take:
-                    count = rows.num_rows - row if take == rest else checked.data.count(b"\n", position, position + take)
+                    count = (
+                        rows.num_rows - row if take == rest else checked.data.count(b"\n", position, position + take)
+                    )
                     _append(path, data[position : position + take])
                     self._remember(path.name, size, size + take, rows.slice(row, count))
                     position += take
@@ -487,7 +481,6 @@ def line_count(path: Path) -> int:
         return path.read_bytes().count(b"\n")
     except FileNotFoundError:
         return 0
-
 
 
 def _append(path: Path, data: memoryview) -> None:

@@ -49,7 +49,7 @@ class LocalExportStore:
 def export_root(export_uri: str) -> Path:
     """The local directory of HEALTH_PIPELINE_EXPORT_URI (a path or a file:// URI)."""
     if export_uri.startswith("file://"):
-        return Path(export_uri[len("file://"):])
+        return Path(export_uri[len("file://") :])
     if "://" in export_uri:
         raise ValueError(
             f"HEALTH_PIPELINE_EXPORT_URI={export_uri!r} is not a local path; in local mode exports go to files"

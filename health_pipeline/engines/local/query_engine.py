@@ -99,7 +99,7 @@ class DuckDBQueryEngine:
         else:
             source, present = "(SELECT 1) AS no_files WHERE false", set()
         select = ", ".join(
-            f'CAST({_quote(c.name) if c.name in present else "NULL"} AS {duckdb_type(c.glue_type)}) AS {_quote(c.name)}'
+            f"CAST({_quote(c.name) if c.name in present else 'NULL'} AS {duckdb_type(c.glue_type)}) AS {_quote(c.name)}"
             for c in columns
         )
         return f"SELECT {select} FROM {source}"
@@ -122,7 +122,7 @@ def _quote(name: str) -> str:
 
 
 def _local_path(uri: str) -> str:
-    return uri[len("file://"):] if uri.startswith("file://") else uri
+    return uri[len("file://") :] if uri.startswith("file://") else uri
 
 
 def _list_literal(paths: list[str]) -> str:
