@@ -8,7 +8,7 @@ HEALTH_PIPELINE_HOME ?= $(CURDIR)/.health_pipeline
 LOCAL_ENV := HEALTH_PIPELINE_HOME=$(HEALTH_PIPELINE_HOME) DAGSTER_HOME=$(HEALTH_PIPELINE_HOME)/dagster
 UV := $(shell command -v uv 2>/dev/null || echo $(VENV)-tools/bin/uv)
 
-.PHONY: install demo test dev bench lint clean
+.PHONY: install system-deps demo test dev bench lint lint-python clean
 
 $(VENV)-tools/bin/uv:
 	$(PYTHON) -m venv $(VENV)-tools
@@ -23,19 +23,38 @@ install: $(BIN)/health-pipeline
 demo: install
 	$(LOCAL_ENV) $(BIN)/health-pipeline demo
 
-test: install
+# What the tests need beyond Python: Debian's Chromium (the browser test) and PostgreSQL (the
+# deployment test), installed when missing (root, or sudo), so a fresh machine needs only `make test`.
+system-deps:
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	command -v initdb >/dev/null || [ -x /usr/local/bin/initdb ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+	  || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+	  echo "make: installing Debian packages:$$missing"; \
+	  $$sudo apt-get update -qq || true; \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
+	fi
+
+test: install system-deps lint-python
 	$(BIN)/pytest -q
 
 dev: install
 	@mkdir -p "$(HEALTH_PIPELINE_HOME)/dagster"
 	@test -f "$(HEALTH_PIPELINE_HOME)/dagster/dagster.yaml" || cp deploy/dagster-local.yaml "$(HEALTH_PIPELINE_HOME)/dagster/dagster.yaml"
-	$(LOCAL_ENV) $(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(LOCAL_ENV) $(BIN)/dg dev -h 127.0.0.1 -p 3000
 
 bench: install
 	$(BIN)/python -m health_pipeline_tests.bench
 
-# terraform fmt -check and checkov (own venv .venv-checkov: checkov pins an old boto3), offline.
-lint:
+# ruff (lint and format check, configured in pyproject.toml).
+lint-python: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# ruff, terraform fmt -check and checkov (own venv .venv-checkov: checkov pins an old boto3), offline.
+lint: lint-python
 	scripts/lint.sh
 
 clean:

@@ -29,7 +29,7 @@ from typing import Any
 
 from health_pipeline.engines.aws.delivery_stream import DeadLetters, FirehoseDeliveryStream, firehose_client
 from health_pipeline.engines.json_lines import blocks_from_pairs
-from health_pipeline.schema.model import Column, TableSchema
+from health_pipeline.schema.model import TableSchema
 from health_pipeline.settings import Settings, load_settings
 
 
@@ -43,7 +43,7 @@ def glue_schema(settings: Settings, glue: Any = None) -> TableSchema:
 
     glue = glue or boto3.client("glue", region_name=settings.aws_region)
     table = glue.get_table(DatabaseName=settings.database, Name=settings.table)["Table"]
-    return TableSchema(tuple(Column(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]))
+    return TableSchema.from_glue(table)
 
 
 def event_lines(event: dict[str, Any]) -> list[tuple[str, bytes]]:

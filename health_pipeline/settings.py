@@ -7,16 +7,17 @@ chain are left to boto3 itself: no secret ever passes through here.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from health_pipeline.identifiers import is_identifier
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MODES = ("local", "aws")
 DEFAULT_START_DATE = "2026-11-01"
-_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,254}$")
 
 
 class SettingsError(ValueError):
@@ -42,6 +43,8 @@ class Settings:
     s3_endpoint_url: str | None = None
 
     def __post_init__(self) -> None:
+        for name in ("home", "terraform_dir"):  # paths given as text (the environment) are made absolute
+            object.__setattr__(self, name, Path(getattr(self, name)).expanduser().resolve())
         if self.mode not in MODES:
             raise SettingsError(
                 f"HEALTH_PIPELINE_MODE={self.mode!r} is not a mode; set it to one of {', '.join(MODES)}."
@@ -59,10 +62,10 @@ class Settings:
                 f"HEALTH_PIPELINE_START_DATE={self.start_date!r} is not a date; use YYYY-MM-DD."
             ) from err
         for variable, value in (("HEALTH_PIPELINE_DATABASE", self.database), ("HEALTH_PIPELINE_TABLE", self.table)):
-            if not _IDENTIFIER.match(value):
+            if not is_identifier(value):
                 raise SettingsError(
-                    f"{variable}={value!r} is not a plain lower-case identifier ([a-z_][a-z0-9_]*);"
-                    " Athena and Glue names must be."
+                    f"{variable}={value!r} is not a plain lower-case identifier ([a-z_][a-z0-9_]*, at most 255"
+                    " characters, not an SQL keyword); Athena and Glue names must be."
                 )
         if not self.export_uri:
             default = "s3://health-logger-prod/exports/" if self.mode == "aws" else str(self.home / "exports") + "/"
@@ -104,22 +107,23 @@ class Settings:
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
-    """Build the settings from the environment (or a given mapping, for tests)."""
+    """Build the settings from the environment (or a given mapping, for tests). A variable that is unset
+    or empty takes the default written on `Settings`."""
     env = os.environ if environ is None else environ
-    home = Path(env.get("HEALTH_PIPELINE_HOME", ".health_pipeline")).expanduser().resolve()
-    return Settings(
-        mode=env.get("HEALTH_PIPELINE_MODE", "local").strip().lower(),
-        home=home,
-        timezone=env.get("HEALTH_PIPELINE_TIMEZONE", "Asia/Tokyo"),
-        start_date=env.get("HEALTH_PIPELINE_START_DATE", DEFAULT_START_DATE),
-        terraform_dir=Path(env.get("HEALTH_PIPELINE_TERRAFORM_DIR", PROJECT_ROOT / "terraform")).expanduser().resolve(),
-        aws_region=env.get("AWS_REGION", "ap-northeast-1"),
-        firehose_stream=env.get("HEALTH_PIPELINE_FIREHOSE_STREAM", "health-logger-prod-records"),
-        athena_catalog=env.get("HEALTH_PIPELINE_CATALOG", "AwsDataCatalog"),
-        database=env.get("HEALTH_PIPELINE_DATABASE", "health_logger_prod_health_logs"),
-        table=env.get("HEALTH_PIPELINE_TABLE", "health_records"),
-        athena_workgroup=env.get("HEALTH_PIPELINE_ATHENA_WORKGROUP", "primary"),
-        athena_output=env.get("HEALTH_PIPELINE_ATHENA_OUTPUT", "s3://health-logger-prod/athena-results/"),
-        export_uri=env.get("HEALTH_PIPELINE_EXPORT_URI", ""),
-        s3_endpoint_url=env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None,
-    )
+    values: dict[str, Any] = {
+        "mode": env.get("HEALTH_PIPELINE_MODE", "").strip().lower(),
+        "home": env.get("HEALTH_PIPELINE_HOME"),
+        "timezone": env.get("HEALTH_PIPELINE_TIMEZONE"),
+        "start_date": env.get("HEALTH_PIPELINE_START_DATE"),
+        "terraform_dir": env.get("HEALTH_PIPELINE_TERRAFORM_DIR"),
+        "aws_region": env.get("AWS_REGION"),
+        "firehose_stream": env.get("HEALTH_PIPELINE_FIREHOSE_STREAM"),
+        "athena_catalog": env.get("HEALTH_PIPELINE_CATALOG"),
+        "database": env.get("HEALTH_PIPELINE_DATABASE"),
+        "table": env.get("HEALTH_PIPELINE_TABLE"),
+        "athena_workgroup": env.get("HEALTH_PIPELINE_ATHENA_WORKGROUP"),
+        "athena_output": env.get("HEALTH_PIPELINE_ATHENA_OUTPUT"),
+        "export_uri": env.get("HEALTH_PIPELINE_EXPORT_URI"),
+        "s3_endpoint_url": env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL"),
+    }
+    return Settings(**{name: value for name, value in values.items() if value})

@@ -176,7 +176,7 @@ HOSTILE_NAMES = [
     "`x`",
     "x'y",
     "",
-    "a" * 200,
+    "a" * 256,  # Athena: names of at most 255 characters (tables-databases-columns-names)
     "1abc",
 ]
 

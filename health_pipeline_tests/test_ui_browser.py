@@ -1,4 +1,4 @@
-"""The Dagster UI as an operator meets it, in a real browser: `make dev` (dagster dev on a free loopback
+"""The Dagster UI as an operator meets it, in a real browser: `make dev` (dg dev on a free loopback
 port) over demo data, driven by Playwright for Python in Debian's Chromium (/usr/bin/chromium; no
 browser is downloaded). Screenshots go to test-artifacts/ui/ (HEALTH_PIPELINE_TEST_ARTIFACTS)."""
 
@@ -27,7 +27,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 # Off the network: this machine has none, and Chromium's background services would keep trying.
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
-DAGSTER = str(Path(sys.executable).parent / "dagster")
+DG = str(Path(sys.executable).parent / "dg")  # `make dev` runs `dg dev`: the same command, the same project
 DESIGN_ASSETS = {"health_records", "iceberg_schema", "daily_health_summary", "daily_summary_csv", "firehose_delivery"}
 ARTIFACTS = Path(os.environ.get("HEALTH_PIPELINE_TEST_ARTIFACTS", PROJECT_ROOT / "test-artifacts")) / "ui"
 
@@ -82,7 +82,7 @@ def dagster_dev(tmp_path_factory):
     port = free_loopback_port()
     launched = time.monotonic()
     log = (root / "dagster-dev.log").open("wb")
-    server = subprocess.Popen([DAGSTER, "dev", "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
+    server = subprocess.Popen([DG, "dev", "-h", "127.0.0.1", "-p", str(port)],
                               env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
@@ -93,14 +93,14 @@ def dagster_dev(tmp_path_factory):
                 break
             except OSError:
                 assert server.poll() is None, (root / "dagster-dev.log").read_text(errors="replace")[-3000:]
-                assert time.monotonic() < deadline, "dagster dev did not serve within 120 s"
+                assert time.monotonic() < deadline, "dg dev did not serve within 120 s"
                 time.sleep(1)
-        print(f"dagster dev serving after {time.monotonic() - launched:.1f} s", file=sys.stderr)
+        print(f"dg dev serving after {time.monotonic() - launched:.1f} s", file=sys.stderr)
         yield url, datetime.now(ZoneInfo("Asia/Tokyo")).date() - timedelta(days=1)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
-            server.wait(timeout=30)
+            server.wait(timeout=15)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(timeout=30)

@@ -61,5 +61,18 @@ class TableSchema:
     def from_iceberg(cls, schema: Schema) -> TableSchema:
         return cls(tuple(Column(f.name, glue_type_of(f.field_type)) for f in schema.fields))
 
+    @classmethod
+    def from_glue(cls, table: dict) -> TableSchema:
+        """The columns of a Glue `GetTable` response's `Table`, as the catalog holds them. Columns that
+        Iceberg no longer has carry `iceberg.field.current = false` and are left out."""
+        columns = table.get("StorageDescriptor", {}).get("Columns", [])
+        return cls(
+            tuple(
+                Column(c["Name"], c["Type"])
+                for c in columns
+                if c.get("Parameters", {}).get("iceberg.field.current", "true") != "false"
+            )
+        )
+
     def as_rows(self) -> list[dict[str, str]]:
         return [{"name": c.name, "type": c.glue_type} for c in self.columns]

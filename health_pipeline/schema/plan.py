@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 
+from health_pipeline.identifiers import UnsafeSchemaError, check_identifier
 from health_pipeline.schema.drift import ADDITIVE, NEEDS_PERSON, PROMOTION, DriftItem, diff_schemas
 from health_pipeline.schema.model import Column, TableSchema
 from health_pipeline.schema.types import UnsupportedTypeError, normalize_glue_type
@@ -19,82 +19,6 @@ IN_SYNC = "in_sync"
 ADDITIVE_DRIFT = "additive_drift"
 NEEDS_A_PERSON = "needs_person"
 TABLE_ABSENT = "table_absent"
-
-_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
-# Words Athena DDL will not take as bare column names even in backticks' company; refuse rather than guess.
-_RESERVED = frozenset(
-    [
-        "all",
-        "alter",
-        "and",
-        "as",
-        "between",
-        "by",
-        "case",
-        "cast",
-        "column",
-        "create",
-        "cross",
-        "date",
-        "delete",
-        "describe",
-        "distinct",
-        "drop",
-        "else",
-        "end",
-        "exists",
-        "false",
-        "for",
-        "from",
-        "full",
-        "group",
-        "having",
-        "in",
-        "inner",
-        "insert",
-        "interval",
-        "into",
-        "is",
-        "join",
-        "left",
-        "like",
-        "limit",
-        "not",
-        "null",
-        "on",
-        "or",
-        "order",
-        "outer",
-        "partition",
-        "right",
-        "select",
-        "table",
-        "then",
-        "time",
-        "timestamp",
-        "true",
-        "union",
-        "update",
-        "using",
-        "values",
-        "when",
-        "where",
-        "with",
-    ]
-)
-
-
-class UnsafeSchemaError(ValueError):
-    """An identifier or type that is not allowed to reach DDL text."""
-
-
-def check_identifier(name: str, what: str = "column") -> str:
-    if not isinstance(name, str) or not _IDENTIFIER.match(name) or name in _RESERVED:
-        raise UnsafeSchemaError(
-            f"{what} name {name!r} is not allowed in DDL: use lower-case letters, digits and _ (starting with a"
-            " letter or _), at most 128 characters, and not an SQL keyword"
-        )
-    return name
 
 
 def check_type(glue_type: str) -> str:

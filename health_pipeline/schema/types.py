@@ -1,4 +1,5 @@
-"""Glue column types mapped to Iceberg and Arrow types: the one place the three type systems meet.
+"""Glue column types mapped to Iceberg, Arrow and DuckDB types, and Athena's result types to Arrow:
+the one place the type systems meet.
 
 Only the types Athena DDL, Glue and Iceberg agree on are allowed; anything else is refused with the
 list of what is, so a typo in Terraform fails at `schema status`, not in a Firehose error object.
@@ -12,18 +13,18 @@ import pyarrow as pa
 from pyiceberg import types as it
 
 _DECIMAL = re.compile(r"^decimal\((\d{1,2}),\s*(\d{1,2})\)$")
-_SIMPLE: dict[str, tuple[it.PrimitiveType, pa.DataType]] = {
-    "string": (it.StringType(), pa.string()),
-    "timestamp": (it.TimestampType(), pa.timestamp("us")),
-    "date": (it.DateType(), pa.date32()),
-    "boolean": (it.BooleanType(), pa.bool_()),
-    "int": (it.IntegerType(), pa.int32()),
-    "bigint": (it.LongType(), pa.int64()),
-    "float": (it.FloatType(), pa.float32()),
-    "double": (it.DoubleType(), pa.float64()),
+_SIMPLE: dict[str, tuple[it.PrimitiveType, pa.DataType, str]] = {
+    "string": (it.StringType(), pa.string(), "VARCHAR"),
+    "timestamp": (it.TimestampType(), pa.timestamp("us"), "TIMESTAMP"),
+    "date": (it.DateType(), pa.date32(), "DATE"),
+    "boolean": (it.BooleanType(), pa.bool_(), "BOOLEAN"),
+    "int": (it.IntegerType(), pa.int32(), "INTEGER"),
+    "bigint": (it.LongType(), pa.int64(), "BIGINT"),
+    "float": (it.FloatType(), pa.float32(), "FLOAT"),
+    "double": (it.DoubleType(), pa.float64(), "DOUBLE"),
 }
 SUPPORTED_GLUE_TYPES = (*_SIMPLE, "decimal(P,S)")
-_ICEBERG_TO_GLUE = {str(iceberg): glue for glue, (iceberg, _) in _SIMPLE.items()}
+_ICEBERG_TO_GLUE = {str(iceberg): glue for glue, (iceberg, _, _) in _SIMPLE.items()}
 
 
 class UnsupportedTypeError(ValueError):
@@ -61,6 +62,37 @@ def arrow_type(glue_type: str) -> pa.DataType:
         precision, scale = (int(part) for part in text[8:-1].split(","))
         return pa.decimal128(precision, scale)
     return _SIMPLE[text][1]
+
+
+def duckdb_type(glue_type: str) -> str:
+    """The DuckDB type a column is cast to when the local engine reads the table."""
+    text = normalize_glue_type(glue_type)
+    return text.upper() if text.startswith("decimal(") else _SIMPLE[text][2]
+
+
+# Athena (Trino) result types, as GetQueryResults' ColumnInfo names them.
+_ATHENA_RESULT_TYPES = {
+    "tinyint": pa.int8(),
+    "smallint": pa.int16(),
+    "integer": pa.int32(),
+    "int": pa.int32(),
+    "bigint": pa.int64(),
+    "double": pa.float64(),
+    "real": pa.float32(),
+    "float": pa.float32(),
+    "boolean": pa.bool_(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us"),
+}
+
+
+def athena_result_arrow_type(column: dict) -> pa.DataType:
+    """The Arrow type of an Athena ColumnInfo; types without a scalar mapping (array, map, row, json,
+    varbinary, time...) stay strings as Athena renders them."""
+    name = column.get("Type", "varchar").lower()
+    if name == "decimal":
+        return pa.decimal128(int(column.get("Precision") or 38), int(column.get("Scale") or 0))
+    return _ATHENA_RESULT_TYPES.get(name, pa.string())
 
 
 def glue_type_of(iceberg: it.IcebergType) -> str:

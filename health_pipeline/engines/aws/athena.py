@@ -42,6 +42,7 @@ from botocore.exceptions import ClientError
 from sqlglot import exp
 
 from health_pipeline.engines.base import QueryFailed, QueryResult
+from health_pipeline.schema.types import athena_result_arrow_type
 from health_pipeline.sql import DIALECT, Query, check_query_rules, with_table
 
 log = logging.getLogger(__name__)
@@ -482,35 +483,6 @@ class AthenaQueryEngine:
 
 
 # -- Athena result types -> Arrow ------------------------------------------------------------------
-_INTEGERS = {
-    "tinyint": pa.int8(),
-    "smallint": pa.int16(),
-    "integer": pa.int32(),
-    "int": pa.int32(),
-    "bigint": pa.int64(),
-}
-_FLOATS = {"double": pa.float64(), "real": pa.float32(), "float": pa.float32()}
-
-
-def arrow_type(column: dict) -> pa.DataType:
-    """The Arrow type of an Athena ColumnInfo; types without a scalar mapping (array, map, row, json,
-    varbinary, time...) stay strings as Athena renders them."""
-    name = column.get("Type", "varchar").lower()
-    if name in _INTEGERS:
-        return _INTEGERS[name]
-    if name in _FLOATS:
-        return _FLOATS[name]
-    if name == "boolean":
-        return pa.bool_()
-    if name == "date":
-        return pa.date32()
-    if name == "timestamp":
-        return pa.timestamp("us")
-    if name == "decimal":
-        return pa.decimal128(int(column.get("Precision") or 38), int(column.get("Scale") or 0))
-    return pa.string()
-
-
 def _parse(text: str, arrow: pa.DataType) -> Any:
     if pa.types.is_integer(arrow):
         return int(text)
@@ -531,7 +503,7 @@ def typed_table(columns: list[dict], rows: list[list[str | None]]) -> pa.Table:
     """Athena's string cells as a typed Arrow table; a missing VarCharValue is null."""
     arrays = []
     for index, column in enumerate(columns):
-        arrow = arrow_type(column)
+        arrow = athena_result_arrow_type(column)
         cells = [row[index] if index < len(row) else None for row in rows]
         try:
             arrays.append(pa.array([None if c is None else _parse(c, arrow) for c in cells], type=arrow))

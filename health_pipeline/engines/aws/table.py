@@ -8,7 +8,7 @@ from typing import Any
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.table import Table
 
-from health_pipeline.schema.model import Column, TableSchema
+from health_pipeline.schema.model import TableSchema
 
 
 class GlueIcebergTable:
@@ -63,18 +63,12 @@ class GlueIcebergTable:
         return self._catalog
 
     def catalog_schema(self) -> TableSchema | None:
-        """The Glue table's StorageDescriptor columns: what Terraform (or Athena DDL) last wrote there.
-        Columns Iceberg no longer has carry `iceberg.field.current = false` and are left out."""
+        """The Glue table's current columns: what Terraform (or Athena DDL) last wrote there."""
         try:
             response = self.glue.get_table(DatabaseName=self.database, Name=self.table_name, **self._glue_kwargs())
         except self.glue.exceptions.EntityNotFoundException:
             return None
-        columns = []
-        for column in response["Table"].get("StorageDescriptor", {}).get("Columns", []):
-            if column.get("Parameters", {}).get("iceberg.field.current", "true") == "false":
-                continue
-            columns.append(Column(column["Name"], column["Type"]))
-        return TableSchema(tuple(columns))
+        return TableSchema.from_glue(response["Table"])
 
     def live_schema(self) -> TableSchema | None:
         try:

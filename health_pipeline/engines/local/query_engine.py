@@ -18,6 +18,7 @@ from pyiceberg.table import Table
 from health_pipeline.engines.base import QueryFailed, QueryResult
 from health_pipeline.engines.local.table import LocalIcebergTable
 from health_pipeline.schema.model import TableSchema
+from health_pipeline.schema.types import UnsupportedTypeError, duckdb_type
 from health_pipeline.sql import Query, check_query_rules, to_duckdb, with_table
 
 
@@ -98,23 +99,14 @@ class DuckDBQueryEngine:
             present = {row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
         else:
             source, present = "(SELECT 1) AS no_files WHERE false", set()
-        select = ", ".join(
-            f"CAST({_quote(c.name) if c.name in present else 'NULL'} AS {duckdb_type(c.glue_type)}) AS {_quote(c.name)}"
-            for c in columns
-        )
+        try:
+            select = ", ".join(
+                f"CAST({_quote(c.name) if c.name in present else 'NULL'} AS {duckdb_type(c.glue_type)}) AS {_quote(c.name)}"
+                for c in columns
+            )
+        except UnsupportedTypeError as err:
+            raise QueryFailed(f"the live table has a column DuckDB cannot read here: {err}") from err
         return f"SELECT {select} FROM {source}"
-
-
-def duckdb_type(glue_type: str) -> str:
-    simple = {
-        "string": "VARCHAR", "timestamp": "TIMESTAMP", "date": "DATE", "boolean": "BOOLEAN",
-        "int": "INTEGER", "bigint": "BIGINT", "float": "FLOAT", "double": "DOUBLE",
-    }  # fmt: skip
-    if glue_type in simple:
-        return simple[glue_type]
-    if glue_type.startswith("decimal("):
-        return glue_type.upper()
-    raise QueryFailed(f"the live column type {glue_type!r} has no DuckDB mapping")
 
 
 def _quote(name: str) -> str:
