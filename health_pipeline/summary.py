@@ -38,7 +38,6 @@ def daily_summary_query(day: date, zone: ZoneInfo, table: str) -> Query:
         parameters=(start, end),
         window=(start, end),
         table=table,
-        labels={"date": day.isoformat()},
     )
 
 

@@ -1,5 +1,7 @@
 """The code location as Dagster and an operator see it."""
 
+import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -93,3 +95,98 @@ def test_every_step_that_runs_a_query_is_in_the_athena_pool_and_aws_mode_loads(t
         aws.get_repository_def().asset_graph.get_all_asset_keys()
         == defs.get_repository_def().asset_graph.get_all_asset_keys()
     )
+
+
+def _imports(path: Path, package_root: Path) -> set[str]:
+    """The health_pipeline modules `path` imports, at its top or inside functions, but not the ones
+    only a type checker sees (under `if TYPE_CHECKING:`)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    type_only = {
+        id(node)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and ast.unparse(block.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+        for stmt in block.body
+        for node in ast.walk(stmt)
+    }
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in type_only:
+            continue
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            for alias in node.names:  # `from package import module`
+                candidate = package_root.parent / f"{node.module}.{alias.name}".replace(".", "/")
+                if candidate.with_suffix(".py").exists() or candidate.is_dir():
+                    found.add(f"{node.module}.{alias.name}")
+    return {name for name in found if name == "health_pipeline" or name.startswith("health_pipeline.")}
+
+
+def test_no_module_of_health_pipeline_imports_itself_back():
+    """No import cycle anywhere in the package: a module never depends, through any chain of imports
+    (lazy ones included), on a module that depends on it."""
+    root = PROJECT_ROOT / "health_pipeline"
+    modules = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(PROJECT_ROOT).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {name: _imports(path, root) & modules.keys() for name, path in modules.items()}
+    cycles: list[list[str]] = []
+    done: set[str] = set()
+
+    def visit(name: str, trail: list[str]) -> None:
+        for target in sorted(graph[name]):
+            if target in trail:
+                cycles.append([*trail[trail.index(target) :], target])
+            elif target not in done:
+                visit(target, [*trail, target])
+        done.add(name)
+
+    for name in sorted(graph):
+        if name not in done:
+            visit(name, [name])
+    assert len(graph) > 30 and any(graph.values())  # the walk saw the package
+    assert not cycles, "import cycles: " + "; ".join(" -> ".join(cycle) for cycle in cycles[:5])
+
+
+def test_the_mode_is_compared_in_stack_for_only():
+    """Which implementation serves is one decision (engines.stack_for); settings.py only validates
+    the environment per mode (the design's per-mode defaults). A mode test anywhere else fails here."""
+    allowed = {("health_pipeline/engines/__init__.py", "stack_for"), ("health_pipeline/settings.py", "__post_init__")}
+    found = set()
+    for path in (PROJECT_ROOT / "health_pipeline").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        enclosing = {}
+        for function in ast.walk(tree):
+            if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for node in ast.walk(function):
+                    enclosing.setdefault(id(node), function.name) if node is function else enclosing.update(
+                        {id(node): function.name}
+                    )
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Compare) and any(
+                isinstance(side, ast.Constant) and side.value in ("aws", "local")
+                for side in [node.left, *node.comparators]
+            ):
+                found.add((path.relative_to(PROJECT_ROOT).as_posix(), enclosing.get(id(node), "<module>")))
+    assert found <= allowed, f"the mode is compared outside stack_for: {sorted(found - allowed)}"
+    assert ("health_pipeline/engines/__init__.py", "stack_for") in found
+
+
+def test_dg_check_defs_loads_the_project(tmp_path):
+    """Dagster's project CLI ([tool.dg] in pyproject.toml) finds and validates the code location."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEALTH_PIPELINE_", "DAGSTER_"))}
+    env.update(HEALTH_PIPELINE_HOME=str(tmp_path / "home"), VIRTUAL_ENV=str(Path(sys.executable).parent.parent))
+    dg = str(Path(sys.executable).parent / "dg")
+    checked = subprocess.run(
+        [dg, "check", "defs"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "All definitions loaded successfully" in checked.stdout + checked.stderr
+    listed = subprocess.run(
+        [dg, "list", "defs", "--json"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert "daily_summary_csv" in listed.stdout and "new_data_sensor" in listed.stdout
+    assert not (tmp_path / "home").exists()  # loading the code location created nothing

@@ -5,7 +5,7 @@ The same file is sent to Athena as it is and, transpiled by sqlglot, run by Duck
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
@@ -33,7 +33,6 @@ class Query:
     table: str = "health_records"
     # The query reads only rows whose recorded_at is null (Iceberg's null partition), not a window.
     null_time: bool = False
-    labels: dict[str, str] = field(default_factory=dict)
 
 
 @cache

@@ -31,7 +31,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -109,7 +109,6 @@ class AthenaExecution:
     console_url: str
     polls: int
     elapsed_s: float
-    raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def cost_usd(self) -> float:
@@ -392,7 +391,6 @@ class AthenaQueryEngine:
             console_url=console_url(self.region, query_id),
             polls=polls,
             elapsed_s=elapsed_s,
-            raw=execution,
         )
 
     def _fetch_rows(self, execution: AthenaExecution) -> pa.Table:
