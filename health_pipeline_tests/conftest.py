@@ -11,6 +11,15 @@ from health_pipeline.engines.local import LocalStack
 from health_pipeline.settings import PROJECT_ROOT, Settings
 
 CLI = [sys.executable, "-m", "health_pipeline.cli"]
+# One valid record as the app sends it (a Tokyo offset on recorded_at).
+GOOD = {
+    "user_id": "u1",
+    "recorded_at": "2026-11-20T08:30:00+09:00",
+    "fatigue": 5,
+    "mood": 7,
+    "motivation": 6,
+    "flags": 9,
+}
 
 
 @pytest.fixture

@@ -12,16 +12,8 @@ from health_pipeline.defs.delivery.assets import firehose_delivery
 from health_pipeline.engines import stack_for
 from health_pipeline.producer import send_lines
 from health_pipeline.settings import Settings
-from health_pipeline_tests.conftest import jsonl
+from health_pipeline_tests.conftest import GOOD, jsonl
 
-GOOD = {
-    "user_id": "u1",
-    "recorded_at": "2026-11-20T08:30:00+09:00",
-    "fatigue": 5,
-    "mood": 7,
-    "motivation": 6,
-    "flags": 9,
-}
 REGION = "ap-northeast-1"
 STREAM = "health-logger-prod-records"
 DATABASE, TABLE = "health_logger_prod_health_logs", "health_records"

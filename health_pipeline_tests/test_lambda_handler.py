@@ -8,16 +8,9 @@ import pytest
 
 from health_pipeline.lambda_handler import event_lines, make_handler
 from health_pipeline.settings import load_settings
+from health_pipeline_tests.conftest import GOOD
 
 REGION = "ap-northeast-1"
-GOOD = {
-    "user_id": "u1",
-    "recorded_at": "2026-11-20T08:30:00+09:00",
-    "fatigue": 5,
-    "mood": 7,
-    "motivation": 6,
-    "flags": 9,
-}
 COLUMNS = [
     ("user_id", "string"),
     ("recorded_at", "timestamp"),

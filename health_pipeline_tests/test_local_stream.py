@@ -22,18 +22,10 @@ from health_pipeline.producer import send_file, send_lines
 from health_pipeline.records import RecordRejected
 from health_pipeline.schema.model import Column, TableSchema
 from health_pipeline.settings import PROJECT_ROOT, Settings
-from health_pipeline_tests.conftest import CLI, jsonl, run_cli
+from health_pipeline_tests.conftest import CLI, GOOD, jsonl, run_cli
 from health_pipeline_tests.hostile_lines import lines as any_line
 from health_pipeline_tests.synthetic_records import write_jsonl
 
-GOOD = {
-    "user_id": "u1",
-    "recorded_at": "2026-11-20T08:30:00+09:00",
-    "fatigue": 5,
-    "mood": 7,
-    "motivation": 6,
-    "flags": 9,
-}
 ACK = re.compile(rb"acknowledged (\d+) through .*:(\d+)$")
 
 

@@ -6,16 +6,9 @@ import pytest
 from health_pipeline.records import RecordRejected, conform_to_schema, encode_record, parse_line, validate_record
 from health_pipeline.schema import read_desired_schema
 from health_pipeline.settings import PROJECT_ROOT
+from health_pipeline_tests.conftest import GOOD
 
 SCHEMA = read_desired_schema(PROJECT_ROOT / "terraform" / "modules" / "glue")
-GOOD = {
-    "user_id": "u1",
-    "recorded_at": "2026-11-20T08:30:00+09:00",
-    "fatigue": 5,
-    "mood": 7,
-    "motivation": 6,
-    "flags": 9,
-}
 
 
 @pytest.mark.parametrize(

@@ -4,16 +4,7 @@ import base64
 import json
 
 from health_pipeline.engines.local.delivery_stream import SEGMENT_PROPERTY
-from health_pipeline_tests.conftest import jsonl, run_cli
-
-GOOD = {
-    "user_id": "u1",
-    "recorded_at": "2026-11-20T08:30:00+09:00",
-    "fatigue": 5,
-    "mood": 7,
-    "motivation": 6,
-    "flags": 9,
-}
+from health_pipeline_tests.conftest import GOOD, jsonl, run_cli
 
 
 def error_documents(stack):
