@@ -2,14 +2,15 @@
 
 `terraform validate` needs the AWS provider from the registry, which this environment cannot reach;
 these checks (plus `terraform fmt` below and checkov in scripts/lint.sh) stand in for it. Each
-invariant is a `check_*` function over a `Stack` (a terraform/ tree); the tests run them on the
-repository's tree, and `test_a_careless_edit_is_caught` runs them on edited copies to prove they
-can fail.
+invariant is a `check_*` function over a `Stack` (a terraform/ tree, with the deploy/ beside it); the
+tests run them on the repository's tree, and `test_a_careless_edit_is_caught` runs them on edited
+copies to prove they can fail.
 """
 
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 import shlex
 import shutil
@@ -20,15 +21,24 @@ from pathlib import Path
 
 import hcl2
 import pytest
+import yaml
 
 from health_pipeline.aws_permissions import DAGSTER_ROLE_ACTIONS
 from health_pipeline.schema.terraform import _unquote
 from health_pipeline.settings import PROJECT_ROOT, Settings, load_settings
+from health_pipeline_tests.test_image import DOCKERFILE, dockerfile_instructions
 
 TERRAFORM_DIR = PROJECT_ROOT / "terraform"
-MODULES = ("s3tables", "firehose", "glue", "athena", "iam", "alarms")
+MODULES = ("s3tables", "firehose", "glue", "athena", "iam", "alarms", "dagster")
 # Actions AWS offers no resource-level permissions for: the only ones allowed on "*".
-UNSCOPABLE_ACTIONS = {"lakeformation:GetDataAccess", "cloudwatch:GetMetricStatistics", "cloudwatch:GetMetricData"}
+UNSCOPABLE_ACTIONS = {
+    "lakeformation:GetDataAccess",
+    "cloudwatch:GetMetricStatistics",
+    "cloudwatch:GetMetricData",
+    "ecr:GetAuthorizationToken",
+    "ecs:DescribeTaskDefinition",
+    "ec2:DescribeNetworkInterfaces",
+}
 ATHENA_MIN_CUTOFF = 10 * 1024 * 1024
 # Settings that describe the local machine, not the AWS deployment: Terraform does not output them.
 LOCAL_ONLY_SETTINGS = {
@@ -41,6 +51,21 @@ LOCAL_ONLY_SETTINGS = {
     "AWS_ENDPOINT_URL_S3",
 }
 _INTERPOLATION = re.compile(r"\$\{([^{}]*)\}")
+# envs/prod outputs for the operators of the Dagster deployment, not settings of the code.
+OPERATOR_OUTPUT_PREFIX = "dagster_"
+ROLE_OUTPUT = "dagster_role_arn"
+OPERATOR_OUTPUTS = {
+    "dagster_ui_url": "ui_url",
+    "dagster_oidc_redirect_uri": "oidc_redirect_uri",
+    "dagster_alb_dns_name": "alb_dns_name",
+    "dagster_ecr_repository_url": "ecr_repository_url",
+    "dagster_cluster_name": "cluster_name",
+    "dagster_service_names": "service_names",
+    "dagster_run_task_network": "run_task_network",
+    "dagster_log_groups": "log_groups",
+    "dagster_database_endpoint": "database_endpoint",
+    "dagster_database_secret_arn": "database_secret_arn",
+}
 
 
 class Stack:
@@ -49,6 +74,7 @@ class Stack:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.deploy = root.parent / "deploy"
         self._docs: dict[str, dict[str, list]] = {}
 
     def doc(self, module: str | None) -> dict[str, list]:
@@ -91,9 +117,7 @@ class Stack:
     @cached_property
     def calls(self) -> dict[str, str]:
         """envs/prod module call name -> module directory name."""
-        return {
-            name: Path(_unquote(body["source"])).name for name, body in self.named(None, "module").items()
-        }
+        return {name: Path(_unquote(body["source"])).name for name, body in self.named(None, "module").items()}
 
     def call_args(self, module: str) -> dict:
         for call, directory in self.calls.items():
@@ -309,15 +333,20 @@ def check_dagster_role_actions(stack: Stack) -> None:
 
 
 def prod_output_values(stack: Stack) -> dict[str, object]:
-    return {name: stack.value(None, body["value"]) for name, body in stack.named(None, "output").items()}
+    """The settings outputs and the role (what scripts/terraform_outputs_env.py turns into an env)."""
+    return {
+        name: stack.value(None, body["value"])
+        for name, body in stack.named(None, "output").items()
+        if name == ROLE_OUTPUT or not name.startswith(OPERATOR_OUTPUT_PREFIX)
+    }
 
 
 def check_prod_outputs(stack: Stack) -> None:
     read = set(re.findall(r'env\.get\("([A-Z0-9_]+)"', (PROJECT_ROOT / "health_pipeline" / "settings.py").read_text()))
     needed = read - LOCAL_ONLY_SETTINGS
     outputs = prod_output_values(stack)
-    settings_outputs = {name.upper() for name in outputs if name != "dagster_role_arn"}
-    assert "dagster_role_arn" in outputs, "envs/prod must output the Dagster role ARN"
+    settings_outputs = {name.upper() for name in outputs if name != ROLE_OUTPUT}
+    assert ROLE_OUTPUT in outputs, "envs/prod must output the Dagster role ARN"
     assert settings_outputs == needed, (
         f"envs/prod outputs {sorted(settings_outputs - needed)} that no setting reads"
         f" and lacks {sorted(needed - settings_outputs)}"
@@ -334,6 +363,422 @@ def check_prod_outputs(stack: Stack) -> None:
     }.items():
         assert outputs[name] == expected, f"envs/prod output {name} is {outputs[name]!r}, the seed's is {expected!r}"
     assert outputs["health_pipeline_catalog"] == f"s3tablescatalog/{stack.value(None, '${var.table_bucket_name}')}"
+    operator = {name for name in stack.named(None, "output") if name.startswith(OPERATOR_OUTPUT_PREFIX)} - {ROLE_OUTPUT}
+    assert operator == set(OPERATOR_OUTPUTS), f"envs/prod's operator outputs are {sorted(operator)}"
+    for name, module_output in OPERATOR_OUTPUTS.items():
+        assert _unquote(stack.named(None, "output")[name]["value"]) == f"${{module.dagster.{module_output}}}"
+        assert module_output in stack.named("dagster", "output"), f"modules/dagster has no output {module_output}"
+
+
+# -- the operators' Dagster (modules/dagster) ---------------------------------------------------------
+WORLD = {"0.0.0.0/0", "::/0"}
+AUTHENTICATE = {"authenticate-oidc", "authenticate-cognito"}
+PASSWORD_LIKE = re.compile(r"PASSW|SECRET|TOKEN|CREDENTIAL|PRIVATE_KEY", re.IGNORECASE)
+# What would put the database password itself (not the secret's ARN) into the environment or state.
+PASSWORD_VALUE = re.compile(r"\.password\b|master_user_secret|secret_string|aws_secretsmanager_secret_version")
+_REFERENCE = re.compile(r"\b(local|var)\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _modules(stack: Stack) -> list[str | None]:
+    """envs/prod (None) and every directory under modules/, listed or not."""
+    return [None, *sorted(path.name for path in (stack.root / "modules").iterdir() if path.is_dir())]
+
+
+def _everywhere(stack: Stack, kind: str, type_name: str) -> list[tuple[str | None, str, dict]]:
+    return [(m, name, body) for m in _modules(stack) for name, body in stack.typed(m, kind, type_name).items()]
+
+
+def _text(raw: object) -> str:
+    return _unquote(raw) if isinstance(raw, str) else json.dumps(raw)
+
+
+def _named_ref(raw: object, type_name: str) -> str:
+    """`aws_x.name.id` / `.arn` / `.name` -> name."""
+    match = re.fullmatch(rf"\$\{{{type_name}\.(\w+)\.(?:id|arn|name)\}}", _text(raw))
+    assert match, f"{_text(raw)!r} is not a reference to a {type_name} of the module"
+    return match.group(1)
+
+
+def _for_each_keys(stack: Stack, module: str, body: dict) -> list[str]:
+    raw = body.get("for_each")
+    if raw is None:
+        return [""]
+    value = stack.value(module, raw)
+    if isinstance(value, dict):
+        return list(value)
+    listed = re.fullmatch(r"\$\{toset\(\[(.*)\]\)\}", str(value), re.DOTALL)
+    assert listed, f"cannot list the keys of for_each = {raw}"
+    return re.findall(r'"([^"]+)"', listed.group(1))
+
+
+def _each(stack: Stack, module: str, raw: object, key: str) -> object:
+    """A value in a for_each resource for one key: `local.x[each.key]` and `each.key` resolved."""
+    text = _text(raw) if isinstance(raw, str) else raw
+    if not isinstance(text, str):
+        return text
+    text = text.replace("${each.key}", key)
+    indexed = re.fullmatch(r"\$\{local\.(\w+)\[each\.key\]\}", text)
+    if indexed:
+        return stack.value(module, stack.locals(module)[indexed.group(1)].get(key))
+    return stack.value(module, text)
+
+
+def container_definitions(stack: Stack, module: str) -> dict[str, list[dict]]:
+    """Every task definition's containers, by `resource name[key]`, read from `jsonencode([...])`."""
+    found: dict[str, list[dict]] = {}
+    for name, body in stack.typed(module, "resource", "aws_ecs_task_definition").items():
+        encoded = re.fullmatch(r"\$\{jsonencode\((.*)\)\}", body["container_definitions"], re.DOTALL)
+        assert encoded, f"{name}: write container_definitions as jsonencode([...]) so it can be read"
+        containers = hcl2.loads(f"x = {encoded.group(1)}\n")["x"]
+        for key in _for_each_keys(stack, module, body):
+            found[f"{name}[{key}]"] = [{**c, "__key__": key} for c in containers]
+    return found
+
+
+def _collect(stack: Stack, module: str | None, raw: object, seen: set[str]) -> tuple[set[str], str]:
+    """The names (object keys, `name = ...` values) and text of an expression and of everything it
+    refers to through locals and module variables (their values from envs/prod): an over-estimate of
+    the environment a container can get."""
+    names: set[str] = set()
+    texts = [json.dumps(raw)]
+    if isinstance(raw, dict):
+        if isinstance(raw.get("name"), str):  # {name = "X", value = ...}, as ECS takes an environment
+            names.add(_unquote(raw["name"]))
+        for key, value in raw.items():
+            if key != "__is_block__":
+                names.add(key)
+            sub_names, sub_text = _collect(stack, module, value, seen)
+            names |= sub_names
+            texts.append(sub_text)
+    elif isinstance(raw, list):
+        for item in raw:
+            sub_names, sub_text = _collect(stack, module, item, seen)
+            names |= sub_names
+            texts.append(sub_text)
+    elif isinstance(raw, str):
+        names |= set(re.findall(r'name\s*=\s*\\?"([A-Za-z0-9_]+)', raw))
+        for kind, ref in _REFERENCE.findall(raw):
+            if f"{module}:{kind}.{ref}" in seen:
+                continue
+            seen.add(f"{module}:{kind}.{ref}")
+            if kind == "local":
+                target = stack.locals(module).get(ref)
+                sub_names, sub_text = _collect(stack, module, target, seen)
+            elif module is not None and ref in stack.call_args(module):
+                sub_names, sub_text = _collect(stack, None, stack.call_args(module)[ref], seen)
+            else:
+                variable = stack.named(module, "variable").get(ref, {})
+                sub_names, sub_text = _collect(stack, module, variable.get("default"), seen)
+            names |= sub_names
+            texts.append(sub_text)
+    return names, "\n".join(texts)
+
+
+def _listeners(stack: Stack) -> dict[tuple, dict]:
+    return {(m, name): body for m, name, body in _everywhere(stack, "resource", "aws_lb_listener")}
+
+
+def check_webserver_behind_login(stack: Stack) -> None:
+    """Every listener action that forwards to the webserver's target group comes after an
+    authenticate action (that does not let unauthenticated requests through), on HTTPS with a TLS 1.3
+    policy; HTTP listeners only redirect to HTTPS."""
+    webserver_groups = {
+        (m, _named_ref(lb["target_group_arn"], "aws_lb_target_group"))
+        for m, _, service in _everywhere(stack, "resource", "aws_ecs_service")
+        for lb in service.get("load_balancer", [])
+    }
+    assert webserver_groups, "no ECS service is behind a load balancer: where is the Dagster UI?"
+    listeners = _listeners(stack)
+    actions = [
+        (m, f"aws_lb_listener.{n}", (m, n), body.get("default_action", [])) for (m, n), body in listeners.items()
+    ]
+    for m, name, rule in _everywhere(stack, "resource", "aws_lb_listener_rule"):
+        listener = (m, _named_ref(rule["listener_arn"], "aws_lb_listener"))
+        actions.append((m, f"aws_lb_listener_rule.{name}", listener, rule.get("action", [])))
+    forwards = 0
+    for module, where, listener, blocks in actions:
+        protocol = stack.value(module, listeners[listener].get("protocol", "HTTP"))
+        ordered = sorted(
+            enumerate(blocks), key=lambda item: (stack.value(module, item[1].get("order", item[0] + 1)), item[0])
+        )
+        authenticated = False
+        for _, action in ordered:
+            kind = stack.value(module, action["type"])
+            if protocol == "HTTP":
+                assert kind == "redirect", f"{where} (HTTP) does {kind!r}: plain HTTP may only redirect to HTTPS"
+                assert stack.value(module, _block(action, "redirect").get("protocol")) == "HTTPS", f"{where}"
+            if kind in AUTHENTICATE:
+                config = _block(action, kind.replace("-", "_"))
+                unauthenticated = stack.value(module, config.get("on_unauthenticated_request", "authenticate"))
+                assert unauthenticated in {"authenticate", "deny"}, (
+                    f"{where}: {kind} lets unauthenticated requests through"
+                )
+                authenticated = True
+            elif kind == "forward":
+                targets = [action.get("target_group_arn")] + [
+                    group["arn"] for forward in action.get("forward", []) for group in forward.get("target_group", [])
+                ]
+                groups = {(module, _named_ref(t, "aws_lb_target_group")) for t in targets if t}
+                if groups & webserver_groups:
+                    assert authenticated, f"{where} forwards to the webserver before any authenticate action"
+                    assert protocol == "HTTPS", f"{where} serves the webserver over {protocol}"
+                    policy = str(stack.value(module, listeners[listener].get("ssl_policy", "")))
+                    assert policy.startswith("ELBSecurityPolicy-TLS13-"), (
+                        f"{where}: TLS policy {policy!r} is not TLS 1.3/1.2"
+                    )
+                    forwards += 1
+    assert forwards, "no listener forwards to the webserver"
+
+
+# Where ingress is declared: resource type -> (address keys, source-group key, protocol key).
+_INGRESS = {
+    "aws_security_group": (("cidr_blocks", "ipv6_cidr_blocks"), "security_groups", "protocol"),
+    "aws_security_group_rule": (("cidr_blocks", "ipv6_cidr_blocks"), "source_security_group_id", "protocol"),
+    "aws_vpc_security_group_ingress_rule": (("cidr_ipv4", "cidr_ipv6"), "referenced_security_group_id", "ip_protocol"),
+}
+
+
+def _as_list(raw: object) -> list:
+    return [] if raw is None else raw if isinstance(raw, list) else [raw]
+
+
+def _ingress_rules(stack: Stack) -> list[dict]:
+    """Every ingress rule (inline blocks or separate resources): module, group, ports, protocol,
+    addresses and source groups."""
+    rules = []
+    for module in _modules(stack):
+        for type_name, (address_keys, source_key, protocol_key) in _INGRESS.items():
+            for name, body in stack.typed(module, "resource", type_name).items():
+                if type_name == "aws_security_group":
+                    group, blocks = name, body.get("ingress", [])
+                elif type_name == "aws_security_group_rule" and stack.value(module, body["type"]) != "ingress":
+                    continue
+                else:
+                    group, blocks = _named_ref(body["security_group_id"], "aws_security_group"), [body]
+                for block in blocks:
+                    rules.append(
+                        {
+                            "module": module,
+                            "where": f"{type_name}.{name}",
+                            "group": group,
+                            "ports": tuple(
+                                stack.value(module, block.get(k, d)) for k, d in (("from_port", 0), ("to_port", 65535))
+                            ),
+                            "protocol": str(stack.value(module, block.get(protocol_key, "-1"))),
+                            "cidrs": [
+                                str(stack.value(module, c)) for key in address_keys for c in _as_list(block.get(key))
+                            ],
+                            "sources": [_named_ref(s, "aws_security_group") for s in _as_list(block.get(source_key))],
+                        }
+                    )
+    return rules
+
+
+def check_security_groups(stack: Stack) -> None:
+    """Nothing is open to the internet but the ALB's 443 (and 80, which only redirects); in the Dagster
+    module, the webserver takes the ALB only, the code server the webserver and daemon only, the
+    database the tasks only."""
+    alb_groups = {
+        (m, _named_ref(group, "aws_security_group"))
+        for m, _, lb in _everywhere(stack, "resource", "aws_lb")
+        for group in lb.get("security_groups", [])
+    }
+    rules = _ingress_rules(stack)
+    for rule in rules:
+        exposed = [c for c in rule["cidrs"] if c in WORLD or "${" in c]
+        if exposed:
+            assert (rule["module"], rule["group"]) in alb_groups, (
+                f"{rule['where']} opens {rule['group']} to {exposed}: only the load balancer faces the internet"
+            )
+            assert rule["protocol"] == "tcp" and rule["ports"] in {(443, 443), (80, 80)}, (
+                f"{rule['where']} opens {rule['protocol']} {rule['ports']} to {exposed}: only 443 (and 80 to redirect)"
+            )
+    services = {name: body for name, body in stack.typed("dagster", "resource", "aws_ecs_service").items()}
+    role = {
+        name: _named_ref(_block(body, "network_configuration")["security_groups"][0], "aws_security_group")
+        for name, body in services.items()
+    }
+    (database,) = stack.typed("dagster", "resource", "aws_db_instance").values()
+    role["database"] = _named_ref(database["vpc_security_group_ids"][0], "aws_security_group")
+    (role["alb"],) = {group for module, group in alb_groups if module == "dagster"}
+    port = {
+        "webserver": stack.value("dagster", _block(services["webserver"], "load_balancer")["container_port"]),
+        "code": stack.value("dagster", "${local.code_port}"),
+        "database": stack.value("dagster", database.get("port", 5432)),
+    }
+    allowed = {
+        "webserver": {"alb"},
+        "code": {"webserver", "daemon"},
+        "database": {"webserver", "daemon", "code"},
+        "daemon": set(),
+    }
+    by_group = {group: name for name, group in role.items()}
+    flows = set()
+    for rule in (r for r in rules if r["module"] == "dagster" and r["group"] != role["alb"]):
+        target = by_group.get(rule["group"])
+        assert target in allowed, (
+            f"{rule['where']}: ingress into {rule['group']}, which no Dagster task or the database uses"
+        )
+        assert not rule["cidrs"], f"{rule['where']}: {target} takes addresses {rule['cidrs']}, not only security groups"
+        sources = {by_group.get(source) for source in rule["sources"]}
+        assert sources <= allowed[target], f"{rule['where']}: {target} reachable from {sorted(map(str, sources))}"
+        assert rule["protocol"] == "tcp" and rule["ports"] == (port[target], port[target]), (
+            f"{rule['where']}: {target} opens {rule['protocol']} {rule['ports']}, not only {port[target]}"
+        )
+        flows |= {(source, target) for source in sources}
+    expected = {(source, target) for target, sources in allowed.items() for source in sources}
+    assert flows == expected, f"missing flows (the deployment would not work): {sorted(expected - flows)}"
+
+
+def check_database_private_and_guarded(stack: Stack) -> None:
+    instances = _everywhere(stack, "resource", "aws_db_instance")
+    assert instances, "no RDS instance for the Dagster instance"
+    for module, name, db in instances:
+        where = f"modules/{module}: aws_db_instance.{name}"
+        assert db.get("publicly_accessible") is False, f"{where} must set publicly_accessible = false"
+        assert db.get("storage_encrypted") is True, f"{where} is not encrypted"
+        assert db.get("deletion_protection") is True, f"{where} lacks deletion_protection = true"
+        assert db.get("skip_final_snapshot") is False, f"{where} would be destroyed without a final snapshot"
+        backups = stack.value(module, db.get("backup_retention_period", 0))
+        assert isinstance(backups, int) and backups >= 1, f"{where}: backup_retention_period is {backups!r}"
+        subnets = stack.resource(
+            module, "aws_db_subnet_group", _named_ref(db["db_subnet_group_name"], "aws_db_subnet_group")
+        )
+        assert "private" in _text(subnets["subnet_ids"]), (
+            f"{where}: subnet group {subnets['subnet_ids']} is not private"
+        )
+
+
+def check_db_password_only_as_secret(stack: Stack) -> None:
+    """RDS manages the password; every container gets it as the secret DAGSTER_PG_PASSWORD (the key
+    `password` of the RDS-managed secret), the name deploy/dagster.yaml reads; no environment entry,
+    output or state copy of it anywhere."""
+    instance = yaml.safe_load((stack.deploy / "dagster.yaml").read_text(encoding="utf-8"))
+    password_env = instance["storage"]["postgres"]["postgres_db"]["password"]["env"]
+    for module in _modules(stack):
+        for kind in ("resource", "data"):
+            assert not stack.typed(module, kind, "aws_secretsmanager_secret_version"), (
+                f"{module or 'envs/prod'}: a {kind} aws_secretsmanager_secret_version copies a secret into the state"
+            )
+        for name, db in stack.typed(module, "resource", "aws_db_instance").items():
+            assert db.get("manage_master_user_password") is True, (
+                f"aws_db_instance.{name}: RDS must manage the password"
+            )
+            assert not {"password", "password_wo"} & set(db), f"aws_db_instance.{name} sets a password itself"
+        for name, output in stack.named(module, "output").items():
+            assert not re.search(r"\.password\b|secret_string", _text(output["value"])), (
+                f"output {name} exposes the password"
+            )
+    definitions = container_definitions(stack, "dagster")
+    assert {key.split("[")[1].rstrip("]") for key in definitions} >= {"webserver", "daemon", "code", "run"}
+    for where, containers in definitions.items():
+        for container in containers:
+            secrets = _each(stack, "dagster", container.get("secrets", "[]"), container["__key__"])
+            passwords = [s for s in secrets or [] if _unquote(s["name"]) == password_env]
+            assert len(passwords) == 1, f"{where}: no secret {password_env} (dagster.yaml's postgres password)"
+            value_from = _unquote(passwords[0]["valueFrom"])
+            assert re.fullmatch(
+                r"\$\{aws_db_instance\.\w+\.master_user_secret\[0\]\.secret_arn\}:password::", value_from
+            ), f"{where}: {password_env} comes from {value_from!r}, not the RDS-managed secret's password key"
+            names, text = _collect(stack, "dagster", container.get("environment"), set())
+            suspicious = sorted(n for n in names if PASSWORD_LIKE.search(n))
+            assert not suspicious, f"{where}: environment names {suspicious} look like secrets: pass them as `secrets`"
+            assert not PASSWORD_VALUE.search(text), f"{where}: the environment refers to the password itself"
+
+
+def check_no_wildcard_actions(stack: Stack) -> None:
+    """No Allow statement grants a wildcard action; `*` resources only for actions AWS cannot scope;
+    iam:PassRole only on named roles, to ECS tasks; every policy is a document this check reads."""
+    for module, name, document in _everywhere(stack, "data", "aws_iam_policy_document"):
+        for statement in document.get("statement", []):
+            where = f"{module or 'envs/prod'}: {name} {_text(statement.get('sid', ''))}"
+            if _unquote(statement.get("effect", '"Allow"')) == "Deny":
+                continue
+            assert "not_actions" not in statement, f"{where}: not_actions allows everything else"
+            actions = {_unquote(a) for a in statement["actions"]}
+            assert not any("*" in a or "?" in a for a in actions), f"{where}: wildcard action in {sorted(actions)}"
+            resources = [_unquote(r) for r in statement.get("resources", [])]
+            if "*" in resources:
+                assert actions <= UNSCOPABLE_ACTIONS, (
+                    f"{where}: {sorted(actions - UNSCOPABLE_ACTIONS)} on * but scopable"
+                )
+            if "iam:PassRole" in actions:
+                assert not any("*" in r for r in resources), f"{where}: iam:PassRole on {resources}"
+                conditions = {_unquote(c["variable"]) for c in statement.get("condition", [])}
+                assert "iam:PassedToService" in conditions, f"{where}: iam:PassRole to any service"
+    for module in _modules(stack):
+        for type_name in ("aws_iam_role_policy", "aws_iam_policy", "aws_iam_user_policy", "aws_iam_group_policy"):
+            for name, body in stack.typed(module, "resource", type_name).items():
+                assert re.fullmatch(
+                    r"\$\{data\.aws_iam_policy_document\.\w+(\[[^\]]+\])?\.json\}", _text(body["policy"])
+                ), f"{type_name}.{name}: write the policy as an aws_iam_policy_document so it is checked"
+        for type_name in ("aws_iam_role_policy_attachment", "aws_iam_policy_attachment"):
+            assert not stack.typed(module, "resource", type_name), (
+                f"{type_name}: a managed policy cannot be checked here"
+            )
+
+
+def check_deploy_config_matches(stack: Stack) -> None:
+    """deploy/ (baked into the image) and modules/dagster agree: the run task definition and its
+    container, the PostgreSQL variables, the code server's address and the workspace's path."""
+    instance = yaml.safe_load((stack.deploy / "dagster.yaml").read_text(encoding="utf-8"))
+    launcher = instance["run_launcher"]["config"]
+    run_env = launcher["task_definition"]["env"]
+    definitions = stack.typed("dagster", "resource", "aws_ecs_task_definition")
+    (definition,) = definitions.values()
+    run_family = stack.value("dagster", "${local.run_family}")
+    assert _each(stack, "dagster", definition["family"], "run") == run_family, "the run task definition's family"
+    task_environment = stack.locals("dagster")["task_environment"]
+    for component in ("webserver", "daemon"):
+        value = stack.value("dagster", task_environment[component].get(run_env))
+        assert value == run_family, f"the {component} sets {run_env}={value!r}, not {run_family!r}"
+    assert launcher["container_name"] == stack.value("dagster", "${local.container_name}")
+    assert launcher.get("secrets_tag", "dagster") is None, "secrets_tag would need secretsmanager:ListSecrets"
+    assert not launcher.get("env_vars"), "env_vars must each be set in the daemon: the run task definition has them"
+    run_size = stack.value("dagster", "${var.task_sizes}")["run"]
+    resources = launcher["run_resources"]
+    assert (int(resources["cpu"]), int(resources["memory"])) == (run_size["cpu"], run_size["memory"])
+    database = instance["storage"]["postgres"]["postgres_db"]
+    read = {v["env"] for key, v in database.items() if isinstance(v, dict) and "env" in v and key != "password"}
+    assert read == set(stack.locals("dagster")["database_environment"]), f"dagster.yaml reads {sorted(read)}"
+    # The code server's address (Cloud Map) and port, and the workspace file the services are given.
+    grpc = yaml.safe_load((stack.deploy / "workspace.yaml").read_text(encoding="utf-8"))["load_from"][0]["grpc_server"]
+    namespace = stack.value(
+        "dagster", stack.resource("dagster", "aws_service_discovery_private_dns_namespace", "this")["name"]
+    )
+    service = stack.value("dagster", stack.resource("dagster", "aws_service_discovery_service", "code")["name"])
+    assert grpc["host"] == f"{service}.{namespace}", (
+        f"workspace.yaml reaches {grpc['host']}, Terraform names {service}.{namespace}"
+    )
+    assert grpc["port"] == stack.value("dagster", "${local.code_port}")
+    steps = dockerfile_instructions(stack.deploy / DOCKERFILE.name)
+    workdir = next(args for op, args in steps if op == "WORKDIR")
+    copied = {
+        posixpath.normpath(posixpath.join(workdir, args.split()[-1]))
+        for op, args in steps
+        if op == "COPY" and args.split()[0] == "deploy/workspace.yaml"
+    }
+    workspace = stack.value("dagster", "${local.workspace}")
+    assert workspace in copied, (
+        f"the services read {workspace}; the image has deploy/workspace.yaml at {sorted(copied)}"
+    )
+    for component in ("webserver", "daemon"):
+        command = [stack.value("dagster", part) for part in stack.locals("dagster")["commands"][component]]
+        assert command[command.index("--workspace") + 1] == workspace, f"the {component} is given another workspace"
+
+
+def check_dagster_settings(stack: Stack) -> None:
+    """The tasks get the aws mode and exactly the values envs/prod outputs as the settings."""
+    environment = stack.call_args("dagster")["environment"]
+    assert stack.value(None, environment["HEALTH_PIPELINE_MODE"]) == "aws"
+    for name, value in prod_output_values(stack).items():
+        if name != ROLE_OUTPUT:
+            assert stack.value(None, environment.get(name.upper())) == value, (
+                f"the tasks' {name.upper()} is not the output's"
+            )
+    assert _unquote(stack.call_args("dagster")["pipeline_role_arn"]) == "${module.iam.role_arn}", (
+        "runs act as the pipeline role"
+    )
 
 
 CHECKS = {
@@ -349,6 +794,13 @@ CHECKS = {
         check_alarms,
         check_dagster_role_actions,
         check_prod_outputs,
+        check_webserver_behind_login,
+        check_security_groups,
+        check_database_private_and_guarded,
+        check_db_password_only_as_secret,
+        check_no_wildcard_actions,
+        check_deploy_config_matches,
+        check_dagster_settings,
     )
 }
 
@@ -443,14 +895,160 @@ CARELESS_EDITS = [
         'bucket   = "health-logger-prod"',
         'bucket   = "health-logger-staging"',
     ),
+    # The operators' Dagster: the login, the security groups, the database, its password, IAM.
+    ("check_webserver_behind_login", "modules/dagster/alb.tf", "order = 1", "order = 3"),
+    (
+        "check_webserver_behind_login",
+        "modules/dagster/alb.tf",
+        'on_unauthenticated_request = "authenticate"',
+        'on_unauthenticated_request = "allow"',
+    ),
+    (
+        "check_webserver_behind_login",
+        "modules/dagster/alb.tf",
+        'type = "redirect"\n',
+        'type             = "forward"\n    target_group_arn = aws_lb_target_group.webserver.arn\n',
+    ),
+    (
+        "check_webserver_behind_login",
+        "modules/dagster/alb.tf",
+        'ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"',
+        'ssl_policy        = "ELBSecurityPolicy-2016-08"',
+    ),
+    (
+        "check_security_groups",
+        "modules/dagster/network.tf",
+        '"HTTPS from operators; the listener authenticates before forwarding."\n'
+        '  cidr_ipv4         = "0.0.0.0/0"\n  ip_protocol       = "tcp"\n  from_port         = 443',
+        '"HTTPS from operators; the listener authenticates before forwarding."\n'
+        '  cidr_ipv4         = "0.0.0.0/0"\n  ip_protocol       = "tcp"\n  from_port         = 0',
+    ),
+    (
+        "check_security_groups",
+        "modules/dagster/network.tf",
+        '"PostgreSQL from the code server (sensors read the instance)."\n'
+        "  referenced_security_group_id = aws_security_group.code.id",
+        '"PostgreSQL from the code server (sensors read the instance)."\n  cidr_ipv4 = "0.0.0.0/0"',
+    ),
+    (
+        "check_security_groups",
+        "modules/dagster/network.tf",
+        '"gRPC from the daemon (sensor and schedule ticks)."\n  referenced_security_group_id = aws_security_group.daemon.id',
+        '"gRPC from the daemon (sensor and schedule ticks)."\n  referenced_security_group_id = aws_security_group.alb.id',
+    ),
+    (
+        "check_security_groups",
+        "modules/dagster/network.tf",
+        '"PostgreSQL from the code server (sensors read the instance)."\n'
+        "  referenced_security_group_id = aws_security_group.code.id",
+        '"PostgreSQL from the code server (sensors read the instance)."\n'
+        "  referenced_security_group_id = aws_security_group.alb.id",
+    ),
+    (
+        "check_database_private_and_guarded",
+        "modules/dagster/database.tf",
+        "publicly_accessible    = false",
+        "publicly_accessible    = true",
+    ),
+    (
+        "check_database_private_and_guarded",
+        "modules/dagster/database.tf",
+        "storage_encrypted     = true",
+        "storage_encrypted     = false",
+    ),
+    (
+        "check_database_private_and_guarded",
+        "modules/dagster/database.tf",
+        "deletion_protection             = true",
+        "deletion_protection             = false",
+    ),
+    ("check_database_private_and_guarded", "modules/dagster/variables.tf", "default     = 7", "default     = 0"),
+    ("check_db_password_only_as_secret", "modules/dagster/ecs.tf", ":password::", ":username::"),
+    (
+        "check_db_password_only_as_secret",
+        "modules/dagster/ecs.tf",
+        "environment  = local.environment[each.key]",
+        'environment  = [{ name = "PGPASSWORD", value = "x" }]',
+    ),
+    (
+        "check_db_password_only_as_secret",
+        "modules/dagster/ecs.tf",
+        "DAGSTER_PG_DB       = aws_db_instance.dagster.db_name",
+        "DAGSTER_PG_DB       = aws_db_instance.dagster.db_name\n    DAGSTER_PG_PASSWORD = var.oidc_client_secret",
+    ),
+    (
+        "check_db_password_only_as_secret",
+        "envs/prod/main.tf",
+        'HEALTH_PIPELINE_MODE             = "aws"',
+        'HEALTH_PIPELINE_MODE             = "aws"\n    DB_PASSWORD = "hunter2"',
+    ),
+    (
+        "check_db_password_only_as_secret",
+        "modules/dagster/ecs.tf",
+        "DAGSTER_PG_DB       = aws_db_instance.dagster.db_name",
+        "DAGSTER_PG_DB       = aws_db_instance.dagster.master_user_secret[0].secret_arn",
+    ),
+    (
+        "check_db_password_only_as_secret",
+        "deploy/dagster.yaml",
+        "        env: DAGSTER_PG_PASSWORD",
+        "        env: DAGSTER_PG_PASS",
+    ),
+    (
+        "check_no_wildcard_actions",
+        "modules/dagster/iam.tf",
+        'sid       = "StartRunTasks"\n    actions   = ["ecs:RunTask"]',
+        'sid       = "StartRunTasks"\n    actions   = ["ecs:*"]',
+    ),
+    (
+        "check_no_wildcard_actions",
+        "modules/dagster/iam.tf",
+        'aws_iam_role.execution["run"].arn,',
+        '"arn:aws:iam::123456789012:role/*",',
+    ),
+    (
+        "check_no_wildcard_actions",
+        "modules/dagster/iam.tf",
+        'actions   = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]\n'
+        "    resources = [aws_ecr_repository.this.arn]",
+        'actions   = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]\n'
+        '    resources = ["*"]',
+    ),
+    (
+        "check_deploy_config_matches",
+        "modules/dagster/main.tf",
+        'name = "${local.name}-code"',
+        'name = "${local.name}-grpc"',
+    ),
+    (
+        "check_deploy_config_matches",
+        "deploy/dagster.yaml",
+        "env: DAGSTER_RUN_TASK_DEFINITION",
+        "env: RUN_TASK_DEFINITION",
+    ),
+    ("check_deploy_config_matches", "deploy/Dockerfile", "COPY deploy/workspace.yaml", "COPY workspace.yaml"),
+    ("check_deploy_config_matches", "deploy/dagster.yaml", "    secrets_tag: null\n", ""),
+    (
+        "check_dagster_settings",
+        "envs/prod/main.tf",
+        "HEALTH_PIPELINE_TABLE            = module.s3tables.table_name",
+        'HEALTH_PIPELINE_TABLE            = "health_records_v2"',
+    ),
 ]
+
+
+def _copy(tmp_path: Path) -> Path:
+    """terraform/ and the deploy/ beside it, copied; the copy's terraform/."""
+    copy = tmp_path / "terraform"
+    shutil.copytree(TERRAFORM_DIR, copy, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*"))
+    shutil.copytree(PROJECT_ROOT / "deploy", tmp_path / "deploy")
+    return copy
 
 
 @pytest.mark.parametrize(("check", "relative", "text", "replacement"), CARELESS_EDITS)
 def test_a_careless_edit_is_caught(tmp_path: Path, check: str, relative: str, text: str, replacement: str) -> None:
-    copy = tmp_path / "terraform"
-    shutil.copytree(TERRAFORM_DIR, copy, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*"))
-    target = copy / relative
+    copy = _copy(tmp_path)
+    target = tmp_path / relative if relative.startswith("deploy/") else copy / relative
     source = target.read_text(encoding="utf-8")
     assert source.count(text) == 1, f"{relative} no longer contains {text!r} exactly once: update this edit"
     target.write_text(source.replace(text, replacement), encoding="utf-8")
@@ -460,9 +1058,7 @@ def test_a_careless_edit_is_caught(tmp_path: Path, check: str, relative: str, te
 
 def test_a_pristine_copy_passes_every_check(tmp_path: Path) -> None:
     """The edited copies fail because of the edit, not because the copy itself is unreadable."""
-    copy = tmp_path / "terraform"
-    shutil.copytree(TERRAFORM_DIR, copy, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*"))
-    pristine = Stack(copy)
+    pristine = Stack(_copy(tmp_path))
     for check in CHECKS.values():
         check(pristine)
 
@@ -499,7 +1095,7 @@ def test_prod_outputs_become_the_aws_settings(stack: Stack) -> None:
         if line.startswith("export "):
             name, _, quoted = line.removeprefix("export ").partition("=")
             environ[name] = " ".join(shlex.split(quoted))
-    assert "# the role Dagster runs as: arn:aws:iam::123456789012:role/health-logger-prod-dagster" in done.stdout
+    assert '# dagster_role_arn: "arn:aws:iam::123456789012:role/health-logger-prod-dagster"' in done.stdout
     settings = load_settings(environ)
     assert settings.mode == "aws"
     assert settings.athena_catalog == "s3tablescatalog/health-logger-prod-tables"
@@ -534,3 +1130,53 @@ def test_terraform_fmt_is_clean() -> None:
     assert done.returncode == 0, (
         f"not formatted (run `terraform fmt -recursive terraform`):\n{done.stdout}{done.stderr}"
     )
+
+
+def test_outputs_script_takes_the_operator_outputs(stack: Stack) -> None:
+    values: dict[str, object] = {name: f"<{name}>" for name in stack.named(None, "output")}
+    values.update(prod_output_values(stack))
+    values["dagster_log_groups"] = {"webserver": "/ecs/health-pipeline/webserver"}
+    values["dagster_service_names"] = {"webserver": "health-pipeline-webserver"}
+    done = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "scripts" / "terraform_outputs_env.py")],
+        input=json.dumps({name: {"sensitive": False, "value": value} for name, value in values.items()}),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "export HEALTH_PIPELINE_MODE=aws" in done.stdout
+    assert '# dagster_service_names: {"webserver": "health-pipeline-webserver"}' in done.stdout
+    assert not any(line.startswith("export DAGSTER_") for line in done.stdout.splitlines())
+
+
+def test_the_run_launcher_starts_the_terraform_run_task_definition(stack: Stack, monkeypatch) -> None:
+    """deploy/dagster.yaml's EcsRunLauncher, built as the daemon builds it (moto standing in for ECS),
+    resolves the run task definition Terraform registers and the container it overrides."""
+    from dagster._config import process_config
+    from dagster_aws.ecs import EcsRunLauncher
+    from moto import mock_aws
+
+    config = yaml.safe_load((stack.deploy / "dagster.yaml").read_text(encoding="utf-8"))["run_launcher"]["config"]
+    family = stack.value("dagster", "${local.run_family}")
+    container = stack.value("dagster", "${local.container_name}")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-northeast-1")
+    monkeypatch.setenv(config["task_definition"]["env"], family)  # as the daemon's task definition sets it
+    with mock_aws():
+        import boto3
+
+        boto3.client("ecs").register_task_definition(
+            family=family,
+            containerDefinitions=[{"name": container, "image": "health-pipeline:test"}],
+            requiresCompatibilities=["FARGATE"],
+            networkMode="awsvpc",
+            cpu="1024",
+            memory="4096",
+        )
+        checked = process_config(EcsRunLauncher.config_type(), config)
+        assert checked.success, checked.errors
+        launcher = EcsRunLauncher(**checked.value)
+        assert launcher.task_definition.endswith(f":task-definition/{family}:1")
+        assert launcher.secrets_tags == [] and launcher.env_vars == []

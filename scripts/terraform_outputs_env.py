@@ -5,8 +5,9 @@
     set -a; . ./prod.env; set +a
 
 Each output named after a setting (health_pipeline_catalog, aws_region, ...) becomes
-`export HEALTH_PIPELINE_CATALOG=...`; HEALTH_PIPELINE_MODE=aws is added. dagster_role_arn is not a
-setting of the code: it is printed as a comment, for whoever configures where Dagster runs.
+`export HEALTH_PIPELINE_CATALOG=...`; HEALTH_PIPELINE_MODE=aws is added. The `dagster_*` outputs (the
+role, the UI's address, the cluster, log groups, ...) are not settings of the code: they are printed
+as comments, for the operator who deploys and runs Dagster.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 import shlex
 import sys
 
-ROLE_OUTPUT = "dagster_role_arn"
+OPERATOR_PREFIX = "dagster_"
 SETTING_PREFIXES = ("health_pipeline_", "aws_")
 
 
@@ -24,11 +25,12 @@ def export_lines(outputs: dict) -> list[str]:
     lines = ["export HEALTH_PIPELINE_MODE=aws"]
     for name in sorted(outputs):
         value = outputs[name].get("value") if isinstance(outputs[name], dict) else None
+        if name.startswith(OPERATOR_PREFIX):
+            lines.append(f"# {name}: {json.dumps(value, ensure_ascii=False)}")
+            continue
         if not isinstance(value, str | int | float) or isinstance(value, bool):
             raise ValueError(f"output {name!r} is not a plain value ({value!r}); run `terraform apply` first.")
-        if name == ROLE_OUTPUT:
-            lines.append(f"# the role Dagster runs as: {value}")
-        elif name.startswith(SETTING_PREFIXES):
+        if name.startswith(SETTING_PREFIXES):
             lines.append(f"export {name.upper()}={shlex.quote(str(value))}")
         else:
             raise ValueError(f"output {name!r} is not a setting of health-pipeline; name it after its variable.")

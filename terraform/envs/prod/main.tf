@@ -94,3 +94,32 @@ module "iam" {
   table_name          = module.s3tables.table_name
   table_arn           = module.s3tables.table_arn
 }
+
+# The operators' Dagster (webserver, daemon, code server, runs) on ECS Fargate, behind an ALB that
+# signs operators in at the identity provider first; its instance in RDS PostgreSQL.
+module "dagster" {
+  source = "../../modules/dagster"
+
+  vpc_id             = var.dagster_vpc_id
+  private_subnet_ids = var.dagster_private_subnet_ids
+  public_subnet_ids  = var.dagster_public_subnet_ids
+  certificate_arn    = var.dagster_certificate_arn
+  ui_hostname        = var.dagster_ui_hostname
+  oidc               = var.dagster_oidc
+  oidc_client_secret = var.dagster_oidc_client_secret
+  image_tag          = var.dagster_image_tag
+  pipeline_role_arn  = module.iam.role_arn
+
+  # The aws mode's settings, the same values as this root's outputs of the same names.
+  environment = {
+    HEALTH_PIPELINE_MODE             = "aws"
+    HEALTH_PIPELINE_FIREHOSE_STREAM  = module.firehose.stream_name
+    HEALTH_PIPELINE_CATALOG          = module.s3tables.athena_catalog
+    HEALTH_PIPELINE_DATABASE         = module.s3tables.namespace
+    HEALTH_PIPELINE_TABLE            = module.s3tables.table_name
+    HEALTH_PIPELINE_ATHENA_WORKGROUP = module.athena.workgroup_name
+    HEALTH_PIPELINE_ATHENA_OUTPUT    = module.athena.results_uri
+    HEALTH_PIPELINE_EXPORT_URI       = "s3://${module.athena.bucket_name}/${local.exports_prefix}"
+    AWS_REGION                       = var.region
+  }
+}

@@ -46,3 +46,54 @@ output "dagster_role_arn" {
   description = "The role the Dagster deployment assumes (not an environment variable of the code)."
   value       = module.iam.role_arn
 }
+
+# The operators' Dagster (not settings of the code; dagster_* like dagster_role_arn).
+output "dagster_ui_url" {
+  description = "The Dagster UI."
+  value       = module.dagster.ui_url
+}
+
+output "dagster_oidc_redirect_uri" {
+  description = "The OIDC client's redirect URI to register at the identity provider."
+  value       = module.dagster.oidc_redirect_uri
+}
+
+output "dagster_alb_dns_name" {
+  description = "Point dagster_ui_hostname at this load balancer name."
+  value       = module.dagster.alb_dns_name
+}
+
+output "dagster_ecr_repository_url" {
+  description = "Where to push the image."
+  value       = module.dagster.ecr_repository_url
+}
+
+output "dagster_cluster_name" {
+  description = "ECS cluster of the Dagster services and runs."
+  value       = module.dagster.cluster_name
+}
+
+output "dagster_service_names" {
+  description = "ECS services: webserver, daemon, code server."
+  value       = module.dagster.service_names
+}
+
+output "dagster_run_task_network" {
+  description = "Subnets and security group for a one-off task from the run task definition."
+  value       = module.dagster.run_task_network
+}
+
+output "dagster_log_groups" {
+  description = "CloudWatch log groups of the webserver, daemon, code server and runs."
+  value       = module.dagster.log_groups
+}
+
+output "dagster_database_endpoint" {
+  description = "host:port of the Dagster instance's PostgreSQL."
+  value       = module.dagster.database_endpoint
+}
+
+output "dagster_database_secret_arn" {
+  description = "ARN of the RDS-managed secret with the database password (not the password)."
+  value       = module.dagster.database_secret_arn
+}

@@ -45,3 +45,51 @@ variable "dagster_trusted_role_arns" {
   type        = list(string)
   default     = []
 }
+
+# -- the operators' Dagster (modules/dagster) -------------------------------------------------------
+variable "dagster_vpc_id" {
+  description = "VPC of the Dagster deployment; its private subnets need a NAT gateway or VPC endpoints to the AWS APIs."
+  type        = string
+}
+
+variable "dagster_private_subnet_ids" {
+  description = "Private subnets (two or more AZs) for the ECS tasks and the database."
+  type        = list(string)
+}
+
+variable "dagster_public_subnet_ids" {
+  description = "Public subnets (two or more AZs) for the UI's load balancer."
+  type        = list(string)
+}
+
+variable "dagster_certificate_arn" {
+  description = "ACM certificate in var.region for dagster_ui_hostname."
+  type        = string
+}
+
+variable "dagster_ui_hostname" {
+  description = "DNS name of the Dagster UI, e.g. dagster.example.com."
+  type        = string
+}
+
+variable "dagster_oidc" {
+  description = "The operators' OIDC identity provider (issuer and endpoints) and the UI's client id."
+  type = object({
+    issuer                 = string
+    authorization_endpoint = string
+    token_endpoint         = string
+    user_info_endpoint     = string
+    client_id              = string
+  })
+}
+
+variable "dagster_oidc_client_secret" {
+  description = "The UI's OIDC client secret: set TF_VAR_dagster_oidc_client_secret, never a file."
+  type        = string
+  sensitive   = true
+}
+
+variable "dagster_image_tag" {
+  description = "Tag of the health-pipeline image pushed to the module's ECR repository (the commit)."
+  type        = string
+}
