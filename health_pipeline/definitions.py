@@ -35,7 +35,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         jobs=[summary_job, schema_migration, quality_job],
         sensors=[schema_drift_sensor, build_new_data_sensor(partitions, [summary_job, quality_job])],
         schedules=[build_daily_summary_schedule(summary_job)],
-        resources=build_resources(stack, settings.aws_region),
+        resources=build_resources(stack),
     )
 
 

@@ -26,7 +26,7 @@ from health_pipeline.engines.aws.athena import (
 from health_pipeline.engines.aws.export_store import S3ExportStore
 from health_pipeline.engines.base import QueryFailed
 from health_pipeline.sql import Query, QueryRuleViolation, check_query_rules, load_sql
-from health_pipeline.summary import CSV_COLUMNS, daily_summary_query, export_key
+from health_pipeline.summary import CSV_COLUMNS, daily_summary_query, export_key, summary_csv
 from health_pipeline_tests.athena_simulation import SimulatedAthena, simulate
 from health_pipeline_tests.conftest import preset_athena_results
 
@@ -106,7 +106,7 @@ def test_the_daily_summary_on_athena_sends_the_exact_request_and_returns_typed_r
         "QueryString", "QueryExecutionContext", "WorkGroup", "ResultConfiguration", "ExecutionParameters",
         "ClientRequestToken",
     }  # fmt: skip
-    assert request["QueryString"] == load_sql("daily_summary").replace("'{partition_date}'", "'2026-11-11'")
+    assert request["QueryString"] == load_sql("daily_summary").replace("'{local_day}'", "'2026-11-11'")
     assert request["QueryExecutionContext"] == {"Catalog": CATALOG, "Database": DATABASE}
     assert request["WorkGroup"] == "primary"
     assert request["ResultConfiguration"] == {"OutputLocation": OUTPUT}
@@ -141,28 +141,31 @@ def test_the_daily_summary_on_athena_sends_the_exact_request_and_returns_typed_r
     assert {"engine_execution_ms", "queue_ms", "total_execution_ms"} <= set(result.metadata())
 
 
-def test_the_csv_export_is_a_server_side_copy_of_athenas_result_and_a_rerun_replaces_it(moto_aws):
+def test_the_csv_export_is_one_put_of_the_contract_csv_and_a_rerun_replaces_it(moto_aws):
     engine = moto_engine(moto_aws)
     store = S3ExportStore(moto_aws["s3"], EXPORTS)
     operations: list[str] = []
     moto_aws["s3"].meta.events.register("before-call.s3", lambda model, **_: operations.append(model.name))
 
     preset_athena_results(moto_aws["endpoint"], SUMMARY_ROWS, types=SUMMARY_TYPES)
-    result = engine.run(daily_summary_query(DAY, TOKYO, "health_records"))
-    uri = store.copy_from(result.result_location, export_key(DAY))
+    rows = engine.run(daily_summary_query(DAY, TOKYO, "health_records")).rows
+    operations.clear()
+    exported = store.export_summary(export_key(DAY), rows)
 
-    assert uri == f"{EXPORTS}daily_summary/date=2026-11-11/daily_summary.csv"
-    assert operations == ["CopyObject"]  # nothing downloaded through this process
-    exported = list(csv.reader(io.StringIO(store.read(export_key(DAY)).decode("utf-8"))))
-    assert exported[0] == list(CSV_COLUMNS)
-    assert exported == SUMMARY_ROWS
+    assert exported.location == f"{EXPORTS}daily_summary/date=2026-11-11/daily_summary.csv"
+    assert operations == ["PutObject"]
+    data = store.read(export_key(DAY))
+    assert data == summary_csv(rows) and exported.size_bytes == len(data)  # the same bytes as local mode
+    assert list(csv.reader(io.StringIO(data.decode("utf-8")))) == SUMMARY_ROWS
     head = moto_aws["s3"].head_object(Bucket=BUCKET, Key="exports/daily_summary/date=2026-11-11/daily_summary.csv")
     assert head["ContentType"] == "text/csv; charset=utf-8"
 
     rerun = [SUMMARY_ROWS[0], SUMMARY_ROWS[2]]
     preset_athena_results(moto_aws["endpoint"], rerun, types=SUMMARY_TYPES)
-    store.copy_from(engine.run(daily_summary_query(DAY, TOKYO, "health_records")).result_location, export_key(DAY))
+    store.export_summary(export_key(DAY), engine.run(daily_summary_query(DAY, TOKYO, "health_records")).rows)
     assert list(csv.reader(io.StringIO(store.read(export_key(DAY)).decode("utf-8")))) == rerun
+    with pytest.raises(FileNotFoundError, match="no object at"):
+        store.read("daily_summary/date=1999-01-01/daily_summary.csv")
 
 
 def test_the_export_store_writes_under_the_export_uri(moto_aws):
@@ -173,8 +176,6 @@ def test_the_export_store_writes_under_the_export_uri(moto_aws):
     assert store.read("daily_summary/date=2026-11-12/daily_summary.csv") == b"date\n"
     with pytest.raises(ValueError, match="not an s3:// URI"):
         S3ExportStore(moto_aws["s3"], "/tmp/exports/")
-    with pytest.raises(ValueError, match="names a bucket, not an object"):
-        store.copy_from(f"s3://{BUCKET}", "x.csv")
 
 
 def test_a_user_id_with_quotes_stays_data(moto_aws):

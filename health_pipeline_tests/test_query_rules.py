@@ -1,6 +1,6 @@
 """The seed's two query rules, enforced on every SQL the project runs: the files and the generated text."""
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,7 +15,7 @@ from health_pipeline.sql import (
     load_sql,
     sql_files,
     to_duckdb,
-    with_date_literal,
+    with_day_case,
     with_table,
 )
 from health_pipeline.summary import daily_summary_query
@@ -25,6 +25,9 @@ def every_sql_the_project_runs() -> list[tuple[str, str]]:
     texts = [(path.name, path.read_text()) for path in sql_files()]
     query = daily_summary_query(date(2026, 11, 20), ZoneInfo("Asia/Tokyo"), "health_records")
     texts.append(("daily_summary (generated)", with_table(query.text, query.table)))
+    days = [date(2026, 11, 20) + timedelta(days=n) for n in range(31)]
+    backfill = daily_summary_query(days, ZoneInfo("America/New_York"), "health_records")
+    texts.append(("daily_summary backfill (generated)", with_table(backfill.text, backfill.table)))
     renamed = with_table(query.text, "health_records_v2")
     texts.append(("daily_summary (renamed table)", renamed))
     plan = MigrationPlan.build(
@@ -91,6 +94,19 @@ def test_the_window_is_passed_as_parameters_not_text():
     assert query.text.count("'2026-11-20'") == 1
 
 
-def test_only_a_date_object_can_become_the_date_literal():
+def test_only_date_and_datetime_objects_can_become_the_day_expression():
     with pytest.raises(TypeError, match="datetime.date"):
-        with_date_literal(load_sql("daily_summary"), "partition_date", "2026-11-20'); DROP TABLE x; --")
+        with_day_case(load_sql("daily_summary"), "local_day", [("2026-11-20'); DROP TABLE x; --", datetime(2026, 11, 21))])
+    with pytest.raises(TypeError, match="datetime.date"):
+        with_day_case(load_sql("daily_summary"), "local_day", [(date(2026, 11, 20), "2026-11-21' OR 1=1 --")])
+
+
+def test_a_range_is_one_query_with_each_day_named_from_its_utc_boundaries():
+    """Across New York's DST change (2026-03-08 has 23 hours), each day ends at its own UTC instant."""
+    days = [date(2026, 3, 7), date(2026, 3, 8), date(2026, 3, 9)]
+    query = daily_summary_query(days, ZoneInfo("America/New_York"), "health_records")
+    assert query.parameters == (datetime(2026, 3, 7, 5), datetime(2026, 3, 10, 4))
+    assert "WHEN recorded_at < TIMESTAMP '2026-03-08 05:00:00' THEN '2026-03-07'" in query.text
+    assert "WHEN recorded_at < TIMESTAMP '2026-03-09 04:00:00' THEN '2026-03-08'" in query.text
+    with pytest.raises(ValueError, match="consecutive"):
+        daily_summary_query([date(2026, 3, 7), date(2026, 3, 9)], ZoneInfo("America/New_York"), "health_records")

@@ -63,7 +63,6 @@ class Stack(Protocol):
     delivery_monitor: Any
     schema_target: Any
 
-    @property
-    def intermediate_uri(self) -> str: ...
+    summary_store: Any
 
     def desired_schema(self) -> Any: ...

@@ -43,18 +43,30 @@ def load_sql(name: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def with_date_literal(sql: str, name: str, value: date) -> str:
-    """The SQL with the string literal '{name}' replaced by `value` as 'YYYY-MM-DD'.
+def with_day_case(sql: str, name: str, days: list[tuple[date, datetime]]) -> str:
+    """The SQL with the string literal '{name}' replaced by the day each row's recorded_at falls in:
+    `days` are (day, end of that day in UTC) in order, and the expression is
+    CASE WHEN recorded_at < TIMESTAMP '<end 1>' THEN '<day 1>' ... END (one day: just '<day>').
 
-    For values Athena cannot take as ExecutionParameters (those are allowed only in WHERE): the value
-    is a `date`, so its text can only be digits and dashes, never SQL.
+    For values Athena cannot take as ExecutionParameters (those are allowed only in WHERE): every value
+    is a `date` or a `datetime`, so the text is only digits, dashes, colons and spaces, never SQL.
     """
-    if type(value) is not date:
-        raise TypeError(f"{name} must be a datetime.date, got {type(value).__name__} {value!r}")
+    if not days:
+        raise ValueError("no day to summarize")
+    for day, end in days:
+        if type(day) is not date or type(end) is not datetime:
+            raise TypeError(f"{name} takes (datetime.date, datetime.datetime) pairs, got {day!r}, {end!r}")
     marker = "'{" + name + "}'"
     if marker not in sql:
         raise ValueError(f"the SQL has no {marker} to replace; is the SQL file current?")
-    return sql.replace(marker, f"'{value.isoformat()}'")
+    if len(days) == 1:
+        expression = f"'{days[0][0].isoformat()}'"
+    else:
+        whens = " ".join(
+            f"WHEN {TIME_COLUMN} < TIMESTAMP '{end.isoformat(sep=' ')}' THEN '{day.isoformat()}'" for day, end in days
+        )
+        expression = f"CASE {whens} END"
+    return sql.replace(marker, expression)
 
 
 def sql_files() -> list[Path]:

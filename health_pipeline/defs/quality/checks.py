@@ -1,10 +1,11 @@
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import dagster as dg
+import pyarrow as pa
 
 from health_pipeline.defs.common import HEALTH_RECORDS
-from health_pipeline.defs.summary.assets import DailySummary
+from health_pipeline.defs.summary.assets import kept_summary, partition_days
 from health_pipeline.engines import Stack
 from health_pipeline.quality import (
     ERROR,
@@ -43,6 +44,10 @@ def _result(outcome: CheckOutcome, asset_key: str | None = None) -> dg.AssetChec
     )
 
 
+def _days(days: list[date]) -> str:
+    return days[0].isoformat() if len(days) == 1 else f"{days[0]}..{days[-1]} ({len(days)} days)"
+
+
 def build_quality_checks(partitions: dg.DailyPartitionsDefinition) -> list[dg.AssetChecksDefinition]:
     """The checks on health_records (recent window) and on each day's summary (blocking the CSV export)."""
     zone = ZoneInfo(partitions.timezone)
@@ -57,6 +62,11 @@ def build_quality_checks(partitions: dg.DailyPartitionsDefinition) -> list[dg.As
         for outcome in table_outcomes(stack.query_engine, stack.table.table_name, now, zone):
             yield _result(outcome, "health_records")
 
+    def run_window(context: dg.AssetCheckExecutionContext) -> tuple[list[date], tuple[datetime, datetime]]:
+        """The run's days (one, or a backfill's range) and their whole UTC window."""
+        days = partition_days(context)
+        return days, (day_window(days[0], zone)[0], day_window(days[-1], zone)[1])
+
     @dg.asset_check(
         asset=DAILY_HEALTH_SUMMARY,
         partitions_def=partitions,
@@ -67,8 +77,7 @@ def build_quality_checks(partitions: dg.DailyPartitionsDefinition) -> list[dg.As
     def day_records_valid(
         context: dg.AssetCheckExecutionContext, stack: dg.ResourceParam[Stack]
     ) -> dg.AssetCheckResult:
-        day = datetime.strptime(context.partition_key, "%Y-%m-%d").date()
-        window = day_window(day, zone)
+        days, window = run_window(context)
         outcomes, figures = validity_outcomes(
             stack.query_engine, stack.table.table_name, window, datetime.now(UTC), include_null_time=False
         )
@@ -76,8 +85,9 @@ def build_quality_checks(partitions: dg.DailyPartitionsDefinition) -> list[dg.As
         return dg.AssetCheckResult(
             passed=not failed,
             severity=dg.AssetCheckSeverity.ERROR,
-            description="; ".join(o.description for o in failed) or "every record of the day is valid",
+            description="; ".join(o.description for o in failed) or f"every record of {_days(days)} is valid",
             metadata={
+                "days": _days(days),
                 "expected_invalid_rows": 0,
                 "actual_missing_user_id": figures["missing_user_id"],
                 "actual_score_out_of_range": figures["score_out_of_range"],
@@ -94,12 +104,11 @@ def build_quality_checks(partitions: dg.DailyPartitionsDefinition) -> list[dg.As
         pool="athena",
     )
     def record_count_matches_distinct_records(
-        stack: dg.ResourceParam[Stack], daily_health_summary: DailySummary
+        context: dg.AssetCheckExecutionContext, stack: dg.ResourceParam[Stack]
     ) -> dg.AssetCheckResult:
-        window = day_window(daily_health_summary.day, zone)
-        return _result(
-            summary_count_outcome(stack.query_engine, stack.table.table_name, daily_health_summary.rows, window)
-        )
+        days, window = run_window(context)
+        rows = pa.concat_tables([kept_summary(stack, day)[0] for day in days])
+        return _result(summary_count_outcome(stack.query_engine, stack.table.table_name, rows, window))
 
     @dg.asset_check(
         asset=DAILY_HEALTH_SUMMARY,
@@ -107,8 +116,14 @@ def build_quality_checks(partitions: dg.DailyPartitionsDefinition) -> list[dg.As
         blocking=True,
         description="No user appears twice in the day's summary.",
     )
-    def one_row_per_user(daily_health_summary: DailySummary) -> dg.AssetCheckResult:
-        return _result(one_row_per_user_outcome(daily_health_summary.rows))
+    def one_row_per_user(context: dg.AssetCheckExecutionContext, stack: dg.ResourceParam[Stack]) -> dg.AssetCheckResult:
+        outcomes = [(day, one_row_per_user_outcome(kept_summary(stack, day)[0])) for day in partition_days(context)]
+        failed = [(day, o) for day, o in outcomes if not o.passed]
+        day, outcome = failed[0] if failed else outcomes[-1]
+        if len(outcomes) > 1:
+            outcome.metadata["days_failed"] = ", ".join(d.isoformat() for d, _ in failed) or "none"
+            outcome.metadata["first_failed_day" if failed else "last_day"] = day.isoformat()
+        return _result(outcome)
 
     return [health_records_checks, day_records_valid, record_count_matches_distinct_records, one_row_per_user]
 

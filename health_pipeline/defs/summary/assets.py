@@ -1,4 +1,3 @@
-from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -7,26 +6,50 @@ import pyarrow as pa
 
 from health_pipeline.defs.common import HEALTH_RECORDS, OWNER, query_metadata, run_query
 from health_pipeline.engines import Stack
-from health_pipeline.summary import CSV_COLUMNS, daily_summary_query, export_key, preview_markdown
+from health_pipeline.summary import (
+    CSV_COLUMNS,
+    daily_summary_query,
+    export_key,
+    preview_markdown,
+    query_ranges,
+    read_summary_parquet,
+    rows_by_day,
+    summary_key,
+    summary_parquet,
+)
 
 ICEBERG_SCHEMA = dg.AssetKey("iceberg_schema")
 CSV_DEADLINE_HOUR = 3  # the day's CSV is due by 03:00 (partition time zone) the next day; the schedule runs at 01:00
+PARQUET = "application/vnd.apache.parquet"
 
 
-@dataclass
-class DailySummary:
-    """What daily_health_summary hands to the export: the day, the query and its result."""
+def partition_days(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> list[date]:
+    """The days of the run: one partition, or every day of a range (a backfill run as one run)."""
+    return [date.fromisoformat(key) for key in context.partition_keys]
 
-    day: date
-    query_id: str
-    rows: pa.Table
-    result_location: str | None = None
+
+def kept_summary(stack: Stack, day: date) -> tuple[pa.Table, str]:
+    """The day's summary rows as daily_health_summary kept them, with the id of the query that made them."""
+    try:
+        data = stack.summary_store.read(summary_key(day))
+    except FileNotFoundError as err:
+        raise dg.Failure(
+            f"no kept summary for {day} at {stack.summary_store.uri(summary_key(day))}: materialize"
+            " daily_health_summary for that day first (in aws mode the kept rows expire with Athena's results)"
+        ) from err
+    return read_summary_parquet(data)
 
 
 def _csv_schema(rows: pa.Table) -> dg.TableSchema:
     return dg.TableSchema(
         columns=[dg.TableColumn(c, str(rows.schema.field(c).type)) for c in CSV_COLUMNS if c in rows.column_names]
     )
+
+
+def _days_markdown(counts: dict[date, tuple[int, int]]) -> str:
+    lines = ["| day | users | records |", "|---|---:|---:|"]
+    lines += [f"| {day} | {users:,} | {records:,} |" for day, (users, records) in counts.items()]
+    return "\n".join(lines)
 
 
 def build_summary_assets(
@@ -42,42 +65,63 @@ def build_summary_assets(
         kinds={query_kind, "sql"},
         owners=[OWNER],
         pool="athena",
+        backfill_policy=dg.BackfillPolicy.single_run(),
         # Retried only when it may help (Athena says Retryable, throttling, a lost connection): see run_query.
         retry_policy=dg.RetryPolicy(
             max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
         ),
     )
-    def daily_health_summary(context: dg.AssetExecutionContext, stack: dg.ResourceParam[Stack]) -> dg.Output:
+    def daily_health_summary(context: dg.AssetExecutionContext, stack: dg.ResourceParam[Stack]) -> dg.MaterializeResult:
         """Each person's day in the users' time zone: record count, the average (3 decimals), minimum and
         maximum of fatigue, mood and motivation, and the bitwise OR of flags. Runs sql/daily_summary.sql for
         the partition's window (the local day's 00:00 to the next 00:00, converted to UTC); exact duplicates
-        from at-least-once delivery count once. Re-materializing a day replaces it."""
-        day = date.fromisoformat(context.partition_key)
-        engine = stack.query_engine
-        query = daily_summary_query(day, zone, stack.table.table_name)
-        result = run_query(engine, query)
-        start, end = query.window
+        from at-least-once delivery count once. A range of days (a backfill) is one run and one query per
+        31 days, grouped by the zone's day. Each day's rows are kept for the export; re-materializing a
+        day replaces them."""
+        days = partition_days(context)
+        counts: dict[date, tuple[int, int]] = {}
+        results = []
+        for chunk in query_ranges(days):
+            query = daily_summary_query(chunk, zone, stack.table.table_name)
+            result = run_query(stack.query_engine, query)
+            results.append((query, result))
+            for day, rows in rows_by_day(result.rows, chunk).items():
+                stack.summary_store.write(
+                    summary_key(day), summary_parquet(rows, result.query_id), content_type=PARQUET
+                )
+                records = int(pa.compute.sum(rows["record_count"]).as_py() or 0) if rows.num_rows else 0
+                counts[day] = (rows.num_rows, records)
+        query, result = results[-1]
         context.log.info(
-            f"{day}: {result.rows.num_rows} users, {result.files_scanned} files / {result.bytes_scanned} bytes scanned"
+            f"{days[0]}..{days[-1]}: {len(results)} query(ies), {sum(u for u, _ in counts.values())} user-days,"
+            f" {sum(r.files_scanned for _, r in results)} files / {sum(r.bytes_scanned for _, r in results)} bytes scanned"
         )
-        return dg.Output(
-            DailySummary(day=day, query_id=result.query_id, rows=result.rows, result_location=result.result_location),
-            metadata={
-                "dagster/row_count": result.rows.num_rows,
-                "dagster/column_schema": dg.TableSchemaMetadataValue(_csv_schema(result.rows)),
-                "window_utc": f"[{start.isoformat()}, {end.isoformat()})",
-                "records_counted": int(pa.compute.sum(result.rows["record_count"]).as_py() or 0),
-                **query_metadata(result),
-                "query": dg.MetadataValue.md(f"```sql\n{result.sql.strip()}\n```"),
-                "preview": dg.MetadataValue.md(preview_markdown(result.rows)),
-            },
-        )
+        first_start, last_end = results[0][0].window[0], query.window[1]
+        metadata = {
+            "dagster/row_count": sum(users for users, _ in counts.values()),
+            "dagster/column_schema": dg.TableSchemaMetadataValue(_csv_schema(result.rows)),
+            "window_utc": f"[{first_start.isoformat()}, {last_end.isoformat()})",
+            "records_counted": sum(records for _, records in counts.values()),
+            **query_metadata(result),
+            "query": dg.MetadataValue.md(f"```sql\n{result.sql.strip()}\n```"),
+            "preview": dg.MetadataValue.md(preview_markdown(result.rows)),
+        }
+        if len(days) > 1:  # one materialization per day, each with the run's figures: say which is which
+            metadata.update(
+                days=dg.MetadataValue.md(_days_markdown(counts)),
+                queries=len(results),
+                query_ids=", ".join(r.query_id for _, r in results),
+                bytes_scanned=sum(r.bytes_scanned for _, r in results),
+            )
+        return dg.MaterializeResult(metadata=metadata)
 
     @dg.asset(
         partitions_def=partitions,
+        deps=[daily_health_summary],
         group_name="daily_summary",
         kinds=set(export_kinds),
         owners=[OWNER],
+        backfill_policy=dg.BackfillPolicy.single_run(),
         # Dagster's freshness daemon shows the export overdue in the UI when the day's CSV is not there by
         # 03:00 in the partition time zone (the schedule runs at 01:00).
         freshness_policy=dg.FreshnessPolicy.cron(
@@ -86,23 +130,26 @@ def build_summary_assets(
             timezone=partitions.timezone,
         ),
     )
-    def daily_summary_csv(
-        context: dg.AssetExecutionContext, daily_health_summary: DailySummary, stack: dg.ResourceParam[Stack]
-    ) -> dg.MaterializeResult:
+    def daily_summary_csv(context: dg.AssetExecutionContext, stack: dg.ResourceParam[Stack]) -> dg.MaterializeResult:
         """The day's summary as a CSV file for the people who read it outside Dagster:
         `<export root>/daily_summary/date=YYYY-MM-DD/daily_summary.csv`, UTF-8 with a header, one row per
-        user sorted by user_id. Written atomically; a re-materialization replaces it."""
-        summary = daily_health_summary
-        exported = stack.export_store.export_summary(export_key(summary.day), summary.rows, summary.result_location)
-        context.log.info(f"{exported.how}: {summary.rows.num_rows} rows to {exported.location}")
-        return dg.MaterializeResult(
-            metadata={
-                "path": dg.MetadataValue.path(exported.location),
-                "dagster/row_count": summary.rows.num_rows,
-                "bytes": exported.size_bytes,
-                "query_id": summary.query_id,
-                "preview": dg.MetadataValue.md(preview_markdown(summary.rows)),
-            }
-        )
+        user sorted by user_id. Written atomically; a re-materialization replaces it. A range of days
+        writes each day's file exactly as a single-day run does."""
+        exported = []
+        for day in partition_days(context):
+            rows, query_id = kept_summary(stack, day)
+            exported.append((day, rows, query_id, stack.export_store.export_summary(export_key(day), rows)))
+            context.log.info(f"{day}: {rows.num_rows} rows to {exported[-1][3].location}")
+        day, rows, query_id, last = exported[-1]
+        metadata = {
+            "path": dg.MetadataValue.path(last.location),
+            "dagster/row_count": sum(r.num_rows for _, r, _, _ in exported),
+            "bytes": sum(e.size_bytes or 0 for _, _, _, e in exported),
+            "query_id": query_id,
+            "preview": dg.MetadataValue.md(preview_markdown(rows)),
+        }
+        if len(exported) > 1:
+            metadata["files"] = dg.MetadataValue.md("\n".join(f"- {d}: `{e.location}`" for d, _, _, e in exported))
+        return dg.MaterializeResult(metadata=metadata)
 
     return [daily_health_summary, daily_summary_csv]

@@ -34,13 +34,6 @@ class AwsStack:
         """The schema Terraform declares (the Glue module's columns), read afresh on every call."""
         return read_desired_schema(self.settings.glue_module_dir)
 
-    @property
-    def intermediate_uri(self) -> str:
-        """Where Dagster keeps the values passed between assets: next to Athena's results, which the
-        deployment's role already reads and writes and whose lifecycle rule expires them."""
-        bucket, prefix = split_s3_uri(self.settings.athena_output)
-        return f"s3://{bucket}/" + f"{prefix.rstrip('/')}/dagster-io".lstrip("/")
-
     def client(self, service: str) -> Any:
         import boto3
 
@@ -72,6 +65,14 @@ class AwsStack:
     @cached_property
     def export_store(self) -> S3ExportStore:
         return S3ExportStore(self.client("s3"), self.settings.export_uri)
+
+    @cached_property
+    def summary_store(self) -> S3ExportStore:
+        """Each day's summary rows (Parquet) between daily_health_summary and its export and checks:
+        next to Athena's results, which the role already reads and writes and whose lifecycle rule
+        expires them (an expired day is summarized again before its CSV is exported again)."""
+        bucket, prefix = split_s3_uri(self.settings.athena_output)
+        return S3ExportStore(self.client("s3"), f"s3://{bucket}/" + f"{prefix.rstrip('/')}/summaries/".lstrip("/"))
 
     @cached_property
     def delivery_stream(self) -> FirehoseDeliveryStream:

@@ -1,7 +1,7 @@
-"""Exported files in S3 (aws mode): written with one PUT, or copied server-side from Athena's result.
+"""Exported files in S3 (aws mode), each written with one PUT.
 
-A PUT or a copy replaces the object in one step (readers see the old or the new file, never half),
-so a re-materialization simply overwrites. `copy_from` never brings the data through this process.
+A PUT replaces the object in one step (readers see the old or the new file, never half), so a
+re-materialization simply overwrites.
 The client is a boto3 S3 client from boto3's own credential chain.
 """
 
@@ -44,30 +44,19 @@ class S3ExportStore:
         self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data, ContentType=content_type)
         return self.uri(key)
 
-    def copy_from(self, source_uri: str, key: str, content_type: str = CSV_CONTENT_TYPE) -> str:
-        """Copy the object at `source_uri` (e.g. Athena's result CSV) to `key`, inside S3 (CopyObject:
-        up to 5 GB, far above a day's summary), replacing what was there."""
-        source_bucket, source_key = split_s3_uri(source_uri)
-        if not source_key:
-            raise ValueError(f"{source_uri!r} names a bucket, not an object; pass the result object's URI")
-        self.client.copy_object(
-            Bucket=self.bucket,
-            Key=self.prefix + key,
-            CopySource={"Bucket": source_bucket, "Key": source_key},
-            MetadataDirective="REPLACE",
-            ContentType=content_type,
-        )
-        return self.uri(key)
-
     def read(self, key: str) -> bytes:
-        return self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"].read()
+        """The object at `key`; FileNotFoundError when there is none (as the local store)."""
+        from botocore.exceptions import ClientError
 
-    def export_summary(self, key: str, rows: pa.Table, result_location: str | None = None) -> ExportedFile:
-        """The summary at `key`: a server-side copy of Athena's result CSV (the rows never pass through
-        this process), or, for a query that wrote no result object, the rows we hold written as CSV."""
-        if result_location is None:
-            data = summary_csv(rows)
-            return ExportedFile(self.write(key, data), len(data), "written")
-        bucket, source_key = split_s3_uri(result_location)
-        size = self.client.head_object(Bucket=bucket, Key=source_key)["ContentLength"]
-        return ExportedFile(self.copy_from(result_location, key), size, f"copied from {result_location}")
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"].read()
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise FileNotFoundError(f"no object at {self.uri(key)}") from err
+            raise
+
+    def export_summary(self, key: str, rows: pa.Table) -> ExportedFile:
+        """The summary rows as the contract's CSV at `key` (one PUT), replacing the previous object: the
+        same bytes as the local mode writes, whether the day was summarized alone or in a range."""
+        data = summary_csv(rows)
+        return ExportedFile(self.write(key, data), len(data), "written")

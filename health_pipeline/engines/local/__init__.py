@@ -31,11 +31,6 @@ class LocalStack:
         """The schema Terraform declares (the Glue module's columns), read afresh on every call."""
         return read_desired_schema(self.settings.glue_module_dir)
 
-    @property
-    def intermediate_uri(self) -> str:
-        """Where Dagster keeps the values passed between assets (the summary's rows)."""
-        return str(self.settings.dagster_home / "storage")
-
     @cached_property
     def table(self) -> LocalIcebergTable:
         s = self.settings
@@ -48,6 +43,11 @@ class LocalStack:
     @cached_property
     def export_store(self) -> LocalExportStore:
         return LocalExportStore(export_root(self.settings.export_uri))
+
+    @cached_property
+    def summary_store(self) -> LocalExportStore:
+        """Each day's summary rows (Parquet) between daily_health_summary and its export and checks."""
+        return LocalExportStore(self.settings.home / "summaries")
 
     @cached_property
     def delivery_stream(self) -> LocalDeliveryStream:

@@ -21,8 +21,9 @@ class LocalExportStore:
     def uri(self, key: str) -> str:
         return str(self.root / key)
 
-    def write(self, key: str, data: bytes) -> str:
-        """Write `data` at `key` below the root, replacing what was there in one atomic step."""
+    def write(self, key: str, data: bytes, content_type: str | None = None) -> str:
+        """Write `data` at `key` below the root, replacing what was there in one atomic step (files
+        have no content type: the argument is the S3 store's)."""
         path = self.root / key
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -40,7 +41,7 @@ class LocalExportStore:
     def read(self, key: str) -> bytes:
         return (self.root / key).read_bytes()
 
-    def export_summary(self, key: str, rows: pa.Table, result_location: str | None = None) -> ExportedFile:
+    def export_summary(self, key: str, rows: pa.Table) -> ExportedFile:
         """The summary rows as the contract's CSV at `key`, replacing the previous file atomically."""
         data = summary_csv(rows)
         return ExportedFile(self.write(key, data), len(data), "written")
