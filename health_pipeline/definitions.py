@@ -13,6 +13,7 @@ from health_pipeline.defs.summary.assets import build_summary_assets
 from health_pipeline.defs.summary.partitions import daily_partitions
 from health_pipeline.defs.summary.schedules import build_daily_summary_job, build_daily_summary_schedule
 from health_pipeline.defs.table.assets import health_records_spec
+from health_pipeline.defs.table.maintenance import build_table_maintenance_schedule, table_maintenance
 from health_pipeline.engines import stack_for
 from health_pipeline.settings import Settings, load_settings
 
@@ -29,12 +30,13 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             firehose_delivery,
             health_records_spec(settings),
             iceberg_schema,
+            table_maintenance,
             *build_summary_assets(partitions, stack.query_kind, stack.export_kinds),
         ],
         asset_checks=build_quality_checks(partitions),
         jobs=[summary_job, schema_migration, quality_job],
         sensors=[schema_drift_sensor, build_new_data_sensor(partitions, [summary_job, quality_job])],
-        schedules=[build_daily_summary_schedule(summary_job)],
+        schedules=[build_daily_summary_schedule(summary_job), build_table_maintenance_schedule(settings.timezone)],
         resources=build_resources(stack),
     )
 

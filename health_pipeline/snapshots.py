@@ -17,6 +17,8 @@ from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Operation
 from pyiceberg.types import TimestampType
 
+from health_pipeline.engines.maintenance import MAINTENANCE_PROPERTY
+
 
 @dataclass(frozen=True)
 class NewData:
@@ -68,7 +70,12 @@ def new_data(table: Table, snapshots: list, zone: ZoneInfo) -> list[NewData]:
 
 
 def _adds_data(snapshot) -> bool:
-    operation = snapshot.summary.operation if snapshot.summary is not None else None
+    """Appends and overwrites add data, except table maintenance's own (compaction rewrites rows that
+    were there, a manifest merge adds none)."""
+    summary = snapshot.summary
+    if summary is not None and MAINTENANCE_PROPERTY in summary.additional_properties:
+        return False
+    operation = summary.operation if summary is not None else None
     return operation in (None, Operation.APPEND, Operation.OVERWRITE)
 
 

@@ -64,5 +64,6 @@ class Stack(Protocol):
     schema_target: Any
 
     summary_store: Any
+    maintenance: Any
 
     def desired_schema(self) -> Any: ...

@@ -14,6 +14,9 @@ and an append API that takes pre-sorted partition runs. Re-measure with `make be
 - `append_each`: one snapshot per (rows, properties) batch, sorted once by partition values and
   written with PyIceberg's own `write_file` (the same Parquet files, field ids and statistics).
 - `FastCommitSqlCatalog`: SqlCatalog whose commits to an existing table apply updates with `applied`.
+- `rewrite_files`: compaction's commit: new sorted files for old ones in one snapshot. Iceberg calls
+  that a `replace`, which PyIceberg 0.12 cannot commit (its snapshot summaries refuse the operation),
+  so it is an `overwrite` tagged with the caller's properties (the new-data sensor skips those).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import pyarrow.compute as pc
 import pyiceberg
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.io.pyarrow import write_file
+from pyiceberg.manifest import DataFile
 from pyiceberg.partitioning import PartitionFieldValue, PartitionKey
 from pyiceberg.table import StagedTable, Table, TableRequirement, Transaction, WriteTask
 from pyiceberg.table.locations import load_location_provider
@@ -120,6 +124,23 @@ def append_each(table: Table, batches: list[tuple[pa.Table, dict[str, str]]]) ->
             position += len(batch_tasks)
     snapshots = table.metadata.snapshots
     return [snapshot.snapshot_id for snapshot in snapshots[len(snapshots) - len(batches) :]]
+
+
+def rewrite_files(table: Table, removed: list[DataFile], rows: list[pa.Table], properties: dict[str, str]) -> int:
+    """Write `rows` (each already conformed and sorted, one partition each) as new data files and, in
+    one snapshot tagged with `properties`, swap them for `removed`; returns the snapshot id. The
+    table's `write.parquet.row-group-limit` sizes the row groups."""
+    metadata = table.metadata
+    schema, spec = metadata.schema(), metadata.spec()
+    tasks = [task for batch in rows for task in _write_tasks(schema, spec, batch, uuid.uuid4())]
+    files = list(write_file(table.io, metadata, iter(tasks)))
+    with table.transaction() as transaction:
+        with transaction.update_snapshot(snapshot_properties=properties).overwrite() as producer:
+            for data_file in removed:
+                producer.delete_data_file(data_file)
+            for data_file in files:
+                producer.append_data_file(data_file)
+    return table.metadata.current_snapshot_id
 
 
 def _write_tasks(schema, spec, rows: pa.Table, write_uuid: uuid.UUID) -> list[WriteTask]:

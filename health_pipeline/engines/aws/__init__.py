@@ -16,6 +16,7 @@ from health_pipeline.engines.aws.athena import AthenaQueryEngine
 from health_pipeline.engines.aws.delivery_monitor import FirehoseMonitor
 from health_pipeline.engines.aws.delivery_stream import DeadLetterFile, FirehoseDeliveryStream, firehose_client
 from health_pipeline.engines.aws.export_store import S3ExportStore, split_s3_uri
+from health_pipeline.engines.aws.maintenance import S3TablesMaintenance
 from health_pipeline.engines.aws.schema_target import AthenaSchemaTarget
 from health_pipeline.engines.aws.table import GlueIcebergTable
 from health_pipeline.engines.delivery import ErrorOutput
@@ -95,6 +96,13 @@ class AwsStack:
             database=s.database,
             table=s.table,
             region=s.aws_region,
+        )
+
+    @cached_property
+    def maintenance(self) -> S3TablesMaintenance:
+        s = self.settings
+        return S3TablesMaintenance(
+            self.client, s.athena_catalog, s.database, s.table, s.aws_region, self.table.iceberg_table
         )
 
     @cached_property

@@ -13,6 +13,7 @@ from functools import cached_property
 from health_pipeline.engines.local.delivery_monitor import LocalDeliveryMonitor
 from health_pipeline.engines.local.delivery_stream import LocalDeliveryStream
 from health_pipeline.engines.local.export_store import LocalExportStore, export_root
+from health_pipeline.engines.local.maintenance import LocalTableMaintenance
 from health_pipeline.engines.local.query_engine import DuckDBQueryEngine
 from health_pipeline.engines.local.schema_target import LocalSchemaTarget
 from health_pipeline.engines.local.table import LocalIcebergTable
@@ -56,6 +57,10 @@ class LocalStack:
     @cached_property
     def delivery_monitor(self) -> LocalDeliveryMonitor:
         return LocalDeliveryMonitor(self.delivery_stream)
+
+    @cached_property
+    def maintenance(self) -> LocalTableMaintenance:
+        return LocalTableMaintenance(self.table, self.delivery_stream.commit_lock)
 
     @cached_property
     def schema_target(self) -> LocalSchemaTarget:

@@ -176,6 +176,11 @@ class LocalDeliveryStream:
         return TableSchema.from_iceberg(self.table.load_or_create(desired).schema())
 
     # -- the spool ------------------------------------------------------------------------------
+    @property
+    def commit_lock(self) -> Path:
+        """Held for every commit to the table, by deliveries and by table maintenance."""
+        return self.spool_dir / ".commit.lock"
+
     @contextmanager
     def _append_lock(self) -> Iterator[None]:
         with flocked(self.spool_dir / ".lock"):
@@ -287,7 +292,7 @@ class LocalDeliveryStream:
             else:
                 ready.append((path, self._read_segment(path, table, desired)))
         snapshots: list[int] = []
-        with flocked(self.spool_dir / ".commit.lock"):
+        with flocked(self.commit_lock):
             iceberg = table.load_or_create(desired)
             due = [(path, rows) for path, rows in ready if rows.num_rows and not _committed(iceberg, path.name)]
             if due:

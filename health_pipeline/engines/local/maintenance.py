@@ -1,0 +1,148 @@
+"""Table maintenance for the local Iceberg table: what S3 Tables does by itself in production.
+
+- Compaction: each closed UTC day (a `day(recorded_at)` partition that ended `closed_after` ago) that
+  holds more than one data file, or was never compacted, is rewritten as one file sorted by
+  recorded_at with small Parquet row groups, so that a day's window in the users' time zone reads only
+  the row groups it needs. The rewrite is one snapshot tagged `health-pipeline.maintenance`: the rows
+  are the same, and the new-data sensor sees no new data in it.
+- Manifest merging: one `merge_append` with no new file folds every manifest into as few as the
+  table's merge properties allow (each 5-minute buffer otherwise leaves a manifest behind).
+- Snapshot expiry: snapshots older than the retention are dropped from the metadata, except the
+  current one, the newest `keep_last`, and every snapshot from `keep_from` on (the new-data sensor's
+  cursor: the history it has not read yet). Expiry removes metadata only; data files stay.
+
+Every commit takes the delivery stream's commit lock, so maintenance and deliveries never race.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pyarrow.compute as pc
+from pyiceberg.expressions import And, GreaterThanOrEqual, LessThan
+from pyiceberg.table import Table
+
+from health_pipeline.engines.local.table import LocalIcebergTable, flocked
+from health_pipeline.engines.maintenance import (
+    MAINTENANCE_PROPERTY,
+    MaintenancePolicy,
+    MaintenanceReport,
+    table_figures,
+)
+from health_pipeline.engines.pyiceberg_patches import conform_rows, rewrite_files
+
+COMPACTED_THROUGH = "health-pipeline.compacted-through"  # the last UTC day compaction has rewritten
+ROW_GROUP_ROWS = 4096  # about an hour of a day of 100,000 records: a day's window skips the rest
+TABLE_PROPERTIES = {
+    "write.parquet.row-group-limit": str(ROW_GROUP_ROWS),
+    "commit.manifest-merge.enabled": "true",
+    "commit.manifest-merge.min-count-to-merge": "2",
+}
+EPOCH = date(1970, 1, 1)
+
+
+class LocalTableMaintenance:
+    def __init__(self, table: LocalIcebergTable, commit_lock: Path) -> None:
+        self.table = table
+        self.commit_lock = commit_lock
+
+    def run(
+        self, now: datetime, policy: MaintenancePolicy = MaintenancePolicy(), keep_from: int | None = None
+    ) -> MaintenanceReport:
+        report = MaintenanceReport()
+        iceberg = self.table.iceberg_table()
+        if iceberg is None or iceberg.current_snapshot() is None:
+            report.notes.append(f"{self.table.identifier} has no data yet: nothing to maintain")
+            return report
+        report.figures.update(table_figures(iceberg, "before"))
+        with flocked(self.commit_lock):
+            iceberg = self._set_properties(self.table.load())
+            report.compacted_days = self._compact(iceberg, now, policy.closed_after)
+            iceberg = self.table.load()
+            self._merge_manifests(iceberg)
+            iceberg = self.table.load()
+            expired = self._expire(iceberg, now, policy, keep_from)
+        iceberg = self.table.load()
+        report.figures.update(table_figures(iceberg, "after"))
+        report.figures.update(days_compacted=len(report.compacted_days), snapshots_expired=expired)
+        if report.figures["records_after"] != report.figures["records_before"]:
+            report.state = "FAILING"
+            report.problems.append(
+                f"the table held {report.figures['records_before']} records before maintenance and"
+                f" {report.figures['records_after']} after; look at the snapshots it committed"
+            )
+        return report
+
+    @staticmethod
+    def _set_properties(table: Table) -> Table:
+        missing = {k: v for k, v in TABLE_PROPERTIES.items() if table.properties.get(k) != v}
+        if missing:
+            with table.transaction() as transaction:
+                transaction.set_properties(missing)
+        return table
+
+    def _compact(self, table: Table, now: datetime, closed_after: timedelta) -> list[str]:
+        """Rewrite closed UTC days (partitions) with several files, or never compacted, in one replace."""
+        through = table.properties.get(COMPACTED_THROUGH)
+        compacted_through = date.fromisoformat(through) if through else None
+        last_closed = (now.astimezone(UTC) - closed_after).date() - timedelta(days=1)
+        files_by_day: dict[date, list] = {}
+        for task in table.scan().plan_files():
+            partition_day = task.file.partition[0] if len(task.file.partition) else None
+            if partition_day is None:
+                continue  # rows without recorded_at (rejected upstream; never produced by the stream)
+            day = EPOCH + timedelta(days=partition_day)
+            if day <= last_closed:
+                files_by_day.setdefault(day, []).append(task.file)
+        due = sorted(
+            day
+            for day, files in files_by_day.items()
+            if len(files) > 1 or compacted_through is None or day > compacted_through
+        )
+        if not due:
+            return []
+        removed, rows = [], []
+        for day in due:
+            start = datetime.combine(day, datetime.min.time())
+            window = And(
+                GreaterThanOrEqual("recorded_at", start.isoformat()),
+                LessThan("recorded_at", (start + timedelta(days=1)).isoformat()),
+            )
+            day_rows = conform_rows(table.scan(row_filter=window).to_arrow(), table)
+            order = pc.sort_indices(day_rows, sort_keys=[("recorded_at", "ascending"), ("user_id", "ascending")])
+            rows.append(day_rows.take(order))
+            removed += files_by_day[day]
+        rewrite_files(table, removed, rows, {MAINTENANCE_PROPERTY: "compaction"})
+        newest = max(due)
+        if compacted_through is None or newest > compacted_through:
+            table = self.table.load()
+            with table.transaction() as transaction:
+                transaction.set_properties({COMPACTED_THROUGH: newest.isoformat()})
+        return [day.isoformat() for day in due]
+
+    @staticmethod
+    def _merge_manifests(table: Table) -> None:
+        current = table.current_snapshot()
+        if current is None or len(current.manifests(table.io)) < 2:
+            return
+        with table.transaction() as transaction:
+            with transaction.update_snapshot(
+                snapshot_properties={MAINTENANCE_PROPERTY: "merge-manifests"}
+            ).merge_append():
+                pass
+
+    @staticmethod
+    def _expire(table: Table, now: datetime, policy: MaintenancePolicy, keep_from: int | None) -> int:
+        snapshots = sorted(table.metadata.snapshots, key=lambda s: s.sequence_number or 0)
+        cutoff_ms = int((now.astimezone(UTC) - policy.snapshot_retention).timestamp() * 1000)
+        keep = {table.metadata.current_snapshot_id} | {s.snapshot_id for s in snapshots[-max(policy.keep_last, 1) :]}
+        keep |= {ref.snapshot_id for ref in table.metadata.refs.values()}
+        if keep_from is not None:
+            cursor = table.snapshot_by_id(keep_from)
+            if cursor is not None:  # the sensor has read up to here: everything from it on is kept
+                keep |= {s.snapshot_id for s in snapshots if (s.sequence_number or 0) >= (cursor.sequence_number or 0)}
+        expired = [s.snapshot_id for s in snapshots if s.snapshot_id not in keep and s.timestamp_ms < cutoff_ms]
+        if expired:
+            table.maintenance.expire_snapshots().by_ids(expired).commit()
+        return len(expired)

@@ -1,0 +1,137 @@
+"""table_maintenance on the local table: compaction, manifest merging and snapshot expiry keep every
+record and every day's summary, make closed days one sorted file, and leave the new-data sensor exact."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import dagster as dg
+import pyarrow.parquet as pq
+import pytest
+
+from health_pipeline.definitions import build_definitions
+from health_pipeline.demo import generate_records
+from health_pipeline.engines.local import LocalStack
+from health_pipeline.engines.local.delivery_stream import LocalDeliveryStream
+from health_pipeline.engines.maintenance import MaintenancePolicy
+from health_pipeline.summary import daily_summary_query
+from health_pipeline_tests.conftest import GOOD, deliver, unbound_assets
+
+DAYS = [date(2026, 11, 10) + timedelta(days=n) for n in range(4)]
+ALL = (datetime(2026, 11, 1), datetime(2026, 12, 1))
+
+
+@pytest.fixture
+def aged(stack: LocalStack) -> LocalStack:
+    """Four days delivered in many small buffers (many files and snapshots a day), as Firehose does."""
+    stack.__dict__["delivery_stream"] = LocalDeliveryStream(
+        stack.settings.delivery_dir, stack.table, stack.desired_schema, buffer_bytes=20_000
+    )
+    records = list(generate_records(40, DAYS, stack.settings.zone, seed=2))
+    for start in range(0, len(records), 40):
+        assert not deliver(stack, records[start : start + 40]).rejected
+    return stack
+
+
+def all_rows(stack: LocalStack):
+    table = stack.table.load()
+    rows = table.scan().to_arrow()
+    return rows.sort_by([(name, "ascending") for name in rows.column_names])
+
+
+def summaries(stack: LocalStack) -> dict[date, list[dict]]:
+    zone = stack.settings.zone
+    return {
+        day: stack.query_engine.run(daily_summary_query(day, zone, "health_records")).rows.to_pylist() for day in DAYS
+    }
+
+
+def files_by_day(stack: LocalStack) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    for task in stack.table.load().scan().plan_files():
+        out.setdefault(task.file.partition[0], []).append(task.file.file_path.removeprefix("file://"))
+    return out
+
+
+def test_maintenance_keeps_every_record_and_summary_and_compacts_closed_days(aged):
+    rows_before, summaries_before = all_rows(aged), summaries(aged)
+    before = aged.table.load()
+    assert len(before.metadata.snapshots) > 10 and max(len(f) for f in files_by_day(aged).values()) > 2
+
+    report = aged.maintenance.run(datetime.now(UTC), MaintenancePolicy(snapshot_retention=timedelta(0), keep_last=1))
+
+    assert report.state == "OK", report.problems
+    assert all_rows(aged).equals(rows_before)  # value by value
+    assert summaries(aged) == summaries_before
+    for files in files_by_day(aged).values():
+        assert len(files) == 1  # every closed UTC day is one file now...
+        times = pq.read_table(files[0], columns=["recorded_at"]).column(0).to_pylist()
+        assert times == sorted(times)  # ...sorted by recorded_at
+    after = aged.table.load()
+    assert len(after.metadata.snapshots) <= 2  # the run's own compaction and manifest merge
+    assert len(after.current_snapshot().manifests(after.io)) == 1
+    assert report.figures["records_before"] == report.figures["records_after"] == rows_before.num_rows
+    assert report.figures["days_compacted"] == len(files_by_day(aged))
+
+    again = aged.maintenance.run(datetime.now(UTC), MaintenancePolicy(snapshot_retention=timedelta(0)))
+    assert again.compacted_days == [] and all_rows(aged).equals(rows_before)  # nothing left to do
+
+
+def test_an_open_day_is_not_compacted(aged):
+    last_day_end = datetime.combine(DAYS[-1] + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    report = aged.maintenance.run(
+        last_day_end + timedelta(hours=1),  # the last UTC day ended an hour ago: still open
+        MaintenancePolicy(closed_after=timedelta(hours=24)),
+    )
+    assert report.compacted_days and DAYS[-1].isoformat() not in report.compacted_days
+    assert len(files_by_day(aged)[(DAYS[-1] - date(1970, 1, 1)).days]) > 1
+
+
+def test_snapshots_the_sensor_has_not_read_are_not_expired(aged):
+    history = aged.table.load().snapshots()
+    cursor = history[len(history) // 2].snapshot_id  # the sensor has read half the history
+    report = aged.maintenance.run(
+        datetime.now(UTC), MaintenancePolicy(snapshot_retention=timedelta(0)), keep_from=cursor
+    )
+    kept = {s.snapshot_id for s in aged.table.load().metadata.snapshots}
+    assert {s.snapshot_id for s in history[len(history) // 2 :]} <= kept
+    assert report.figures["snapshots_expired"] == len(history) // 2
+
+
+def test_the_sensor_finds_a_late_record_after_expiry_and_compaction(aged):
+    settings = aged.settings
+    defs = build_definitions(settings)
+    sensor = defs.resolve_sensor_def("new_data_sensor")
+    instance = dg.DagsterInstance.ephemeral()
+
+    def tick(cursor):
+        with dg.build_sensor_context(instance=instance, cursor=cursor, resources={"stack": aged}) as context:
+            return sensor(context)
+
+    first = tick(None)
+    for day in DAYS:  # every day was summarized after its data landed
+        instance.report_runless_asset_event(dg.AssetMaterialization("daily_health_summary", partition=day.isoformat()))
+
+    aged.maintenance.run(
+        datetime.now(UTC), MaintenancePolicy(snapshot_retention=timedelta(0)), keep_from=int(first.cursor)
+    )
+    quiet = tick(first.cursor)
+    late_days = [r.partition_key for r in getattr(quiet, "run_requests", None) or [] if r.partition_key]
+    assert late_days == []  # maintenance itself is no new data
+
+    late = {**GOOD, "user_id": "phone-was-offline", "recorded_at": "2026-11-11T21:00:00+09:00"}
+    assert not deliver(aged, [late]).rejected
+    cursor = getattr(quiet, "cursor", None) or first.cursor
+    later = tick(cursor)
+    assert [r.partition_key for r in later.run_requests if r.partition_key] == ["2026-11-11"]
+
+
+def test_the_asset_reports_its_figures_and_keeps_what_the_sensor_needs(aged):
+    defs = build_definitions(aged.settings)
+    result = dg.materialize(unbound_assets(defs, "table_maintenance"), resources={"stack": aged})
+    assert result.success
+    (materialization,) = result.asset_materializations_for_node("table_maintenance")
+    metadata = materialization.metadata
+    assert metadata["state"].value == "OK" and metadata["days_compacted"].value == len(files_by_day(aged))
+    # The sensor has no cursor yet: its first tick reads the last 200 snapshots, so none is expired.
+    assert metadata["snapshots_expired"].value == 0
+    (check,) = result.get_asset_check_evaluations()
+    assert check.passed and check.check_name == "maintenance_healthy"
