@@ -32,9 +32,12 @@ DAGSTER_ROLE_ACTIONS: frozenset[str] = frozenset(
         "s3tables:GetTable",
         "s3tables:GetTableMetadataLocation",
         "s3tables:GetTableData",
-        # S3: Athena writes and reads results with the caller's credentials (athena-results/);
-        # exports are a server-side copy of the result CSV (GetObject there, PutObject on
-        # exports/); the delivery check lists and reads Firehose's error output.
+        # S3 Tables maintenance: table_maintenance reports its configuration and last jobs.
+        "s3tables:GetTableMaintenanceConfiguration",
+        "s3tables:GetTableMaintenanceJobStatus",
+        # S3: Athena writes and reads results with the caller's credentials (athena-results/), where
+        # the summary also keeps each day's rows (summaries/); exports are PUT under exports/; the
+        # delivery check lists and reads Firehose's error output.
         "s3:GetBucketLocation",
         "s3:ListBucket",
         "s3:GetObject",

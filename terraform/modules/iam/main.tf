@@ -119,6 +119,8 @@ data "aws_iam_policy_document" "dagster" {
       "s3tables:GetTable",
       "s3tables:GetTableMetadataLocation",
       "s3tables:GetTableData",
+      "s3tables:GetTableMaintenanceConfiguration",
+      "s3tables:GetTableMaintenanceJobStatus",
     ]
     resources = [var.table_arn]
   }
