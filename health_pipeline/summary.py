@@ -101,15 +101,17 @@ def summary_csv(rows: pa.Table) -> bytes:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for batch in ordered.to_batches(max_chunksize=10_000):  # bounded Python objects for large days
-        columns = [batch.column(c).to_pylist() for c in CSV_COLUMNS]
-        writer.writerows(["" if value is None else _cell(value) for value in row] for row in zip(*columns))
+        writer.writerows(zip(*(_column_text(batch.column(c)) for c in CSV_COLUMNS)))
     return buffer.getvalue().encode("utf-8")
 
 
-def _cell(value) -> str:
-    if isinstance(value, float):
-        return repr(round(value, 3))
-    return str(value)
+def _column_text(column: pa.Array) -> list[str]:
+    """A column's cells as the CSV writes them: floats as Python's shortest repr of the value rounded to
+    3 decimals, other values as Arrow renders them as text (the same as str() for ints and strings),
+    nulls empty. Only the floats go through Python one value at a time."""
+    if pa.types.is_floating(column.type):
+        return ["" if value is None else repr(round(value, 3)) for value in column.to_pylist()]
+    return ["" if value is None else value for value in pc.cast(column, pa.string()).to_pylist()]
 
 
 def preview_markdown(rows: pa.Table, limit: int = 10) -> str:

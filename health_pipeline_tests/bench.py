@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -35,10 +35,12 @@ import numpy as np
 import pyarrow as pa
 
 from health_pipeline.engines.local import LocalStack
+from health_pipeline.engines.maintenance import MaintenancePolicy
 from health_pipeline.settings import Settings
 from health_pipeline.sql import to_duckdb, with_table
 from health_pipeline.summary import daily_summary_query, day_window
 from health_pipeline_tests.athena_simulation import polling_figures
+from health_pipeline_tests.bench_backfill import backfill_figures
 from health_pipeline_tests.bench_sensor import sensor_figures
 
 ZONE = ZoneInfo("Asia/Tokyo")
@@ -153,8 +155,16 @@ def main() -> None:
         print(f"uniform table: {DAYS} UTC days x 50,000 records built in {time.perf_counter() - started:.1f} s")
         middle = FIRST_DAY + timedelta(days=DAYS // 2)
         _, _, read_bytes = engine_seconds(uniform, middle)
+        figures["scan_days_unmaintained"] = round(read_bytes / table_bytes(uniform) * DAYS, 3)
+        started = time.perf_counter()
+        report = uniform.maintenance.run(datetime.now(UTC), MaintenancePolicy())
+        print(f"table_maintenance of the uniform table: {report.figures} in {time.perf_counter() - started:.1f} s")
+        _, _, read_bytes = engine_seconds(uniform, middle)
         figures["scan_days"] = round(read_bytes / table_bytes(uniform) * DAYS, 3)
-        print(f"scan_days: {figures['scan_days']} (one-day summary reads {read_bytes} bytes)")
+        print(
+            f"scan_days: {figures['scan_days']} after table_maintenance (one-day summary reads {read_bytes} bytes),"
+            f" {figures['scan_days_unmaintained']} before"
+        )
 
         started = time.perf_counter()
         heavy_index = DAYS // 2
@@ -175,6 +185,7 @@ def main() -> None:
     figures.update(athena_polling())
     figures.update(child_figures("health_pipeline_tests.bench_ingest"))
     figures.update(sensor_figures())
+    figures.update(backfill_figures())
     figures["machine_cores"] = len(__import__("os").sched_getaffinity(0))
     print("BENCH " + json.dumps(figures, sort_keys=True))
 

@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from health_pipeline.definitions import build_definitions
 from health_pipeline.engines.local import LocalStack
+from health_pipeline.engines.maintenance import MaintenancePolicy
 from health_pipeline.engines.pyiceberg_patches import append_each, conform_rows
 from health_pipeline.settings import Settings
 from health_pipeline_tests.bench_ingest import send_run
@@ -99,16 +100,26 @@ def sensor_figures() -> dict[str, float | int]:
                 requested = len(getattr(result[-1], "run_requests", None) or [])
                 print(f"{name}: {figures[name]} ms (median of 7; {requested} run request(s))")
         figures.update(aged_ingest(stack, Path(tmp)))
+        started = time.perf_counter()
+        current = stack.table.load().current_snapshot().snapshot_id  # the sensor is up to date
+        report = stack.maintenance.run(datetime.now(UTC), MaintenancePolicy(snapshot_retention=timedelta(0)), current)
+        print(f"table_maintenance of the aged table: {report.figures} in {time.perf_counter() - started:.1f} s")
+        maintained = aged_ingest(stack, Path(tmp), label="maintained")
+        figures["ingest_records_per_s_2000_snapshots_maintained"] = maintained["ingest_records_per_s_2000_snapshots"]
+        figures["ingest_aged_vs_new"] = round(
+            maintained["ingest_records_per_s_2000_snapshots"] / maintained["ingest_records_per_s_new_table"], 3
+        )
+        print(f"ingest_aged_vs_new: {figures['ingest_aged_vs_new']} (after table_maintenance)")
     return figures
 
 
-def aged_ingest(aged: LocalStack, tmp: Path) -> dict[str, int]:
+def aged_ingest(aged: LocalStack, tmp: Path, label: str = "") -> dict[str, int]:
     """`send` + `flush` of the same 200,000 records into this 2,000-snapshot table and into a new one,
     in turn, best of 2 each: how much an aged local table slows the stream (see README, known limit)."""
     source = write_jsonl(tmp / "aged.jsonl", AGED_RECORDS)
     best: dict[str, float] = {}
     for n in range(2):
-        for name, stack in (("new", LocalStack(Settings(home=tmp / f"new-{n}"))), ("aged", aged)):
+        for name, stack in (("new", LocalStack(Settings(home=tmp / f"new-{label}{n}"))), ("aged", aged)):
             timing, report = send_run(stack, source)
             if report.accepted != AGED_RECORDS:
                 raise RuntimeError(f"aged ingest: {report.accepted} of {AGED_RECORDS} accepted")

@@ -134,12 +134,17 @@ def rewrite_files(table: Table, removed: list[DataFile], rows: list[pa.Table], p
     schema, spec = metadata.schema(), metadata.spec()
     tasks = [task for batch in rows for task in _write_tasks(schema, spec, batch, uuid.uuid4())]
     files = list(write_file(table.io, metadata, iter(tasks)))
-    with table.transaction() as transaction:
-        with transaction.update_snapshot(snapshot_properties=properties).overwrite() as producer:
-            for data_file in removed:
-                producer.delete_data_file(data_file)
-            for data_file in files:
-                producer.append_data_file(data_file)
+    try:
+        with table.transaction() as transaction:
+            with transaction.update_snapshot(snapshot_properties=properties).overwrite() as producer:
+                for data_file in removed:
+                    producer.delete_data_file(data_file)
+                for data_file in files:
+                    producer.append_data_file(data_file)
+    except BaseException:
+        for data_file in files:  # written, never committed: nothing refers to them
+            table.io.delete(data_file.file_path)
+        raise
     return table.metadata.current_snapshot_id
 
 

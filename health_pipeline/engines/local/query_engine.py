@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import datetime
 
 import duckdb
+import pyarrow.parquet as pq
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.expressions import And, GreaterThanOrEqual, IsNull, LessThan
 from pyiceberg.table import Table
@@ -70,7 +72,9 @@ class DuckDBQueryEngine:
     @staticmethod
     def plan(table: Table, start, end) -> tuple[list[str], int]:
         """The data files a [start, end) recorded_at window must read (no window: the rows whose
-        recorded_at is null), and their bytes."""
+        recorded_at is null), and the bytes DuckDB reads from them: in a file of several row groups
+        (compacted and sorted by table_maintenance) only the row groups whose recorded_at range meets
+        the window, as DuckDB skips the others by their statistics."""
         if start is None:
             row_filter = IsNull("recorded_at")
         else:
@@ -85,8 +89,14 @@ class DuckDBQueryEngine:
                     f"{table.name()} has delete files, which the local engine does not apply;"
                     " the pipeline only appends, so something else wrote them"
                 )
-            files.append(_local_path(task.file.file_path))
-            size += task.file.file_size_in_bytes
+            path = _local_path(task.file.file_path)
+            files.append(path)
+            several_row_groups = len(task.file.split_offsets or ()) > 1
+            size += (
+                _bytes_read(path, start, end)
+                if start is not None and several_row_groups
+                else task.file.file_size_in_bytes
+            )
         return files, size
 
     @staticmethod
@@ -111,6 +121,19 @@ class DuckDBQueryEngine:
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _bytes_read(path: str, start: datetime, end: datetime) -> int:
+    """The compressed bytes of the row groups of `path` whose recorded_at statistics meet [start, end)."""
+    metadata = pq.ParquetFile(path).metadata
+    column = metadata.schema.to_arrow_schema().get_field_index("recorded_at")
+    total = 0
+    for index in range(metadata.num_row_groups):
+        group = metadata.row_group(index)
+        stats = group.column(column).statistics if column >= 0 else None
+        if stats is None or not stats.has_min_max or (stats.max >= start and stats.min < end):
+            total += sum(group.column(c).total_compressed_size for c in range(group.num_columns))
+    return total
 
 
 def _local_path(uri: str) -> str:
