@@ -8,7 +8,7 @@ HEALTH_PIPELINE_HOME ?= $(CURDIR)/.health_pipeline
 LOCAL_ENV := HEALTH_PIPELINE_HOME=$(HEALTH_PIPELINE_HOME) DAGSTER_HOME=$(HEALTH_PIPELINE_HOME)/dagster
 UV := $(shell command -v uv 2>/dev/null || echo $(VENV)-tools/bin/uv)
 
-.PHONY: install system-deps demo test dev bench lint lint-python clean
+.PHONY: install system-deps demo test dev bench lint lint-python lambda clean
 
 $(VENV)-tools/bin/uv:
 	$(PYTHON) -m venv $(VENV)-tools
@@ -56,6 +56,11 @@ lint-python: install
 # ruff, terraform fmt -check and checkov (own venv .venv-checkov: checkov pins an old boto3), offline.
 lint: lint-python
 	scripts/lint.sh
+
+# The producer Lambda's package: the handler and the pure-Python modules it imports, nothing else
+# (no boto3: the runtime has it); the same bytes from the same commit. Needs only python3.
+lambda:
+	$(PYTHON) scripts/build_lambda.py dist/health_pipeline_lambda.zip
 
 clean:
 	rm -rf $(VENV) $(VENV)-tools .health_pipeline .pytest_cache

@@ -1,8 +1,10 @@
-"""The IAM actions the Dagster deployment's code calls in `aws` mode: nothing more, nothing less.
+"""The IAM actions the code calls in `aws` mode (the Dagster deployment, the producer Lambda): nothing
+more, nothing less.
 
-`terraform/modules/iam` grants exactly this set to the role the deployment assumes (scoped to the
-pipeline's resources wherever AWS allows), and `health_pipeline_tests/test_terraform.py` fails when
-the two differ. Adding an AWS call to the code means adding its action here and to the policy.
+`terraform/modules/iam` grants exactly DAGSTER_ROLE_ACTIONS to the role the deployment assumes (scoped
+to the pipeline's resources wherever AWS allows), `terraform/modules/lambda` exactly
+LAMBDA_ROLE_ACTIONS to the producer's, and `health_pipeline_tests/test_terraform.py` fails when a set
+and its policy differ. Adding an AWS call to the code means adding its action here and to the policy.
 """
 
 from __future__ import annotations
@@ -48,5 +50,18 @@ DAGSTER_ROLE_ACTIONS: frozenset[str] = frozenset(
         # resource-level permissions, so this is the one grant on "*" besides Lake Formation's.
         "cloudwatch:GetMetricStatistics",
         "cloudwatch:GetMetricData",
+    }
+)
+
+# The producer Lambda's own role (terraform/modules/lambda), each action on its one resource.
+LAMBDA_ROLE_ACTIONS: frozenset[str] = frozenset(
+    {
+        # lambda_handler.glue_schema: the table's columns, once per instance.
+        "glue:GetTable",
+        # health_pipeline.firehose: the validated records, in batches.
+        "firehose:PutRecordBatch",
+        # The Lambda runtime writes the function's log (its log group is Terraform's, so no CreateLogGroup).
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
     }
 )

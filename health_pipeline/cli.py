@@ -105,6 +105,14 @@ def cmd_schema_status(args: argparse.Namespace) -> int:
             column = schema.get(name) if schema else None
             cells.append("n/a" if schema is None else (column.glue_type if column else "-"))
         print("  " + f"{name:<24}" + "".join(f"{cell:<22}" for cell in cells))
+    if plan.desired_layout is not None:
+        layouts = [("desired (terraform)", plan.desired_layout), ("live (iceberg)", plan.live_layout)]
+        print("  " + f"{'layout':<24}" + "".join(f"{title:<34}" for title, _ in layouts))
+        for label, part in (("partition spec", "partition_text"), ("sort order", "sort_text")):
+            cells = ["n/a" if layout is None else getattr(layout, part) for _, layout in layouts]
+            print("  " + f"{label:<24}" + "".join(f"{cell:<34}" for cell in cells))
+    else:
+        print("  layout: not compared (the Terraform directory has no modules/s3tables)")
     for item in plan.items:
         print(f"  [{item.kind}] {item.reason}")
     ddl = plan.add_columns_ddl()

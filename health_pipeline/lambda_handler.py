@@ -1,23 +1,24 @@
-"""An AWS Lambda producer built on the producer library: the app's records in, Firehose records out.
+"""The producer Lambda: the app's records in, Firehose records out.
 
-It validates each record as `health-pipeline send` does (`records.validate_record`, against the
-columns the Glue table holds, read once per cold start), encodes it with the one encoder (one JSON
-object, UTF-8, `recorded_at` in UTC with microseconds, one final "\\n") and puts the records to Firehose
-in PutRecordBatch calls of at most 500 records / 4 MiB, resending only failed entries with backoff.
+It validates each record as `health-pipeline send` does (`records.check_line`: `validate_record`
+against the columns the Glue table holds, read once per instance), encodes it with the one encoder
+(one JSON object, UTF-8, timestamps as epoch microseconds, one final "\\n") and puts the records to
+Firehose in PutRecordBatch calls of at most 500 records / 4 MiB, resending only failed entries with
+backoff (`health_pipeline.firehose`).
 
 Event, either:
 - `{"records": [{...}, ...]}` (a direct invoke), or
-- an API Gateway proxy event whose `body` is JSON Lines or a JSON array of records.
+- a function URL (or API Gateway proxy) event whose `body` is JSON Lines or a JSON array of records.
 
 Response: `{"statusCode": 200 | 207 | 400, "body": "<json>"}` where the body holds `accepted`,
 `rejected` (index, code, reason: fix and send again) and `failed` (index, error codes: Firehose did not
 take them after every retry; send them again later). 207 means some records were not accepted.
 
-Deploy with the `health_pipeline` package and its dependencies (pyarrow and numpy are the large
-ones: use a layer), the handler `health_pipeline.lambda_handler.handler`, and the environment
-`HEALTH_PIPELINE_MODE=aws`, `HEALTH_PIPELINE_FIREHOSE_STREAM`, `HEALTH_PIPELINE_DATABASE`,
-`HEALTH_PIPELINE_TABLE`. The role needs firehose:PutRecordBatch on the stream and glue:GetTable on
-the table. Settings are read by `settings.load_settings`, credentials by boto3's own chain.
+It imports the standard library, the project's pure-Python modules and, on the first invocation,
+boto3 (the Lambda runtime's): `make lambda` packages exactly those modules. Handler
+`health_pipeline.lambda_handler.handler`; environment `HEALTH_PIPELINE_MODE=aws`,
+`HEALTH_PIPELINE_FIREHOSE_STREAM`, `HEALTH_PIPELINE_DATABASE`, `HEALTH_PIPELINE_TABLE` (read by
+`settings.load_settings`); credentials from boto3's own chain. Terraform: `terraform/modules/lambda`.
 """
 
 from __future__ import annotations
@@ -27,8 +28,15 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from health_pipeline.engines.aws.delivery_stream import DeadLetters, FirehoseDeliveryStream, firehose_client
-from health_pipeline.engines.json_lines import blocks_from_pairs
+from health_pipeline.firehose import (
+    DeadLetters,
+    FirehosePutter,
+    PendingRecord,
+    PutRetryBackoff,
+    batches,
+    firehose_client,
+)
+from health_pipeline.records import RecordRejected, check_line
 from health_pipeline.schema.model import TableSchema
 from health_pipeline.settings import Settings, load_settings
 
@@ -46,26 +54,26 @@ def glue_schema(settings: Settings, glue: Any = None) -> TableSchema:
     return TableSchema.from_glue(table)
 
 
-def event_lines(event: dict[str, Any]) -> list[tuple[str, bytes]]:
-    """The event's records as (where, JSON line) pairs; `where` is `record N` (0-based)."""
+def event_lines(event: dict[str, Any]) -> list[tuple[int, bytes]]:
+    """The event's records as (index, JSON line) pairs, in order: the index in `records`, in the
+    body's JSON array, or the body's line number (from 0; blank lines are skipped, not renumbered)."""
     if isinstance(event.get("records"), list):
-        items = event["records"]
         return [
-            (f"record {n}", item.encode("utf-8") if isinstance(item, str) else _json_line(item))
-            for n, item in enumerate(items)
+            (n, item.encode("utf-8", "backslashreplace") if isinstance(item, str) else _json_line(item))
+            for n, item in enumerate(event["records"])
         ]
     body = event.get("body")
     if body is None:
         raise BadEvent("the event has neither `records` (a list) nor a `body`; send records as either")
-    data = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode("utf-8")
+    data = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode("utf-8", "backslashreplace")
     stripped = data.lstrip()
     if stripped.startswith(b"["):
         try:
             items = json.loads(stripped)
         except ValueError as err:
             raise BadEvent(f"the body starts like a JSON array but is not one: {err}") from err
-        return [(f"record {n}", _json_line(item)) for n, item in enumerate(items)]
-    return [(f"record {n}", line) for n, line in enumerate(data.splitlines(keepends=True)) if line.strip()]
+        return [(n, _json_line(item)) for n, item in enumerate(items)]
+    return [(n, line) for n, line in enumerate(data.splitlines()) if line.strip()]
 
 
 def _json_line(item: Any) -> bytes:
@@ -76,35 +84,37 @@ def make_handler(
     settings_factory: Callable[[], Settings] = load_settings,
     schema_factory: Callable[[Settings], TableSchema] = glue_schema,
     client_factory: Callable[[Settings], Any] = lambda settings: firehose_client(settings.aws_region),
+    retry: PutRetryBackoff = PutRetryBackoff(),
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """A handler whose settings, schema and Firehose client are made on the first call and reused
-    while the Lambda instance lives (tests pass their own factories)."""
+    while the Lambda instance lives (tests pass their own factories). `retry` bounds the resends of
+    failed entries: by default at most 8 calls a batch, about 23 s of backoff at worst."""
     cache: dict[str, Any] = {}
 
     def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         if not cache:
             settings = settings_factory()
             cache.update(settings=settings, schema=schema_factory(settings), client=client_factory(settings))
-        settings = cache["settings"]
+        settings, schema = cache["settings"], cache["schema"]
         try:
             lines = event_lines(event)
         except BadEvent as err:
             return {"statusCode": 400, "body": json.dumps({"error": str(err)})}
+        rejected, pending = [], []
+        for index, line in lines:
+            try:
+                pending.append(PendingRecord(str(index), check_line(line, schema, producer=True)[1]))
+            except RecordRejected as err:
+                rejected.append({"index": index, "code": f"Producer.{err.code}", "reason": str(err)})
         dead_letters = DeadLetters(settings.firehose_stream)
-        stream = FirehoseDeliveryStream(cache["client"], settings.firehose_stream, None, dead_letters)
-        report = stream.send(blocks_from_pairs(lines), cache["schema"])
-        body = {
-            "accepted": report.accepted,
-            "rejected": [{"index": _index(r.where), "code": r.code, "reason": r.reason} for r in report.rejected],
-            "failed": [{"index": _index(d["where"]), "errorCodes": d["errorCodes"]} for d in dead_letters.records],
-        }
-        return {"statusCode": 200 if report.complete else 207, "body": json.dumps(body, ensure_ascii=False)}
+        putter = FirehosePutter(cache["client"], settings.firehose_stream, dead_letters, retry=retry)
+        accepted = sum(putter.put_batch(batch) for batch in batches(pending))
+        failed = [{"index": int(d["where"]), "errorCodes": d["errorCodes"]} for d in dead_letters.records]
+        body = {"accepted": accepted, "rejected": rejected, "failed": failed}
+        status = 200 if not rejected and not failed else 207
+        return {"statusCode": status, "body": json.dumps(body, ensure_ascii=False)}
 
     return handler
-
-
-def _index(where: str) -> int:
-    return int(where.rsplit(" ", 1)[-1])
 
 
 handler = make_handler()

@@ -4,21 +4,27 @@ Two levels of checking, as in production:
 - `validate_record` is the producer's validation (the Lambda and `health-pipeline send`): the domain
   rules a producer's author must meet, with reasons they understand.
 - `conform_to_schema` is the delivery stream's own check, like Firehose's for an Iceberg table: a JSON
-  object whose fields are columns of the table and whose values fit the column types. `send --raw`
-  skips the producer validation and leaves only this.
-Both return the record normalized for the table: `recorded_at` as UTC without zone.
+  object whose fields are columns of the table and whose values fit the column types, a `timestamp`
+  in one of the forms Firehose documents (`firehose_timestamp`). `send --raw` skips the producer
+  validation and leaves only this.
+Both return the record normalized for the table: `recorded_at` as UTC without zone. `check_line` is
+the whole decision for one line, `encode_record` the one encoder (`wire_timestamp` its timestamps).
+
+Plain Python (the producer Lambda imports it): no pyarrow, no PyIceberg.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from health_pipeline.schema.model import TableSchema
 
+MAX_RECORD_BYTES = 1_000 * 1024  # Firehose's limit for one record
 INT32_MAX = 2**31 - 1
 INT32_MIN = -(2**31)
 INT64_MAX = 2**63 - 1
@@ -86,10 +92,85 @@ def parse_timestamp(value: Any, *, require_offset: bool) -> datetime:
         raise RecordRejected("InvalidTimestamp", f"recorded_at {value!r} is out of range in UTC") from err
 
 
+# What Firehose's Iceberg destination documents for a `timestamp` (without zone) column, besides an
+# integer of epoch microseconds: ISO 8601 text as java.time's LocalDateTime, OffsetDateTime and
+# ZonedDateTime read it ("2024-09-04T18:56:15.114", "...114Z", "...114-07:00"). Hours and minutes are
+# required, seconds and up to 9 fraction digits optional, the offset Z or +HH:MM within +-18:00.
+FIREHOSE_TIMESTAMP = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})T(?P<hour>\d{2}):(?P<minute>\d{2})"
+    r"(?::(?P<second>\d{2})(?:\.(?P<fraction>\d{1,9}))?)?"
+    r"(?P<zone>Z|(?P<sign>[+-])(?P<zone_hour>\d{2}):(?P<zone_minute>\d{2}))?",
+    re.ASCII,
+)
+_EPOCH = datetime(1970, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def firehose_timestamp(value: Any, name: str = "recorded_at") -> datetime:
+    """A `timestamp` value as Firehose's Iceberg destination takes it, as UTC without zone: a JSON
+    integer of microseconds since the epoch, or ISO 8601 date-time text with `T`, at least hours and
+    minutes, at most 9 fraction digits (beyond microseconds truncated) and optionally `Z` or an
+    `+HH:MM` offset (converted to UTC). Anything else is rejected: the forms AWS documents, nothing
+    more ("Understand supported data types", Amazon Data Firehose Developer Guide; see the README).
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return _EPOCH + value * _MICROSECOND
+        except OverflowError as err:
+            raise RecordRejected(
+                "OutOfRange", f"{name}={value} microseconds since the epoch is outside the years 1-9999"
+            ) from err
+    if not isinstance(value, str):
+        raise RecordRejected(
+            "InvalidTimestamp",
+            f"{name} must be epoch microseconds (an integer) or ISO 8601 text, got {_show(value)}",
+        )
+    match = FIREHOSE_TIMESTAMP.fullmatch(value)
+    if match is None:
+        raise RecordRejected(
+            "InvalidTimestamp",
+            f"{name} {value!r} is not a form Firehose takes for a timestamp: send epoch microseconds, or"
+            " ISO 8601 like 2026-11-20T08:30:00.000000Z (T, hours:minutes, Z or +HH:MM)",
+        )
+    try:
+        parsed = datetime(
+            *map(int, match["date"].split("-")),
+            int(match["hour"]),
+            int(match["minute"]),
+            int(match["second"] or 0),
+            int((match["fraction"] or "0")[:6].ljust(6, "0")),
+        )
+        if match["sign"]:
+            hours, minutes = int(match["zone_hour"]), int(match["zone_minute"])
+            if minutes > 59 or hours * 60 + minutes > 18 * 60:
+                raise ValueError(f"offset {match['zone']} is outside -18:00..+18:00")
+            offset = timedelta(hours=hours, minutes=minutes) * (-1 if match["sign"] == "-" else 1)
+            parsed = parsed.replace(tzinfo=timezone(offset)).astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError) as err:
+        raise RecordRejected("InvalidTimestamp", f"{name} {value!r} is not a valid date-time ({err})") from err
+    return parsed
+
+
+def wire_timestamp(moment: datetime) -> int:
+    """The wire format of a `timestamp`: microseconds since 1970-01-01T00:00:00 UTC, a JSON integer.
+
+    Firehose's Iceberg destination: "For Timestamp data types, you must always send in microseconds",
+    and its examples for TimestampType.withoutZone list "Epoch in Microseconds" first
+    (https://docs.aws.amazon.com/firehose/latest/dev/apache-iceberg-destination-supp.html). ISO text
+    is documented too, but with no word on fractions beyond milliseconds or on how an offset meets a
+    column without zone; an integer of microseconds leaves nothing to interpret. A naive `moment`
+    is UTC (what the table holds).
+    """
+    naive = moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+    return (naive - _EPOCH) // _MICROSECOND
+
+
 def conform_to_schema(record: dict[str, Any], schema: TableSchema, *, require_offset: bool = False) -> dict[str, Any]:
     """The record with each value converted to its column's type; unknown fields and bad types rejected.
 
-    A missing field or a null is stored as null, as Firehose does.
+    A missing field or a null is stored as null, as Firehose does. `require_offset` is the producer's
+    reading of a timestamp (ISO 8601 text with a UTC offset, `parse_timestamp`); without it, the
+    stream's (what Firehose takes, `firehose_timestamp`).
     """
     unknown = [name for name in record if schema.get(name) is None]
     if unknown:
@@ -115,7 +196,7 @@ def _convert(name: str, glue_type: str, value: Any, require_offset: bool) -> Any
             )
         return value
     if glue_type == "timestamp":
-        return parse_timestamp(value, require_offset=require_offset)
+        return parse_timestamp(value, require_offset=True) if require_offset else firehose_timestamp(value, name)
     if glue_type in ("int", "bigint"):
         low, high = (INT32_MIN, INT32_MAX) if glue_type == "int" else (INT64_MIN, INT64_MAX)
         if isinstance(value, bool) or not isinstance(value, int):
@@ -161,19 +242,42 @@ def validate_record(record: dict[str, Any], schema: TableSchema) -> dict[str, An
 
 
 def encode_record(record: dict[str, Any]) -> bytes:
-    """The one encoder: one JSON object, UTF-8 (ensure_ascii=False), recorded_at in UTC with
-    microseconds, ending in exactly one newline (a Firehose requirement)."""
+    """The one encoder: one JSON object, UTF-8 (ensure_ascii=False), timestamps as epoch
+    microseconds (`wire_timestamp`), ending in exactly one newline (a Firehose requirement)."""
     payload = {}
     for key, value in record.items():
         if isinstance(value, datetime):
-            utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-            value = utc.isoformat(timespec="microseconds")
+            value = wire_timestamp(value)
         elif isinstance(value, Decimal):
             value = str(value)
         elif hasattr(value, "isoformat"):
             value = value.isoformat()
         payload[key] = value
     return (json.dumps(payload, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def check_line(line: bytes, schema: TableSchema, *, producer: bool) -> tuple[dict[str, Any], bytes]:
+    """The whole decision for one line: (the record as the table stores it, its encoding), or
+    RecordRejected with the reason. A producer's line is validated (`validate_record`) and its
+    encoding must fit Firehose's record limit; the stream's must fit the limit as it came and the
+    table's columns (`conform_to_schema`)."""
+    if producer:
+        record = validate_record(parse_line(line), schema)
+        encoded = encode_record(record)
+        _check_size(len(encoded), "encoded, ")
+        return record, encoded
+    _check_size(len(line), "")
+    record = conform_to_schema(parse_line(line), schema)
+    return record, encode_record(record)
+
+
+def _check_size(size: int, what: str) -> None:
+    if size > MAX_RECORD_BYTES:
+        raise RecordRejected(
+            "RecordTooLarge",
+            f"the record is {size:,} bytes ({what}with its newline); Firehose takes at most"
+            f" {MAX_RECORD_BYTES:,} bytes (1,000 KiB) a record: split it or drop the oversized field",
+        )
 
 
 def _has_lone_surrogate(text: str) -> bool:

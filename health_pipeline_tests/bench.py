@@ -41,6 +41,7 @@ from health_pipeline.sql import to_duckdb, with_table
 from health_pipeline.summary import daily_summary_query, day_window
 from health_pipeline_tests.athena_simulation import polling_figures
 from health_pipeline_tests.bench_backfill import backfill_figures
+from health_pipeline_tests.bench_lambda import lambda_figures
 from health_pipeline_tests.bench_sensor import sensor_figures
 
 ZONE = ZoneInfo("Asia/Tokyo")
@@ -186,6 +187,7 @@ def main() -> None:
     figures.update(child_figures("health_pipeline_tests.bench_ingest"))
     figures.update(sensor_figures())
     figures.update(backfill_figures())
+    figures.update(lambda_figures())
     figures["machine_cores"] = len(__import__("os").sched_getaffinity(0))
     print("BENCH " + json.dumps(figures, sort_keys=True))
 

@@ -38,10 +38,20 @@ timestamps = st.one_of(
             "yesterday",
             "",
             "2026-11-20T08:30:00+23:59",
+            "2026-11-20T08:30:00+18:00",
+            "2026-11-20T08:30:00+18:30",
             "2026-11-20T08:30:00-00:00",
+            "2026-11-20T08:30:00.123456789Z",
+            "1795131000000000",
+            1795131000000000,  # epoch microseconds: the wire format
+            0,
+            -62135596800000000,  # 0001-01-01
+            10**20,
+            1795131000.5,
         ]
     ),
     st.datetimes().map(lambda moment: moment.isoformat() + "Z"),
+    st.integers(-(2**63), 2**63),
 )
 user_ids = st.one_of(
     st.sampled_from(

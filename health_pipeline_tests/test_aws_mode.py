@@ -46,13 +46,38 @@ def aws_settings(aws, tmp_path) -> Settings:
     )
 
 
-def glue_table(settings: Settings, schema: TableSchema):
-    """health_records as the Glue catalog holds an Iceberg table (metadata files in moto's S3)."""
+def glue_table(settings: Settings, schema: TableSchema, laid_out: bool = True):
+    """health_records as the Glue catalog holds an Iceberg table (metadata files in moto's S3); laid
+    out as Terraform's awscc_s3tables_table creates it (day(recorded_at), recorded_at ascending), or
+    not at all, as the first aws_s3tables_table did."""
+    from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionField, PartitionSpec
+    from pyiceberg.table.sorting import UNSORTED_SORT_ORDER, SortField, SortOrder
+    from pyiceberg.transforms import DayTransform, IdentityTransform
+
     catalog = AwsStack(settings).table.iceberg_catalog()  # the catalog the aws mode itself reads through
     catalog.create_namespace(DATABASE)
+    iceberg = schema.to_iceberg()
+    time_id = iceberg.find_field("recorded_at").field_id
+    spec = PartitionSpec(PartitionField(time_id, 1000, DayTransform(), "recorded_at_day"))
+    order = SortOrder(SortField(source_id=time_id, transform=IdentityTransform()))
     return catalog.create_table(
-        (DATABASE, "health_records"), schema=schema.to_iceberg(), location=f"s3://{BUCKET}/tables/health_records"
+        (DATABASE, "health_records"),
+        schema=iceberg,
+        location=f"s3://{BUCKET}/tables/health_records",
+        partition_spec=spec if laid_out else UNPARTITIONED_PARTITION_SPEC,
+        sort_order=order if laid_out else UNSORTED_SORT_ORDER,
     )
+
+
+def aws_env(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEALTH_PIPELINE_", "DAGSTER_"))}
+    env.update(
+        HEALTH_PIPELINE_MODE="aws",
+        HEALTH_PIPELINE_HOME=str(settings.home),
+        HEALTH_PIPELINE_DATABASE=DATABASE,
+        HEALTH_PIPELINE_ATHENA_OUTPUT=settings.athena_output,
+    )
+    return env
 
 
 def test_the_daily_summary_runs_on_athena_and_its_csv_is_copied_into_the_export_uri(aws, aws_settings):
@@ -83,7 +108,9 @@ def test_the_daily_summary_runs_on_athena_and_its_csv_is_copied_into_the_export_
     assert exported_meta["bytes"].value == exported["ContentLength"]
     # The day's rows are kept beside Athena's results, where the role may write, for the export and checks.
     stored = s3.list_objects_v2(Bucket=BUCKET, Prefix="athena-results/summaries/")["Contents"]
-    assert [item["Key"] for item in stored] == [f"athena-results/summaries/daily_health_summary/date={DAY}/summary.parquet"]
+    assert [item["Key"] for item in stored] == [
+        f"athena-results/summaries/daily_health_summary/date={DAY}/summary.parquet"
+    ]
 
     # Re-materializing the CSV alone (a later run, on another machine) reads the summary back from S3.
     s3.delete_object(Bucket=BUCKET, Key=f"exports/daily_summary/date={DAY}/daily_summary.csv")
@@ -123,15 +150,12 @@ def test_a_failed_athena_query_fails_the_run_with_its_reason_and_retries_only_wh
 def test_schema_status_in_aws_mode_compares_terraform_glue_and_the_live_iceberg_schema(aws, aws_settings):
     desired = read_desired_schema(aws_settings.glue_module_dir)
     glue_table(aws_settings, TableSchema(desired.columns[:-1]))  # the last Terraform column not yet applied
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEALTH_PIPELINE_", "DAGSTER_"))}
-    env.update(
-        HEALTH_PIPELINE_MODE="aws",
-        HEALTH_PIPELINE_HOME=str(aws_settings.home),
-        HEALTH_PIPELINE_DATABASE=DATABASE,
-        HEALTH_PIPELINE_ATHENA_OUTPUT=aws_settings.athena_output,
-    )
     done = subprocess.run(
-        [*CLI, "schema", "status", "--json"], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True
+        [*CLI, "schema", "status", "--json"],
+        env=aws_env(aws_settings),
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 3, done.stderr
     plan = json.loads(done.stdout)
@@ -141,6 +165,31 @@ def test_schema_status_in_aws_mode_compares_terraform_glue_and_the_live_iceberg_
     # The catalog view is what Glue holds (PyIceberg wrote the StorageDescriptor columns).
     assert [c["name"] for c in plan["catalog"]["columns"]] == [c.name for c in desired.columns[:-1]]
     assert plan["ddl"]["add_columns"] == f"ALTER TABLE health_records ADD COLUMNS ({missing.name} {missing.glue_type})"
+    laid_out = {"partition_spec": "day(recorded_at)", "sort_order": "recorded_at ASC NULLS FIRST"}
+    assert plan["layout"] == {"desired": laid_out, "live": laid_out}
+
+
+def test_schema_status_in_aws_mode_reports_an_unpartitioned_live_table_as_needing_a_person(aws, aws_settings):
+    # What the first Terraform (aws_s3tables_table, no partition spec) created: the columns are right,
+    # the layout is not, and only a person can change it.
+    glue_table(aws_settings, read_desired_schema(aws_settings.glue_module_dir), laid_out=False)
+    done = subprocess.run(
+        [*CLI, "schema", "status", "--json"],
+        env=aws_env(aws_settings),
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 4, done.stderr
+    plan = json.loads(done.stdout)
+    assert plan["state"] == "needs_person" and plan["ddl"]["add_columns"] is None
+    assert plan["layout"]["live"] == {"partition_spec": "unpartitioned", "sort_order": "unsorted"}
+    (item,) = plan["drift"]
+    assert item["live_type"] == "unpartitioned / unsorted"
+    assert (
+        "S3 Tables' Iceberg REST endpoint" in item["reason"]
+        and "ADD PARTITION FIELD days(recorded_at)" in item["reason"]
+    )
 
 
 def test_new_data_sensor_in_aws_mode_reads_snapshots_through_glue_and_s3(aws, aws_settings):

@@ -2,19 +2,19 @@
 
 import io
 import itertools
-import json
 import re
+from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.json as pa_json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from health_pipeline import records
 from health_pipeline.engines import json_lines
 from health_pipeline.engines.json_lines import blocks_from_pairs, check_line, check_lines, read_blocks
-from health_pipeline.records import RecordRejected, parse_timestamp
+from health_pipeline.records import RecordRejected, firehose_timestamp, parse_timestamp
 from health_pipeline.schema import read_desired_schema
 from health_pipeline.settings import PROJECT_ROOT
 from health_pipeline_tests.hostile_lines import lines as any_line
@@ -124,7 +124,7 @@ iso_like = st.builds(
     lambda date, sep, time, fraction, zone, pad: pad + date + sep + time + fraction + zone + pad,
     st.builds(
         lambda day, dash: day.isoformat().replace("-", dash),
-        st.dates(min_value=__import__("datetime").date(1, 1, 1)),
+        st.dates(min_value=datetime(1, 1, 1).date()),
         st.sampled_from(["-", "-", "-", ""]),
     ),
     st.sampled_from(["T", "T", " ", "t", ""]),
@@ -154,7 +154,8 @@ iso_like = st.builds(
 @given(st.lists(iso_like, min_size=1, max_size=8))
 def test_arrow_reads_every_timestamp_it_takes_as_python_does(texts):
     # The bulk check trusts Arrow's parse when it succeeds: a producer's text cast to a zoned timestamp
-    # in one go, the stream's parsed as a naive one by the JSON reader. Each must be what records.py reads.
+    # in one go must be what records.py reads; and a shaped text (the Firehose forms) the stream casts
+    # must be what records.firehose_timestamp reads.
     for text in texts:
         try:
             zoned = pc.cast(pa.array([text]), pa.timestamp("us", "UTC"))[0].as_py()
@@ -162,10 +163,50 @@ def test_arrow_reads_every_timestamp_it_takes_as_python_does(texts):
             pass
         else:
             assert parse_timestamp(text, require_offset=True) == zoned.replace(tzinfo=None), text
-        line = json.dumps({"recorded_at": text}).encode()
-        schema = pa.schema([pa.field("recorded_at", pa.timestamp("us"))])
+    column = pa.chunked_array([pa.array(texts)])
+    shaped, zoned_rows = json_lines._firehose_shaped(column)
+    for i, text in enumerate(texts):
+        if not shaped[i]:
+            continue
+        one = pa.chunked_array([pa.array([text])])
+        assert [a[0] for a in json_lines._firehose_shaped(one)] == [shaped[i], zoned_rows[i]], text
         try:
-            naive = pa_json.read_json(pa.BufferReader(line), parse_options=pa_json.ParseOptions(explicit_schema=schema))
+            read = json_lines._firehose_in_utc(one, zoned_rows[i : i + 1])[0].as_py()
         except pa.ArrowInvalid:
             continue
-        assert parse_timestamp(text, require_offset=False) == naive["recorded_at"][0].as_py(), text
+        assert firehose_timestamp(text) == read, text
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(iso_like, min_size=1, max_size=6))
+def test_the_timestamp_shape_admits_only_firehose_forms(texts):
+    """Whatever Arrow casts and the shape check passes, producer's or stream's, is a form Firehose
+    takes (so a producer's line spooled as it came is one the stream's own check accepts again)."""
+    shaped, _ = json_lines._firehose_shaped(pa.chunked_array([pa.array(texts)]))
+    for text, ok in zip(texts, shaped):
+        if not ok:
+            continue
+        try:
+            pc.cast(pa.array([text]), pa.timestamp("us", "UTC"))
+        except pa.ArrowInvalid:
+            try:
+                pc.cast(pa.array([text]), pa.timestamp("us"))
+            except pa.ArrowInvalid:
+                continue
+        assert records.FIREHOSE_TIMESTAMP.fullmatch(text), text
+        firehose_timestamp(text)  # and a valid date-time: no RecordRejected
+
+
+def test_the_stream_takes_epoch_microseconds_and_iso_text_in_one_block():
+    lines = [
+        b'{"user_id":"a","recorded_at":1795131000000000}\n',
+        b'{"user_id":"b","recorded_at":"2026-11-19T23:30:00"}\n',
+        b'{"user_id":"c","recorded_at":"2026-11-20T08:30:00+09:00"}\n',
+        b'{"user_id":"d","recorded_at":"2026-11-20 08:30:00+09:00"}\n',  # no T: not a Firehose form
+        b'{"user_id":"e","recorded_at":null}\n',
+    ]
+    (block,) = blocks_from_pairs([(f"t:{n}", line) for n, line in enumerate(lines)])
+    checked = check_lines(block, SCHEMA, producer=False)
+    assert decisions(block, checked) == [reference(line, False) for line in lines]
+    assert [(i, err.code) for i, err in checked.rejected] == [(3, "InvalidTimestamp")]
+    assert checked.rows["recorded_at"].to_pylist()[:3] == [datetime(2026, 11, 19, 23, 30)] * 3

@@ -96,7 +96,9 @@ def test_the_window_is_passed_as_parameters_not_text():
 
 def test_only_date_and_datetime_objects_can_become_the_day_expression():
     with pytest.raises(TypeError, match="datetime.date"):
-        with_day_case(load_sql("daily_summary"), "local_day", [("2026-11-20'); DROP TABLE x; --", datetime(2026, 11, 21))])
+        with_day_case(
+            load_sql("daily_summary"), "local_day", [("2026-11-20'); DROP TABLE x; --", datetime(2026, 11, 21))]
+        )
     with pytest.raises(TypeError, match="datetime.date"):
         with_day_case(load_sql("daily_summary"), "local_day", [(date(2026, 11, 20), "2026-11-21' OR 1=1 --")])
 

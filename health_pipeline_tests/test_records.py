@@ -1,9 +1,21 @@
+import calendar
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from health_pipeline.records import RecordRejected, conform_to_schema, encode_record, parse_line, validate_record
+from health_pipeline.records import (
+    RecordRejected,
+    check_line,
+    conform_to_schema,
+    encode_record,
+    firehose_timestamp,
+    parse_line,
+    validate_record,
+    wire_timestamp,
+)
 from health_pipeline.schema import read_desired_schema
 from health_pipeline.settings import PROJECT_ROOT
 from health_pipeline_tests.conftest import GOOD
@@ -76,5 +88,75 @@ def test_the_encoder_writes_one_utf8_object_ending_in_one_newline():
     assert data.endswith(b"}\n") and not data.endswith(b"\n\n") and data.count(b"\n") == 1
     assert "利用者".encode() in data  # ensure_ascii=False
     decoded = json.loads(data)
-    assert decoded["recorded_at"] == "2026-11-19T23:30:00.000000+00:00"
+    # GOOD's 2026-11-20T08:30:00+09:00 as Firehose's wire format: microseconds since the epoch.
+    assert decoded["recorded_at"] == calendar.timegm((2026, 11, 19, 23, 30, 0)) * 10**6
     assert decoded["user_id"] == '利用者 "q"'
+
+
+# The examples of "Understand supported data types" (Amazon Data Firehose Developer Guide) for a
+# TimestampType.withoutZone column: epoch microseconds, LocalDateTime, OffsetDateTime, ZonedDateTime.
+DOCUMENTED = datetime(2024, 9, 4, 18, 56, 15, 114000)
+
+
+@pytest.mark.parametrize(
+    ("value", "stored"),
+    [
+        (1725476175114000, DOCUMENTED),
+        ("2024-09-04T18:56:15.114", DOCUMENTED),
+        ("2024-09-04T18:56:15.114Z", DOCUMENTED),
+        ("2024-09-04T18:56:15.114-07:00", DOCUMENTED + timedelta(hours=7)),
+        ("2024-09-04T18:56", datetime(2024, 9, 4, 18, 56)),
+        ("2024-09-04T18:56:15.123456789Z", datetime(2024, 9, 4, 18, 56, 15, 123456)),  # nanoseconds truncated
+        (-1, datetime(1969, 12, 31, 23, 59, 59, 999999)),
+    ],
+)
+def test_the_stream_takes_the_timestamp_forms_firehose_documents(value, stored):
+    assert firehose_timestamp(value) == stored
+    record = conform_to_schema({"recorded_at": value}, SCHEMA)
+    assert record["recorded_at"] == stored
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        ("2024-09-04 18:56:15", "InvalidTimestamp"),  # no T
+        ("2024-09-04", "InvalidTimestamp"),  # a date alone is a `date`, not a `timestamp`
+        ("2024-09-04T18", "InvalidTimestamp"),  # no minutes
+        ("2024-09-04T18:56:15+0900", "InvalidTimestamp"),  # offset without its colon
+        ("2024-09-04T18:56:15+09", "InvalidTimestamp"),
+        ("2024-09-04T18:56:15+19:00", "InvalidTimestamp"),  # beyond java.time's +-18:00
+        ("2024-09-04t18:56:15z", "InvalidTimestamp"),
+        (" 2024-09-04T18:56:15Z", "InvalidTimestamp"),
+        ("2024-09-04T18:56:15.1234567890Z", "InvalidTimestamp"),  # ten fraction digits
+        ("2024-02-30T00:00:00Z", "InvalidTimestamp"),
+        ("2024-09-04T18:56:15 UTC", "InvalidTimestamp"),
+        ("1725476175114000", "InvalidTimestamp"),  # epoch microseconds as text
+        (1725476175.114, "InvalidTimestamp"),  # a fractional number
+        (True, "InvalidTimestamp"),
+        (10**20, "OutOfRange"),
+    ],
+)
+def test_the_stream_refuses_every_other_timestamp_form(value, code):
+    with pytest.raises(RecordRejected) as caught:
+        conform_to_schema({"recorded_at": value}, SCHEMA)
+    assert caught.value.code == code
+
+
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC) | st.none()))
+def test_the_wire_format_is_epoch_microseconds_the_stream_reads_back(moment):
+    naive = moment.replace(tzinfo=None)
+    assert wire_timestamp(moment) == (naive - datetime(1970, 1, 1)) // timedelta(microseconds=1)
+    assert firehose_timestamp(wire_timestamp(moment)) == naive
+
+
+@given(
+    st.datetimes(min_value=datetime(1000, 1, 2), max_value=datetime(8999, 12, 30)),
+    st.integers(-18 * 60, 18 * 60).map(lambda m: timezone(timedelta(minutes=m))),
+)
+def test_what_the_producer_takes_the_stream_takes_once_encoded(moment, zone):
+    # Every record the Lambda or `send` encodes is one the table's own check (Firehose's) accepts,
+    # with the same instant: the producer's offset is applied once, by the encoder.
+    line = json.dumps({**GOOD, "recorded_at": moment.replace(tzinfo=zone).isoformat()}).encode()
+    record, encoded = check_line(line, SCHEMA, producer=True)
+    assert check_line(encoded, SCHEMA, producer=False)[0] == record
+    assert record["recorded_at"] == moment.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)

@@ -10,6 +10,8 @@ import pytest
 
 from health_pipeline.definitions import build_definitions
 from health_pipeline.producer import send_lines
+from health_pipeline.schema import read_desired_layout
+from health_pipeline.schema.layout import PartitionField, SortField, TableLayout
 from health_pipeline.schema.model import Column, TableSchema
 from health_pipeline.schema.plan import MigrationPlan, UnsafeSchemaError, check_identifier
 from health_pipeline.settings import PROJECT_ROOT
@@ -44,7 +46,8 @@ def set_column(terraform_dir, name: str, glue_type: str, replace: str | None = N
 @pytest.fixture
 def terraform_copy(tmp_path):
     target = tmp_path / "terraform"
-    shutil.copytree(PROJECT_ROOT / "terraform" / "modules" / "glue", target / "modules" / "glue")
+    for module in ("glue", "s3tables"):  # the columns, and the partition spec and sort order
+        shutil.copytree(PROJECT_ROOT / "terraform" / "modules" / module, target / "modules" / module)
     return target
 
 
@@ -206,3 +209,87 @@ def test_what_looks_like_a_rename_needs_a_person():
     assert plan.state == "needs_person" and not plan.additive
     assert {i.column for i in plan.needs_person} == {"energy", "motivation"}
     assert all("rename" in i.reason for i in plan.needs_person)
+
+
+# -- the layout: partition spec and sort order ---------------------------------------------------------
+DAY_SORTED = TableLayout((PartitionField("recorded_at", "day"),), (SortField("recorded_at"),))
+
+
+def test_terraform_declares_day_partitions_sorted_by_recorded_at_and_the_local_table_has_them(migrating):
+    settings, stack, env, _ = migrating
+    assert read_desired_layout(PROJECT_ROOT / "terraform" / "modules" / "s3tables") == DAY_SORTED
+    assert TableLayout.from_iceberg(stack.table.load()) == DAY_SORTED
+    code, report = status(env)
+    assert code == 0 and report["state"] == "in_sync"
+    expected = {"partition_spec": "day(recorded_at)", "sort_order": "recorded_at ASC NULLS FIRST"}
+    assert report["layout"] == {"desired": expected, "live": expected}
+    shown = run_cli(env, "schema", "status").stdout.decode()
+    assert "day(recorded_at)" in shown and "recorded_at ASC NULLS FIRST" in shown
+
+
+def test_a_live_table_laid_out_otherwise_needs_a_person_with_the_fix_printed(migrating, terraform_copy):
+    settings, stack, env, defs = migrating
+    main = terraform_copy / "modules" / "s3tables" / "main.tf"
+    text = main.read_text()
+    assert text.count('transform = "day"') == 1
+    main.write_text(text.replace('transform = "day"', 'transform = "hour"'))  # Terraform now wants hours
+
+    code, report = status(env)
+    assert code == 4 and report["state"] == "needs_person"
+    assert report["layout"]["desired"]["partition_spec"] == "hour(recorded_at)"
+    assert report["layout"]["live"]["partition_spec"] == "day(recorded_at)"
+    (item,) = report["drift"]
+    assert item["kind"] == "needs_person" and "ADD PARTITION FIELD hours(recorded_at)" in item["reason"]
+    assert "recreate" in item["reason"]
+    text_report = run_cli(env, "schema", "status")
+    assert text_report.returncode == 4 and b"hour(recorded_at)" in text_report.stdout
+
+    # The asset shows both layouts; the sensor names the drift and starts nothing; the job leaves it.
+    result = dg.materialize([defs.get_assets_def("iceberg_schema")], resources=defs.resources)
+    meta = result.asset_materializations_for_node("iceberg_schema")[0].metadata
+    assert meta["desired_partition_spec"].value == "hour(recorded_at)"
+    assert meta["live_partition_spec"].value == "day(recorded_at)"
+    assert meta["live_sort_order"].value == "recorded_at ASC NULLS FIRST" and meta["needs_person"].value == 1
+    tick, _ = sensor_tick(defs)
+    assert isinstance(tick, dg.SkipReason) and "needs a person" in tick.skip_message
+    assert defs.resolve_job_def("schema_migration").execute_in_process().success
+    assert TableLayout.from_iceberg(stack.table.load()) == DAY_SORTED  # untouched
+
+
+def test_layout_drift_does_not_block_an_additive_migration():
+    desired = TableSchema((Column("recorded_at", "timestamp"), Column("energy", "int")))
+    live = TableSchema((Column("recorded_at", "timestamp"),))
+    plan = MigrationPlan.build("health_records", desired, live, desired_layout=DAY_SORTED, live_layout=TableLayout())
+    assert plan.state == "needs_person" and [i.column for i in plan.additive] == ["energy"]
+    (layout,) = plan.needs_person
+    assert (layout.desired_type, layout.live_type) == (
+        "day(recorded_at) / recorded_at ASC NULLS FIRST",
+        "unpartitioned / unsorted",
+    )
+    assert "ADD PARTITION FIELD days(recorded_at)" in layout.reason and "WRITE ORDERED BY recorded_at" in layout.reason
+    same = MigrationPlan.build("health_records", desired, live, desired_layout=DAY_SORTED, live_layout=DAY_SORTED)
+    assert same.state == "additive_drift" and same.fingerprint != plan.fingerprint
+
+
+def test_the_readmes_in_place_fix_makes_an_unpartitioned_table_converge(settings, cli_env):
+    # The table as the first Terraform created it (no partition spec, no sort order), then the
+    # README's PyIceberg steps (here on the local catalog; on AWS through the S3 Tables REST endpoint).
+    from pyiceberg.table.sorting import NullOrder
+    from pyiceberg.transforms import DayTransform, IdentityTransform
+
+    from health_pipeline.engines.local import LocalStack
+
+    stack = LocalStack(settings)
+    catalog = stack.table.catalog()
+    catalog.create_namespace(settings.database)
+    table = catalog.create_table(stack.table.identifier, schema=stack.desired_schema().to_iceberg())
+    code, report = status(cli_env)
+    assert code == 4 and report["layout"]["live"] == {"partition_spec": "unpartitioned", "sort_order": "unsorted"}
+
+    with table.update_spec() as spec:
+        spec.add_field("recorded_at", DayTransform(), "recorded_at_day")
+    with table.update_sort_order() as order:
+        order.asc("recorded_at", IdentityTransform(), NullOrder.NULLS_FIRST)
+    code, report = status(cli_env)
+    assert code == 0 and report["state"] == "in_sync"
+    assert TableLayout.from_iceberg(stack.table.load()) == DAY_SORTED

@@ -23,13 +23,15 @@ import hcl2
 import pytest
 import yaml
 
-from health_pipeline.aws_permissions import DAGSTER_ROLE_ACTIONS
+from health_pipeline.aws_permissions import DAGSTER_ROLE_ACTIONS, LAMBDA_ROLE_ACTIONS
+from health_pipeline.schema import read_desired_layout
+from health_pipeline.schema.layout import PartitionField, SortField, TableLayout
 from health_pipeline.schema.terraform import _unquote
 from health_pipeline.settings import PROJECT_ROOT, Settings, load_settings
 from health_pipeline_tests.test_image import DOCKERFILE, dockerfile_instructions
 
 TERRAFORM_DIR = PROJECT_ROOT / "terraform"
-MODULES = ("s3tables", "firehose", "glue", "athena", "iam", "alarms", "dagster")
+MODULES = ("s3tables", "firehose", "glue", "athena", "iam", "alarms", "dagster", "lambda")
 # Actions AWS offers no resource-level permissions for: the only ones allowed on "*".
 UNSCOPABLE_ACTIONS = {
     "lakeformation:GetDataAccess",
@@ -51,8 +53,19 @@ LOCAL_ONLY_SETTINGS = {
     "AWS_ENDPOINT_URL_S3",
 }
 _INTERPOLATION = re.compile(r"\$\{([^{}]*)\}")
-# envs/prod outputs for the operators of the Dagster deployment, not settings of the code.
+# envs/prod outputs for the operators of the Dagster deployment and of the app, not settings of the code.
 OPERATOR_OUTPUT_PREFIX = "dagster_"
+PRODUCER_OUTPUT_PREFIX = "producer_"
+PRODUCER_OUTPUTS = {
+    "producer_function_url": "function_url",
+    "producer_function_name": "function_name",
+    "producer_log_group": "log_group_name",
+    "producer_invoke_policy_json": "invoke_policy_json",
+}
+# health_records as Terraform must declare it: one partition per UTC day, recorded_at ascending.
+TABLE_LAYOUT = TableLayout(
+    (PartitionField("recorded_at", "day"),), (SortField("recorded_at", "identity", "asc", "nulls-first"),)
+)
 ROLE_OUTPUT = "dagster_role_arn"
 OPERATOR_OUTPUTS = {
     "dagster_ui_url": "ui_url",
@@ -163,7 +176,7 @@ class Stack:
             target = self.calls[parts[1]]
             output = self.named(target, "output")[parts[2]]
             return self.value(target, output["value"])
-        if parts[0].startswith("aws_") and len(parts) == 3 and module is not None:
+        if parts[0].startswith(("aws_", "awscc_")) and len(parts) == 3 and module is not None:
             body = self.typed(module, "resource", parts[0]).get(parts[1], {})
             if parts[2] in body:
                 return self.value(module, body[parts[2]])
@@ -250,19 +263,144 @@ def check_s3tables_guarded(stack: Stack) -> None:
     for type_name, name in (
         ("aws_s3tables_table_bucket", "this"),
         ("aws_s3tables_namespace", "this"),
-        ("aws_s3tables_table", "health_records"),
+        ("awscc_s3tables_table", "health_records"),
     ):
         body = stack.resource("s3tables", type_name, name)
         assert _lifecycle(body).get("prevent_destroy") is True, f"{type_name}.{name} lacks prevent_destroy = true"
-    table = stack.resource("s3tables", "aws_s3tables_table", "health_records")
+    table = stack.resource("s3tables", "awscc_s3tables_table", "health_records")
     ignored = [_unquote(v) for v in _lifecycle(table).get("ignore_changes", [])]
-    assert "metadata" in ignored, "a schema change in `metadata` would plan a replacement that drops the table"
-    assert table.get("metadata"), "the table must be created with its schema"
-    maintenance = table.get("maintenance_configuration") or {}
-    for kind in ("iceberg_compaction", "iceberg_snapshot_management"):
-        status = stack.value("s3tables", (maintenance.get(kind) or {}).get("status", ""))
+    assert "iceberg_metadata" in ignored, (
+        "iceberg_metadata is create-only: a schema or layout change in it would plan a replacement that drops the table"
+    )
+    metadata = table.get("iceberg_metadata") or {}
+    fields = str((metadata.get("iceberg_schema") or {}).get("schema_field_list", ""))
+    assert "var.columns" in fields, "the table must be created with the Glue module's columns (var.columns)"
+    assert _text(stack.call_args("s3tables").get("columns")) == "${module.glue.columns}", (
+        "the S3 Tables module's columns must come from the Glue module, the schema's source of truth"
+    )
+    for kind in ("compaction", "snapshot_management"):
+        status = stack.value("s3tables", (table.get(kind) or {}).get("status", ""))
         assert status == "enabled", f"table maintenance {kind} is {status!r}, not deliberately enabled"
-    assert table.get("encryption_configuration"), "the table's encryption is not set"
+    # AWS::S3Tables::Table has no encryption of its own: the table takes its bucket's.
+    bucket = stack.resource("s3tables", "aws_s3tables_table_bucket", "this")
+    assert (bucket.get("encryption_configuration") or {}).get("sse_algorithm"), (
+        "the table bucket's encryption is not set"
+    )
+    # The first declaration (aws_s3tables_table) is forgotten, never destroyed.
+    assert not _everywhere(stack, "resource", "aws_s3tables_table"), "health_records is declared twice"
+    removed = [
+        block for block in stack.doc("s3tables").get("removed", []) if "aws_s3tables_table." in _text(block["from"])
+    ]
+    assert removed and all(_block(block, "lifecycle").get("destroy") is False for block in removed), (
+        "dropping aws_s3tables_table from the configuration would destroy the table: keep its removed block with"
+        " destroy = false"
+    )
+
+
+def check_table_layout(stack: Stack) -> None:
+    """health_records is partitioned by day(recorded_at) and sorted by recorded_at ascending, as the
+    code reads it from the Terraform (the desired layout `schema status` compares the live one with),
+    and the fields name their source column by the id the schema gives it."""
+    layout = read_desired_layout(stack.root / "modules" / "s3tables")
+    assert layout == TABLE_LAYOUT, f"health_records is declared {layout.partition_text} / {layout.sort_text}"
+    metadata = stack.resource("s3tables", "awscc_s3tables_table", "health_records")["iceberg_metadata"]
+    schema_fields = _text(metadata["iceberg_schema"]["schema_field_list"])
+    assert re.search(r"id\s*=\s*index \+ 1", schema_fields), "schema field ids must be the columns' positions from 1"
+    field_ids = _text(stack.locals("s3tables").get("field_id", ""))
+    assert re.search(r"for index, column in var\.columns : column\.name => index \+ 1", field_ids), (
+        "local.field_id must give each column its schema field id"
+    )
+    spec = metadata["iceberg_partition_spec"]
+    assert all(int(field["field_id"]) >= 1000 for field in spec["fields"]), "partition field ids start at 1000"
+    assert stack.value("s3tables", metadata["iceberg_sort_order"].get("order_id")) >= 1, "sort order 0 is unsorted"
+
+
+def check_lambda_role(stack: Stack) -> None:
+    """The producer's role may do exactly what the handler calls, each on its one resource: put to the
+    stream, read the Glue table's columns, write its own log. Only Lambda assumes it."""
+    function = stack.resource("lambda", "aws_lambda_function", "this")
+    assert _text(function["role"]) == "${aws_iam_role.this.arn}", "the function must run as the module's own role"
+    assume = _statements(stack, "lambda", "assume")
+    principals = [_unquote(i) for statement in assume for p in statement["principals"] for i in p["identifiers"]]
+    assert principals == ["lambda.amazonaws.com"], f"the producer's role is assumed by {principals}"
+    policies = stack.typed("lambda", "resource", "aws_iam_role_policy")
+    own = [body for body in policies.values() if _text(body["role"]) == "${aws_iam_role.this.id}"]
+    assert [_text(body["policy"]) for body in own] == ["${data.aws_iam_policy_document.lambda.json}"]
+    granted: dict[str, list[str]] = {}
+    for statement in _statements(stack, "lambda", "lambda"):
+        assert _unquote(statement.get("effect", '"Allow"')) == "Allow"
+        actions = {_unquote(a) for a in statement["actions"]}
+        assert not any("*" in a for a in actions), f"wildcard action in the producer's policy: {sorted(actions)}"
+        resources = statement["resources"]
+        if not isinstance(resources, list):  # a local list
+            resources = stack.locals("lambda")[_text(resources).removeprefix("${local.").removesuffix("}")]
+        resources = [_text(r) for r in resources]
+        for action in actions:
+            granted.setdefault(action, []).extend(resources)
+    assert set(granted) == LAMBDA_ROLE_ACTIONS, (
+        f"the producer's role grants {sorted(set(granted) - LAMBDA_ROLE_ACTIONS)} the handler does not call and"
+        f" lacks {sorted(LAMBDA_ROLE_ACTIONS - set(granted))}"
+    )
+    assert granted["firehose:PutRecordBatch"] == ["${var.stream_arn}"], "PutRecordBatch on the stream only"
+    glue = granted["glue:GetTable"]
+    assert all("*" not in r for r in glue) and len(glue) == 3, f"GetTable on {glue}"
+    assert {r.rsplit(":", 1)[-1].split("/")[0] for r in glue} == {"catalog", "database", "table"}
+    assert glue[-1].endswith(":table/${var.glue_database_name}/${var.glue_table_name}")
+    for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+        assert granted[action] == ["${aws_cloudwatch_log_group.this.arn}:log-stream:*"], f"{action} beyond its log"
+
+
+def check_lambda_function(stack: Stack) -> None:
+    """A current Python runtime on arm64, the package of `make lambda` pinned by its checksum, the
+    handler's settings from the pipeline's modules, reserved concurrency, a log group with retention."""
+    function = stack.resource("lambda", "aws_lambda_function", "this")
+    runtime = stack.value("lambda", function["runtime"])
+    assert re.fullmatch(r"python3\.(1[2-9])", str(runtime)), f"runtime {runtime!r} is not a current Python"
+    assert [_unquote(a) for a in function["architectures"]] == ["arm64"], "the function must run on arm64"
+    assert stack.value("lambda", function["handler"]) == "health_pipeline.lambda_handler.handler"
+    assert _text(function["filename"]) == "${var.package_path}"
+    assert _text(function["source_code_hash"]) == "${var.package_base64sha256}"
+    args = stack.call_args("lambda")
+    assert "dist/health_pipeline_lambda.zip" in str(stack.value(None, args["package_path"])), "not make lambda's zip"
+    concurrency = stack.value("lambda", function["reserved_concurrent_executions"])
+    assert isinstance(concurrency, int) and concurrency >= 1, f"reserved concurrency {concurrency!r}"
+    environment = _block(function, "environment")["variables"]
+    assert stack.value("lambda", environment["HEALTH_PIPELINE_MODE"]) == "aws"
+    for name, wired in {
+        "HEALTH_PIPELINE_FIREHOSE_STREAM": ("stream_name", "${module.firehose.stream_name}"),
+        "HEALTH_PIPELINE_DATABASE": ("glue_database_name", "${module.glue.database_name}"),
+        "HEALTH_PIPELINE_TABLE": ("glue_table_name", "${module.glue.table_name}"),
+    }.items():
+        assert _text(environment[name]) == f"${{var.{wired[0]}}}" and _text(args[wired[0]]) == wired[1], name
+    assert _text(args["stream_arn"]) == "${module.firehose.stream_arn}"
+    group = stack.resource("lambda", "aws_cloudwatch_log_group", "this")
+    assert stack.value("lambda", group["retention_in_days"]) >= 30, "the function's log must expire"
+    assert _text(_block(function, "logging_config")["log_group"]) == "${aws_cloudwatch_log_group.this.name}"
+
+
+def check_entry_point_requires_auth(stack: Stack) -> None:
+    """The app reaches the producer only through a function URL with AWS_IAM (SigV4) auth: no URL
+    without it, no resource policy for everyone, no API Gateway route without an authorizer."""
+    urls = _everywhere(stack, "resource", "aws_lambda_function_url")
+    assert urls, "the producer has no entry point"
+    for module, name, url in urls:
+        auth = stack.value(module, url.get("authorization_type"))
+        assert auth == "AWS_IAM", f"{module}: aws_lambda_function_url.{name} takes requests with {auth!r}"
+    for module, name, permission in _everywhere(stack, "resource", "aws_lambda_permission"):
+        principal = str(stack.value(module, permission.get("principal")))
+        assert principal != "*" and stack.value(module, permission.get("function_url_auth_type", "")) != "NONE", (
+            f"{module}: aws_lambda_permission.{name} lets anyone invoke the function"
+        )
+    for type_name in ("aws_apigatewayv2_route", "aws_api_gateway_method"):
+        for module, name, route in _everywhere(stack, "resource", type_name):
+            kind = stack.value(module, route.get("authorization_type", route.get("authorization", "NONE")))
+            assert kind not in ("NONE", None), f"{module}: {type_name}.{name} takes unauthenticated requests"
+    invoke = _statements(stack, "lambda", "invoke")
+    assert {a for s in invoke for a in (_unquote(x) for x in s["actions"])} == {
+        "lambda:InvokeFunctionUrl",
+        "lambda:InvokeFunction",
+    }
+    assert all(_text(r) == "${aws_lambda_function.this.arn}" for s in invoke for r in s["resources"])
 
 
 def check_athena_workgroup(stack: Stack) -> None:
@@ -337,7 +475,7 @@ def prod_output_values(stack: Stack) -> dict[str, object]:
     return {
         name: stack.value(None, body["value"])
         for name, body in stack.named(None, "output").items()
-        if name == ROLE_OUTPUT or not name.startswith(OPERATOR_OUTPUT_PREFIX)
+        if name == ROLE_OUTPUT or not name.startswith((OPERATOR_OUTPUT_PREFIX, PRODUCER_OUTPUT_PREFIX))
     }
 
 
@@ -368,6 +506,11 @@ def check_prod_outputs(stack: Stack) -> None:
     for name, module_output in OPERATOR_OUTPUTS.items():
         assert _unquote(stack.named(None, "output")[name]["value"]) == f"${{module.dagster.{module_output}}}"
         assert module_output in stack.named("dagster", "output"), f"modules/dagster has no output {module_output}"
+    producer = {name for name in stack.named(None, "output") if name.startswith(PRODUCER_OUTPUT_PREFIX)}
+    assert producer == set(PRODUCER_OUTPUTS), f"envs/prod's producer outputs are {sorted(producer)}"
+    for name, module_output in PRODUCER_OUTPUTS.items():
+        assert _unquote(stack.named(None, "output")[name]["value"]) == f"${{module.lambda.{module_output}}}"
+        assert module_output in stack.named("lambda", "output"), f"modules/lambda has no output {module_output}"
 
 
 # -- the operators' Dagster (modules/dagster) ---------------------------------------------------------
@@ -789,6 +932,10 @@ CHECKS = {
         check_firehose_role_scope,
         check_glue_ignores_parameters,
         check_s3tables_guarded,
+        check_table_layout,
+        check_lambda_role,
+        check_lambda_function,
+        check_entry_point_requires_auth,
         check_athena_workgroup,
         check_results_bucket,
         check_alarms,
@@ -850,8 +997,60 @@ CARELESS_EDITS = [
     (
         "check_s3tables_guarded",
         "modules/s3tables/main.tf",
-        "ignore_changes = [metadata]",
+        "ignore_changes = [iceberg_metadata]",
         "ignore_changes = []",
+    ),
+    ("check_s3tables_guarded", "modules/s3tables/main.tf", "destroy = false", "destroy = true"),
+    ("check_s3tables_guarded", "envs/prod/main.tf", "columns           = module.glue.columns", "columns = []"),
+    ("check_table_layout", "modules/s3tables/main.tf", 'transform = "day"', 'transform = "month"'),
+    ("check_table_layout", "modules/s3tables/main.tf", 'direction  = "asc"', 'direction  = "desc"'),
+    (
+        "check_table_layout",
+        "modules/s3tables/main.tf",
+        'source_id = local.field_id["recorded_at"]\n          field_id',
+        'source_id = local.field_id["user_id"]\n          field_id',
+    ),
+    # The producer Lambda: its role, its function, its entry point.
+    (
+        "check_lambda_role",
+        "modules/lambda/main.tf",
+        'actions   = ["firehose:PutRecordBatch"]',
+        'actions   = ["firehose:PutRecordBatch", "firehose:PutRecord"]',
+    ),
+    ("check_lambda_role", "modules/lambda/main.tf", 'actions   = ["glue:GetTable"]', 'actions   = ["glue:Get*"]'),
+    ("check_lambda_role", "modules/lambda/main.tf", "resources = [var.stream_arn]", 'resources = ["*"]'),
+    (
+        "check_lambda_role",
+        "modules/lambda/main.tf",
+        '"${local.glue_arn}:table/${var.glue_database_name}/${var.glue_table_name}",',
+        '"${local.glue_arn}:table/${var.glue_database_name}/*",',
+    ),
+    (
+        "check_lambda_function",
+        "modules/lambda/main.tf",
+        'architectures    = ["arm64"]',
+        'architectures    = ["x86_64"]',
+    ),
+    ("check_lambda_function", "modules/lambda/variables.tf", 'default     = "python3.14"', 'default     = "python3.9"'),
+    (
+        "check_lambda_function",
+        "envs/prod/main.tf",
+        "stream_name          = module.firehose.stream_name",
+        'stream_name          = "some-other-stream"',
+    ),
+    (
+        "check_entry_point_requires_auth",
+        "modules/lambda/main.tf",
+        'authorization_type = "AWS_IAM"',
+        'authorization_type = "NONE"',
+    ),
+    (
+        "check_entry_point_requires_auth",
+        "modules/lambda/main.tf",
+        'resource "aws_iam_role_policy" "invoke" {',
+        'resource "aws_lambda_permission" "public" {\n  action        = "lambda:InvokeFunctionUrl"\n'
+        '  function_name = aws_lambda_function.this.function_name\n  principal     = "*"\n'
+        '  function_url_auth_type = "NONE"\n}\n\nresource "aws_iam_role_policy" "invoke" {',
     ),
     (
         "check_athena_workgroup",

@@ -6,8 +6,9 @@
 
 Each output named after a setting (health_pipeline_catalog, aws_region, ...) becomes
 `export HEALTH_PIPELINE_CATALOG=...`; HEALTH_PIPELINE_MODE=aws is added. The `dagster_*` outputs (the
-role, the UI's address, the cluster, log groups, ...) are not settings of the code: they are printed
-as comments, for the operator who deploys and runs Dagster.
+role, the UI's address, the cluster, log groups, ...) and the `producer_*` ones (the producer Lambda's
+URL, name and log group) are not settings of the code: they are printed as comments, for the
+operator who deploys Dagster and the app.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import json
 import shlex
 import sys
 
-OPERATOR_PREFIX = "dagster_"
+OPERATOR_PREFIXES = ("dagster_", "producer_")
 SETTING_PREFIXES = ("health_pipeline_", "aws_")
 
 
@@ -25,7 +26,7 @@ def export_lines(outputs: dict) -> list[str]:
     lines = ["export HEALTH_PIPELINE_MODE=aws"]
     for name in sorted(outputs):
         value = outputs[name].get("value") if isinstance(outputs[name], dict) else None
-        if name.startswith(OPERATOR_PREFIX):
+        if name.startswith(OPERATOR_PREFIXES):
             lines.append(f"# {name}: {json.dumps(value, ensure_ascii=False)}")
             continue
         if not isinstance(value, str | int | float) or isinstance(value, bool):

@@ -1,10 +1,11 @@
 """JSON Lines read in blocks and checked in bulk with Arrow, line for line as records.py decides.
 
-`records.py` is the reference. For a producer: `validate_record(parse_line(line))`, then the encoded
-record must be at most 1,000 KiB. For the delivery stream: the line must be at most 1,000 KiB, then
-`conform_to_schema(parse_line(line))`. Doing that in Python costs 3-5 us a line, so `check_lines`
-asks Arrow first. A run of lines each framed as one object (`{` first, `}` last) is parsed with the
-table's column types and unknown fields refused, and the rules are applied as vector operations.
+`records.check_line` is the reference. For a producer: `validate_record(parse_line(line))`, then the
+encoded record must be at most 1,000 KiB. For the delivery stream: the line must be at most 1,000 KiB,
+then `conform_to_schema(parse_line(line))`, a timestamp in a form Firehose takes. Doing that in
+Python costs 3-5 us a line, so `check_lines` asks Arrow first. A run of lines each framed as one
+object (`{` first, `}` last) is parsed with the table's column types (timestamps as text) and unknown
+fields refused, and the rules are applied as vector operations.
 Every line Arrow cannot vouch for is decided by the reference itself:
 - a line outside the framing, or longer than the bulk path takes;
 - a row a vector rule flags (a null where a value is required, a score outside 0-10, a timestamp in
@@ -28,28 +29,30 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from health_pipeline.records import (
+    MAX_RECORD_BYTES,
     REQUIRED_FIELDS,
     SCORE_FIELDS,
     RecordRejected,
-    conform_to_schema,
-    encode_record,
-    parse_line,
-    validate_record,
+    check_line,
 )
 from health_pipeline.schema.model import TableSchema
 
-MAX_RECORD_BYTES = 1_000 * 1024  # Firehose's limit for one record
+__all__ = ["MAX_RECORD_BYTES", "CheckedLines", "LineBlock", "blocks_from_pairs", "check_line", "check_lines"]
+
 BLOCK_BYTES = 16 << 20
 ONE_BY_ONE_BELOW = 64  # a failing run this short is decided line by line rather than split again
 _ARROW_BLOCK = 1 << 20  # Arrow's parse unit (1 MiB): longer than any line the bulk path takes
 _BULK_TYPES = frozenset({"string", "int", "bigint", "timestamp"})
 _NL, _OPEN, _CLOSE, _CR = 10, ord("{"), ord("}"), 13
+_T, _COLON, _Z, _PLUS, _MINUS, _ZERO = (ord(c) for c in "T:Z+-0")
+_LAST = (6, 5, 4, 3, 2, 1)  # positions from the end a date-time's offset takes (+HH:MM)
 
 # The producer's recorded_at must carry an offset. Arrow's cast to a zoned timestamp takes only text
-# with one, and every form it takes Python reads to the same instant (as the stream's check relies on
-# for its parse, with an offset or without); `test_arrow_reads_every_timestamp_it_takes_as_python_does`
-# checks both. When some row of a run does not cast, this pattern (forms both read alike) picks the
-# rows out for the reference instead of failing the whole run.
+# with one, and every form it takes Python reads to the same instant (and the stream's casts of the
+# Firehose forms, `_firehose_in_utc`, read as records.firehose_timestamp does);
+# `test_arrow_reads_every_timestamp_it_takes_as_python_does` checks both. When some row of a run does
+# not cast, this pattern (forms both read alike) picks the rows out for the reference instead of
+# failing the whole run.
 _WITH_OFFSET = (
     r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?"
     r"(Z|[+-]([01]\d|2[0-3]):?[0-5]\d)$"
@@ -166,33 +169,10 @@ def _pairs_block(lines: list[bytes], wheres: list[str], added: set[int]) -> Line
     return LineBlock(b"".join(lines), offsets, wheres=wheres, added_newline=frozenset(added), irregular=irregular)
 
 
-# -- the reference, one line ------------------------------------------------------------------------
-def check_line(line: bytes, schema: TableSchema, *, producer: bool) -> tuple[dict[str, Any], bytes]:
-    """records.py's decision for one line: (the record as the table stores it, its encoding), or
-    RecordRejected with the reason."""
-    if producer:
-        record = validate_record(parse_line(line), schema)
-        encoded = encode_record(record)
-        _check_size(len(encoded), "encoded, ")
-        return record, encoded
-    _check_size(len(line), "")
-    record = conform_to_schema(parse_line(line), schema)
-    return record, encode_record(record)
-
-
-def _check_size(size: int, what: str) -> None:
-    if size > MAX_RECORD_BYTES:
-        raise RecordRejected(
-            "RecordTooLarge",
-            f"the record is {size:,} bytes ({what}with its newline); Firehose takes at most"
-            f" {MAX_RECORD_BYTES:,} bytes (1,000 KiB) a record: split it or drop the oversized field",
-        )
-
-
 # -- the bulk path ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Plan:
-    parse_schema: pa.Schema  # what Arrow reads (a producer's timestamps as text, checked and converted after)
+    parse_schema: pa.Schema  # what Arrow reads (timestamps as text, checked and converted after)
     table_schema: pa.Schema
     timestamps: tuple[str, ...]
     strings: tuple[str, ...]  # every column Arrow reads as text
@@ -210,11 +190,10 @@ def _plan(schema: TableSchema, producer: bool) -> _Plan | None:
         return None  # a column type the bulk path does not convert: every line goes to the reference
     table_schema = schema.to_arrow()
     timestamps = tuple(c.name for c in schema.columns if c.glue_type == "timestamp")
-    parse_schema = pa.schema(
-        [pa.field(f.name, pa.string()) if producer and f.name in timestamps else f for f in table_schema]
-    )
-    # The encoder may add "name":null for an absent column and lengthen a timestamp to 32 characters;
-    # below this bound the encoded record cannot exceed the limit when the raw line does not.
+    # Timestamps are read as text and cast here, so that their form can be checked too.
+    parse_schema = pa.schema([pa.field(f.name, pa.string()) if f.name in timestamps else f for f in table_schema])
+    # The encoder may add "name":null for an absent column and write a timestamp in up to 18
+    # characters; below this bound the encoded record cannot exceed the limit when the raw line does not.
     growth = sum(len(c.name) + 8 for c in schema.columns) + 16 * len(timestamps) if producer else 0
     names = set(schema.names)
     return _Plan(
@@ -341,14 +320,67 @@ def _with_offset_in_utc(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.nd
     return pc.cast(column, pa.timestamp("us", "UTC")), ok
 
 
+def _firehose_shaped(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows whose text has the shape of the date-times Firehose takes, rows with a zone), read off
+    the string buffers: `T` at 10 and `:` at 13 (a date, hours and minutes), no `+HH` or `+HHMM`
+    offset, an `+HH:MM` one within 18:00. Of what Arrow's casts accept, that leaves exactly the
+    `records.FIREHOSE_TIMESTAMP` forms (`test_the_timestamp_shape_admits_only_firehose_forms`);
+    a null passes (its column's rules decide it). A few array lookups, not a regular expression:
+    the check runs on every producer's row too."""
+    shaped, zoned = [np.ones(0, bool)], [np.zeros(0, bool)]
+    for chunk in column.chunks:
+        offsets = np.frombuffer(chunk.buffers()[1], np.int32)[chunk.offset : chunk.offset + len(chunk) + 1]
+        data = np.frombuffer(chunk.buffers()[2] or b"", np.uint8)
+        ok = np.diff(offsets) >= 16
+        is_zoned = np.zeros(len(chunk), bool)
+        if data.size >= 16 and ok.any():
+            start, end = np.where(ok, offsets[:-1], 0), np.where(ok, offsets[1:], 16)
+            # One gather: the characters at 10 and 13, and the last six (an offset's place).
+            c10, c13, c6, c5, c4, c3, c2, c1 = data[np.stack((start + 10, start + 13, *(end - k for k in _LAST)))]
+            sign = (c6 == _PLUS) | (c6 == _MINUS)
+            minutes = (c2.astype(np.int16) - _ZERO) * 10 + c1 - _ZERO
+            offset = ((c5.astype(np.int16) - _ZERO) * 10 + c4 - _ZERO) * 60 + minutes
+            ok &= (c10 == _T) & (c13 == _COLON)
+            ok &= (c3 != _PLUS) & (c3 != _MINUS) & (c5 != _PLUS) & (c5 != _MINUS)  # no +HH, no +HHMM
+            ok &= ~sign | ((c3 == _COLON) & (minutes <= 59) & (offset <= 18 * 60))
+            is_zoned = ok & (sign | (c1 == _Z))
+        if chunk.null_count:
+            ok |= ~chunk.is_valid().to_numpy(zero_copy_only=False)
+        shaped.append(ok)
+        zoned.append(is_zoned)
+    return np.concatenate(shaped), np.concatenate(zoned)
+
+
+def _firehose_in_utc(column: pa.ChunkedArray, zoned: np.ndarray) -> pa.ChunkedArray:
+    """The stream's (shaped) timestamp text as UTC without zone: rows with a zone converted, rows
+    without read as they are. Each cast sees only its kind; a placeholder stands in for the other."""
+    as_utc, naive = pa.timestamp("us", "UTC"), pa.timestamp("us")
+    if zoned.all():
+        return pc.cast(pc.cast(column, as_utc), naive)
+    mask = pa.array(zoned)
+    without_zone = pc.cast(pc.if_else(mask, "2000-01-01T00:00:00", column), naive)
+    if not zoned.any():
+        return without_zone
+    with_zone = pc.cast(pc.cast(pc.if_else(mask, column, "2000-01-01T00:00:00Z"), as_utc), naive)
+    return pc.if_else(mask, with_zone, without_zone)
+
+
 def _apply_rules(table: pa.Table, plan: _Plan) -> tuple[pa.Table, np.ndarray]:
     bad = np.zeros(table.num_rows, bool)
     for name in plan.timestamps:
         column = table[name]
-        if plan.producer:  # read as text: an offset is required, then converted here
+        shaped, zoned = _firehose_shaped(column)
+        bad |= ~shaped
+        if not shaped.all():  # what the reference decides stands in as a harmless placeholder
+            column = pc.if_else(pa.array(shaped), column, "2000-01-01T00:00:00Z")
+            zoned = zoned | ~shaped
+        if plan.producer:  # an offset is required (the cast to a zoned timestamp fails without one)
             column, ok = _with_offset_in_utc(column)
             bad |= ~ok
-            table = table.set_column(table.schema.get_field_index(name), name, pc.cast(column, pa.timestamp("us")))
+        else:
+            column = _firehose_in_utc(column, zoned)
+        column = pc.cast(column, pa.timestamp("us"))
+        table = table.set_column(table.schema.get_field_index(name), name, column)
         micros = pc.cast(column, pa.int64())
         bad |= _mask(pc.or_(pc.less(micros, _EARLIEST_US), pc.greater_equal(micros, _LATEST_US)), False)
     if plan.producer:

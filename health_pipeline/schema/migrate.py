@@ -12,7 +12,7 @@ from typing import Protocol
 
 from health_pipeline.schema.drift import NEEDS_PERSON, DriftItem
 from health_pipeline.schema.model import Column
-from health_pipeline.schema.plan import MigrationPlan
+from health_pipeline.schema.plan import LAYOUT, MigrationPlan
 
 
 class MigrationRefused(RuntimeError):
@@ -59,7 +59,9 @@ def migrate(target: SchemaTarget, confirm: str | None = None, log: Callable[[str
             f"confirm={confirm!r} does not match the current plan {plan.fingerprint}: the schema changed since it was"
             " reviewed. Run `health-pipeline schema status` again and confirm the new fingerprint."
         )
-    refused = [item for item in plan.items if item.kind == NEEDS_PERSON]
+    # A layout that differs is left for a person, as a refused column change is; it does not stop the
+    # confirmed promotions (a different part of the table's metadata).
+    refused = [item for item in plan.items if item.kind == NEEDS_PERSON and item.column != LAYOUT]
     if confirm and refused:
         steps = "\n".join(f"- {item.reason}" for item in refused)
         raise MigrationRefused(

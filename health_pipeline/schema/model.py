@@ -1,16 +1,21 @@
-"""The table's schema as plain data: columns, a fingerprint, and conversions to Iceberg and Arrow."""
+"""The table's schema as plain data: columns, a fingerprint, and conversions to Iceberg and Arrow.
+
+Plain Python: pyarrow and PyIceberg are imported only by the conversions, so the producer Lambda can
+read the Glue columns and validate records without them.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import dataclass
-
-import pyarrow as pa
-from pyiceberg.schema import Schema
-from pyiceberg.types import NestedField
+from typing import TYPE_CHECKING
 
 from health_pipeline.schema.types import arrow_type, glue_type_of, iceberg_type, normalize_glue_type
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyiceberg.schema import Schema
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,9 @@ class TableSchema:
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     def to_iceberg(self) -> Schema:
+        from pyiceberg.schema import Schema
+        from pyiceberg.types import NestedField
+
         # Glue columns declare no NOT NULL; Firehose writes nulls for missing fields, so all are optional.
         return Schema(
             *(
@@ -55,6 +63,8 @@ class TableSchema:
         )
 
     def to_arrow(self) -> pa.Schema:
+        import pyarrow as pa
+
         return pa.schema([pa.field(c.name, arrow_type(c.glue_type), nullable=True) for c in self.columns])
 
     @classmethod

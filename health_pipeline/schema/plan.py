@@ -2,6 +2,7 @@
 
 Athena DDL cannot take parameters, so every identifier and type that reaches the DDL text is checked
 against an allow-list first: a column named `x); DROP TABLE t` is refused before any SQL is built.
+The table's layout (partition spec, sort order) is compared too; a difference needs a person.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 
 from health_pipeline.identifiers import UnsafeSchemaError, check_identifier
 from health_pipeline.schema.drift import ADDITIVE, NEEDS_PERSON, PROMOTION, DriftItem, diff_schemas
+from health_pipeline.schema.layout import TableLayout, layout_reason
 from health_pipeline.schema.model import Column, TableSchema
 from health_pipeline.schema.types import UnsupportedTypeError, normalize_glue_type
 
@@ -19,6 +21,7 @@ IN_SYNC = "in_sync"
 ADDITIVE_DRIFT = "additive_drift"
 NEEDS_A_PERSON = "needs_person"
 TABLE_ABSENT = "table_absent"
+LAYOUT = "(layout)"  # the drift item of a partition spec or sort order that differs
 
 
 def check_type(glue_type: str) -> str:
@@ -30,16 +33,28 @@ def check_type(glue_type: str) -> str:
 
 @dataclass(frozen=True)
 class MigrationPlan:
-    """Desired vs live (and, in aws mode, the Glue catalog's own columns), the drift, and what to run."""
+    """Desired vs live (and, in aws mode, the Glue catalog's own columns), the drift, and what to run;
+    with the desired and live layouts when the target reads them."""
 
     table: str
     desired: TableSchema
     live: TableSchema | None
     catalog: TableSchema | None = None
     items: tuple[DriftItem, ...] = field(default=())
+    desired_layout: TableLayout | None = None
+    live_layout: TableLayout | None = None
 
     @classmethod
-    def build(cls, table: str, desired: TableSchema, live: TableSchema | None, catalog: TableSchema | None = None):
+    def build(
+        cls,
+        table: str,
+        desired: TableSchema,
+        live: TableSchema | None,
+        catalog: TableSchema | None = None,
+        *,
+        desired_layout: TableLayout | None = None,
+        live_layout: TableLayout | None = None,
+    ):
         items = diff_schemas(desired, live) if live is not None else []
         checked = []
         for item in items:
@@ -56,7 +71,22 @@ class MigrationPlan:
                         f"{err}. Options: rename the column in terraform/modules/glue/main.tf.",
                     )
             checked.append(item)
-        return cls(table=table, desired=desired, live=live, catalog=catalog, items=tuple(checked))
+        reason = None
+        if live is not None and desired_layout is not None and live_layout is not None:
+            reason = layout_reason(desired_layout, live_layout, table)
+        if reason:
+            desired_text = f"{desired_layout.partition_text} / {desired_layout.sort_text}"
+            live_text = f"{live_layout.partition_text} / {live_layout.sort_text}"
+            checked.append(DriftItem(LAYOUT, NEEDS_PERSON, desired_text, live_text, reason))
+        return cls(
+            table=table,
+            desired=desired,
+            live=live,
+            catalog=catalog,
+            items=tuple(checked),
+            desired_layout=desired_layout,
+            live_layout=live_layout,
+        )
 
     @property
     def additive(self) -> list[DriftItem]:
@@ -128,6 +158,10 @@ class MigrationPlan:
             "live": None
             if self.live is None
             else {"fingerprint": self.live.fingerprint, "columns": self.live.as_rows()},
+            "layout": {
+                "desired": None if self.desired_layout is None else self.desired_layout.as_dict(),
+                "live": None if self.live_layout is None else self.live_layout.as_dict(),
+            },
             "drift": [item.as_dict() for item in self.items],
             "ddl": {"add_columns": self.add_columns_ddl(), "promotions": self.promotion_ddl()},
         }

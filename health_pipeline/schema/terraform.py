@@ -1,16 +1,21 @@
-"""Reads the desired schema of the table from the Terraform Glue module (python-hcl2).
+"""Reads the desired table from the Terraform (python-hcl2): its columns from the Glue module, its
+partition spec and sort order from the S3 Tables module's awscc_s3tables_table.
 
-The Glue module is the single source of truth for the columns: nothing in Python repeats the list.
+The Terraform is the single source of truth for both: nothing in Python repeats them.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-import hcl2
-
+from health_pipeline.schema.layout import PartitionField, SortField, TableLayout
 from health_pipeline.schema.model import Column, TableSchema
 from health_pipeline.schema.types import normalize_glue_type
+
+# How the awscc table names a partition or sort field's source column: by the Iceberg field id the
+# module gives each column (`local.field_id["recorded_at"]`).
+_SOURCE = re.compile(r'\$\{local\.field_id\["([a-z_][a-z0-9_]*)"\]\}')
 
 
 class TerraformSchemaError(ValueError):
@@ -32,11 +37,7 @@ def read_desired_schema(glue_module_dir: Path, resource_name: str = "health_reco
             " directory that holds modules/glue."
         )
     for tf_file in sorted(glue_module_dir.glob("*.tf")):
-        try:
-            with tf_file.open(encoding="utf-8") as handle:
-                document = hcl2.load(handle)
-        except Exception as err:  # python-hcl2 raises lark errors of many kinds
-            raise TerraformSchemaError(f"{tf_file}: not valid HCL ({err}); fix the file and run again.") from err
+        document = _load(tf_file)
         for resource in document.get("resource", []):
             for kind, named in resource.items():
                 if _unquote(kind) != "aws_glue_catalog_table":
@@ -48,6 +49,16 @@ def read_desired_schema(glue_module_dir: Path, resource_name: str = "health_reco
         f"no resource aws_glue_catalog_table.{resource_name} in {glue_module_dir}/*.tf; the table's columns"
         " must be declared there."
     )
+
+
+def _load(tf_file: Path) -> dict:
+    import hcl2  # python-hcl2 (and lark) only where Terraform is read: not in the producer Lambda
+
+    try:
+        with tf_file.open(encoding="utf-8") as handle:
+            return hcl2.load(handle)
+    except Exception as err:  # python-hcl2 raises lark errors of many kinds
+        raise TerraformSchemaError(f"{tf_file}: not valid HCL ({err}); fix the file and run again.") from err
 
 
 def _columns_of(tf_file: Path, body: dict) -> TableSchema:
@@ -70,3 +81,55 @@ def _columns_of(tf_file: Path, body: dict) -> TableSchema:
     if duplicates:
         raise TerraformSchemaError(f"{tf_file}: columns declared twice: {', '.join(duplicates)}")
     return TableSchema(tuple(columns))
+
+
+def read_desired_layout(s3tables_module_dir: Path, resource_name: str = "health_records") -> TableLayout:
+    """The partition spec and sort order of `awscc_s3tables_table.<resource_name>`'s iceberg_metadata."""
+    if not s3tables_module_dir.is_dir():
+        raise TerraformSchemaError(
+            f"Terraform S3 Tables module not found at {s3tables_module_dir}; set HEALTH_PIPELINE_TERRAFORM_DIR to"
+            " the directory that holds modules/s3tables."
+        )
+    for tf_file in sorted(s3tables_module_dir.glob("*.tf")):
+        for resource in _load(tf_file).get("resource", []):
+            for kind, named in resource.items():
+                if _unquote(kind) != "awscc_s3tables_table":
+                    continue
+                for name, body in named.items():
+                    if _unquote(name) == resource_name:
+                        return _layout_of(tf_file, body.get("iceberg_metadata") or {})
+    raise TerraformSchemaError(
+        f"no resource awscc_s3tables_table.{resource_name} in {s3tables_module_dir}/*.tf; the table's partition"
+        " spec and sort order must be declared there."
+    )
+
+
+def _layout_of(tf_file: Path, metadata: dict) -> TableLayout:
+    def fields(block: str) -> list[dict]:
+        found = (metadata.get(block) or {}).get("fields") or []
+        if not isinstance(found, list) or not all(isinstance(field, dict) for field in found):
+            raise TerraformSchemaError(f"{tf_file}: {block}.fields must be a literal list of objects, one per field")
+        return found
+
+    def source(field: dict, block: str) -> str:
+        match = _SOURCE.fullmatch(str(field.get("source_id", "")))
+        if not match:
+            raise TerraformSchemaError(
+                f'{tf_file}: {block} field {field!r}: write its source_id as local.field_id["<column>"]'
+            )
+        return match.group(1)
+
+    partition = tuple(
+        PartitionField(source(field, "iceberg_partition_spec"), _unquote(field.get("transform", "")))
+        for field in fields("iceberg_partition_spec")
+    )
+    sort = tuple(
+        SortField(
+            source(field, "iceberg_sort_order"),
+            _unquote(field.get("transform", '"identity"')),
+            _unquote(field.get("direction", '"asc"')),
+            _unquote(field.get("null_order", '"nulls-first"')),
+        )
+        for field in fields("iceberg_sort_order")
+    )
+    return TableLayout(partition, sort)

@@ -3,32 +3,55 @@ the one place the type systems meet.
 
 Only the types Athena DDL, Glue and Iceberg agree on are allowed; anything else is refused with the
 list of what is, so a typo in Terraform fails at `schema status`, not in a Firehose error object.
+
+The Glue spellings are plain data; pyarrow and PyIceberg are imported by the functions that return
+their types, so the producer Lambda (which validates against Glue types only) loads neither.
 """
 
 from __future__ import annotations
 
 import re
+from functools import cache
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
-from pyiceberg import types as it
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyiceberg import types as it
 
 _DECIMAL = re.compile(r"^decimal\((\d{1,2}),\s*(\d{1,2})\)$")
-_SIMPLE: dict[str, tuple[it.PrimitiveType, pa.DataType, str]] = {
-    "string": (it.StringType(), pa.string(), "VARCHAR"),
-    "timestamp": (it.TimestampType(), pa.timestamp("us"), "TIMESTAMP"),
-    "date": (it.DateType(), pa.date32(), "DATE"),
-    "boolean": (it.BooleanType(), pa.bool_(), "BOOLEAN"),
-    "int": (it.IntegerType(), pa.int32(), "INTEGER"),
-    "bigint": (it.LongType(), pa.int64(), "BIGINT"),
-    "float": (it.FloatType(), pa.float32(), "FLOAT"),
-    "double": (it.DoubleType(), pa.float64(), "DOUBLE"),
+# Glue type -> DuckDB type; the Iceberg and Arrow types are in _iceberg_and_arrow().
+_SIMPLE: dict[str, str] = {
+    "string": "VARCHAR",
+    "timestamp": "TIMESTAMP",
+    "date": "DATE",
+    "boolean": "BOOLEAN",
+    "int": "INTEGER",
+    "bigint": "BIGINT",
+    "float": "FLOAT",
+    "double": "DOUBLE",
 }
 SUPPORTED_GLUE_TYPES = (*_SIMPLE, "decimal(P,S)")
-_ICEBERG_TO_GLUE = {str(iceberg): glue for glue, (iceberg, _, _) in _SIMPLE.items()}
 
 
 class UnsupportedTypeError(ValueError):
     """A column type outside the allow-list shared by Glue, Athena DDL and Iceberg."""
+
+
+@cache
+def _iceberg_and_arrow() -> dict[str, tuple[it.PrimitiveType, pa.DataType]]:
+    import pyarrow as pa
+    from pyiceberg import types as it
+
+    return {
+        "string": (it.StringType(), pa.string()),
+        "timestamp": (it.TimestampType(), pa.timestamp("us")),
+        "date": (it.DateType(), pa.date32()),
+        "boolean": (it.BooleanType(), pa.bool_()),
+        "int": (it.IntegerType(), pa.int32()),
+        "bigint": (it.LongType(), pa.int64()),
+        "float": (it.FloatType(), pa.float32()),
+        "double": (it.DoubleType(), pa.float64()),
+    }
 
 
 def normalize_glue_type(glue_type: str) -> str:
@@ -49,56 +72,69 @@ def normalize_glue_type(glue_type: str) -> str:
 
 
 def iceberg_type(glue_type: str) -> it.PrimitiveType:
+    from pyiceberg import types as it
+
     text = normalize_glue_type(glue_type)
     if text.startswith("decimal("):
         precision, scale = (int(part) for part in text[8:-1].split(","))
         return it.DecimalType(precision, scale)
-    return _SIMPLE[text][0]
+    return _iceberg_and_arrow()[text][0]
 
 
 def arrow_type(glue_type: str) -> pa.DataType:
+    import pyarrow as pa
+
     text = normalize_glue_type(glue_type)
     if text.startswith("decimal("):
         precision, scale = (int(part) for part in text[8:-1].split(","))
         return pa.decimal128(precision, scale)
-    return _SIMPLE[text][1]
+    return _iceberg_and_arrow()[text][1]
 
 
 def duckdb_type(glue_type: str) -> str:
     """The DuckDB type a column is cast to when the local engine reads the table."""
     text = normalize_glue_type(glue_type)
-    return text.upper() if text.startswith("decimal(") else _SIMPLE[text][2]
+    return text.upper() if text.startswith("decimal(") else _SIMPLE[text]
 
 
-# Athena (Trino) result types, as GetQueryResults' ColumnInfo names them.
-_ATHENA_RESULT_TYPES = {
-    "tinyint": pa.int8(),
-    "smallint": pa.int16(),
-    "integer": pa.int32(),
-    "int": pa.int32(),
-    "bigint": pa.int64(),
-    "double": pa.float64(),
-    "real": pa.float32(),
-    "float": pa.float32(),
-    "boolean": pa.bool_(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us"),
-}
+@cache
+def _athena_result_types() -> dict[str, pa.DataType]:
+    """Athena (Trino) result types, as GetQueryResults' ColumnInfo names them."""
+    import pyarrow as pa
+
+    return {
+        "tinyint": pa.int8(),
+        "smallint": pa.int16(),
+        "integer": pa.int32(),
+        "int": pa.int32(),
+        "bigint": pa.int64(),
+        "double": pa.float64(),
+        "real": pa.float32(),
+        "float": pa.float32(),
+        "boolean": pa.bool_(),
+        "date": pa.date32(),
+        "timestamp": pa.timestamp("us"),
+    }
 
 
 def athena_result_arrow_type(column: dict) -> pa.DataType:
     """The Arrow type of an Athena ColumnInfo; types without a scalar mapping (array, map, row, json,
     varbinary, time...) stay strings as Athena renders them."""
+    import pyarrow as pa
+
     name = column.get("Type", "varchar").lower()
     if name == "decimal":
         return pa.decimal128(int(column.get("Precision") or 38), int(column.get("Scale") or 0))
-    return _ATHENA_RESULT_TYPES.get(name, pa.string())
+    return _athena_result_types().get(name, pa.string())
 
 
 def glue_type_of(iceberg: it.IcebergType) -> str:
     """The Glue spelling of a live Iceberg column type, for comparing it with Terraform's."""
+    from pyiceberg import types as it
+
     if isinstance(iceberg, it.DecimalType):
         return f"decimal({iceberg.precision},{iceberg.scale})"
     if isinstance(iceberg, it.TimestamptzType):
         return "timestamptz"
-    return _ICEBERG_TO_GLUE.get(str(iceberg), str(iceberg))
+    by_iceberg = {str(types[0]): glue for glue, types in _iceberg_and_arrow().items()}
+    return by_iceberg.get(str(iceberg), str(iceberg))

@@ -49,7 +49,15 @@ def plan_metadata(plan: MigrationPlan) -> dict:
         f"| {n} | {type_in(plan.desired, n)} | {type_in(plan.catalog, n) if plan.catalog else 'n/a'} | {type_in(plan.live, n)} |"
         for n in names
     ]
+    if plan.desired_layout is not None:
+        side_by_side += ["", "| layout | desired (Terraform) | live (Iceberg) |", "|---|---|---|"]
+        side_by_side += [
+            f"| {label} | {getattr(plan.desired_layout, part)} | "
+            f"{getattr(plan.live_layout, part) if plan.live_layout else 'n/a'} |"
+            for label, part in (("partition spec", "partition_text"), ("sort order", "sort_text"))
+        ]
     ddl = plan.add_columns_ddl()
+    layout = plan.as_dict()["layout"]
     return {
         "table": plan.table,
         "state": plan.state,
@@ -68,6 +76,10 @@ def plan_metadata(plan: MigrationPlan) -> dict:
             schema=dg.TableSchema(columns=[dg.TableColumn(name, "string") for name in DRIFT_COLUMNS]),
         ),
         "planned_ddl": dg.MetadataValue.md(f"```sql\n{ddl}\n```" if ddl else "nothing additive to apply"),
+        "desired_partition_spec": (layout["desired"] or {}).get("partition_spec", "n/a"),
+        "desired_sort_order": (layout["desired"] or {}).get("sort_order", "n/a"),
+        "live_partition_spec": (layout["live"] or {}).get("partition_spec", "n/a"),
+        "live_sort_order": (layout["live"] or {}).get("sort_order", "n/a"),
     }
 
 
@@ -82,7 +94,8 @@ def iceberg_schema(
     context: dg.AssetExecutionContext, config: SchemaMigrationConfig, stack: dg.ResourceParam[Stack]
 ) -> dg.MaterializeResult:
     """The schema state of health_records: desired (the Terraform Glue module), catalog (Glue's columns,
-    aws mode) and live (the Iceberg metadata) side by side, the drift classified, and the migration plan.
+    aws mode) and live (the Iceberg metadata) side by side, the drift classified, and the migration plan;
+    the partition spec and sort order, desired (the S3 Tables module) and live, too.
     `terraform apply` does not change the Iceberg metadata: when this shows additive drift, the
     schema_migration job (started by schema_drift_sensor) adds the columns and verifies them. Its data
     version is the live schema's fingerprint, so after a migration the daily summaries show as stale."""

@@ -17,7 +17,7 @@ from health_pipeline.engines.local.maintenance import LocalTableMaintenance
 from health_pipeline.engines.local.query_engine import DuckDBQueryEngine
 from health_pipeline.engines.local.schema_target import LocalSchemaTarget
 from health_pipeline.engines.local.table import LocalIcebergTable
-from health_pipeline.schema import TableSchema, read_desired_schema
+from health_pipeline.schema import TableLayout, TableSchema, read_desired_layout, read_desired_schema
 from health_pipeline.settings import Settings
 
 
@@ -31,6 +31,12 @@ class LocalStack:
     def desired_schema(self) -> TableSchema:
         """The schema Terraform declares (the Glue module's columns), read afresh on every call."""
         return read_desired_schema(self.settings.glue_module_dir)
+
+    def desired_layout(self) -> TableLayout | None:
+        """The partition spec and sort order Terraform declares (the S3 Tables module's table); None
+        when the Terraform directory has no modules/s3tables (the layout is then not compared)."""
+        module = self.settings.s3tables_module_dir
+        return read_desired_layout(module) if module.is_dir() else None
 
     @cached_property
     def table(self) -> LocalIcebergTable:
@@ -64,4 +70,4 @@ class LocalStack:
 
     @cached_property
     def schema_target(self) -> LocalSchemaTarget:
-        return LocalSchemaTarget(self.table, self.desired_schema, self.query_engine)
+        return LocalSchemaTarget(self.table, self.desired_schema, self.query_engine, self.desired_layout)

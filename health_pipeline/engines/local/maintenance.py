@@ -5,8 +5,9 @@
   recorded_at with small Parquet row groups, so that a day's window in the users' time zone reads only
   the row groups it needs. The rewrite is one snapshot tagged `health-pipeline.maintenance`: the rows
   are the same, and the new-data sensor sees no new data in it.
-- Manifest merging: one `merge_append` with no new file folds every manifest into as few as the
-  table's merge properties allow (each 5-minute buffer otherwise leaves a manifest behind).
+- Manifest merging, before and after compaction: one `merge_append` with no new file folds every
+  manifest into as few as the table's merge properties allow (each 5-minute buffer otherwise leaves
+  a manifest behind).
 - Snapshot expiry: snapshots older than the retention are dropped from the metadata, except the
   current one, the newest `keep_last`, and every snapshot from `keep_from` on (the new-data sensor's
   cursor: the history it has not read yet). Expiry removes metadata only; data files stay.
@@ -19,6 +20,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.exceptions import ValidationException
 from pyiceberg.expressions import And, GreaterThanOrEqual, LessThan
@@ -31,7 +33,7 @@ from health_pipeline.engines.maintenance import (
     MaintenanceReport,
     table_figures,
 )
-from health_pipeline.engines.pyiceberg_patches import conform_rows, rewrite_files
+from health_pipeline.engines.pyiceberg_patches import conform_rows, expire_snapshot_ids, rewrite_files
 
 COMPACTED_THROUGH = "health-pipeline.compacted-through"  # the last UTC day compaction has rewritten
 ROW_GROUP_ROWS = 4096  # about an hour of a day of 100,000 records: a day's window skips the rest
@@ -59,11 +61,12 @@ class LocalTableMaintenance:
         report.figures.update(table_figures(iceberg, "before"))
         with flocked(self.commit_lock):
             iceberg = self._set_properties(self.table.load())
-            report.compacted_days = self._compact(iceberg, now, policy.closed_after)
-            iceberg = self.table.load()
+            # Merge first: compaction's commit rewrites every manifest that lists a file it replaces,
+            # which is thousands of one-file manifests on a table that has not been maintained.
             self._merge_manifests(iceberg)
-            iceberg = self.table.load()
-            expired = self._expire(iceberg, now, policy, keep_from)
+            report.compacted_days = self._compact(self.table.load(), now, policy.closed_after)
+            self._merge_manifests(self.table.load())
+            expired = self._expire(self.table.load(), now, policy, keep_from)
         iceberg = self.table.load()
         report.figures.update(table_figures(iceberg, "after"))
         report.figures.update(days_compacted=len(report.compacted_days), snapshots_expired=expired)
@@ -115,14 +118,16 @@ class LocalTableMaintenance:
         )
         if not due:
             return []
+        first, last = datetime.combine(due[0], datetime.min.time()), datetime.combine(due[-1], datetime.min.time())
+        window = And(
+            GreaterThanOrEqual("recorded_at", first.isoformat()),
+            LessThan("recorded_at", (last + timedelta(days=1)).isoformat()),
+        )
+        scanned = conform_rows(table.scan(row_filter=window).to_arrow(), table)  # one plan for every due day
+        day_of_row = pc.days_between(pa.scalar(datetime(1970, 1, 1), pa.timestamp("us")), scanned["recorded_at"])
         removed, rows = [], []
         for day in due:
-            start = datetime.combine(day, datetime.min.time())
-            window = And(
-                GreaterThanOrEqual("recorded_at", start.isoformat()),
-                LessThan("recorded_at", (start + timedelta(days=1)).isoformat()),
-            )
-            day_rows = conform_rows(table.scan(row_filter=window).to_arrow(), table)
+            day_rows = scanned.filter(pc.equal(day_of_row, (day - EPOCH).days))
             order = pc.sort_indices(day_rows, sort_keys=[("recorded_at", "ascending"), ("user_id", "ascending")])
             rows.append(day_rows.take(order))
             removed += files_by_day[day]
@@ -157,5 +162,5 @@ class LocalTableMaintenance:
                 keep |= {s.snapshot_id for s in snapshots if (s.sequence_number or 0) >= (cursor.sequence_number or 0)}
         expired = [s.snapshot_id for s in snapshots if s.snapshot_id not in keep and s.timestamp_ms < cutoff_ms]
         if expired:
-            table.maintenance.expire_snapshots().by_ids(expired).commit()
+            expire_snapshot_ids(table, expired)
         return len(expired)

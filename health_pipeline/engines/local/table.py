@@ -16,7 +16,8 @@ from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.table import Table
-from pyiceberg.transforms import DayTransform
+from pyiceberg.table.sorting import SortField, SortOrder
+from pyiceberg.transforms import DayTransform, IdentityTransform
 
 from health_pipeline.engines.pyiceberg_patches import FastCommitSqlCatalog
 from health_pipeline.schema.model import Column, TableSchema
@@ -95,10 +96,13 @@ class LocalIcebergTable:
                 name="recorded_at_day",
             )
         )
+        # The layout terraform/modules/s3tables declares for health_records: recorded_at ascending.
+        order = SortOrder(SortField(source_id=time_field.field_id, transform=IdentityTransform()))
         return catalog.create_table(
             self.identifier,
             schema=schema,
             partition_spec=spec,
+            sort_order=order,
             properties={"format-version": "2", "write.parquet.compression-codec": "zstd"},
         )
 

@@ -1,5 +1,5 @@
 # Production: the whole pipeline with the seed's names.
-#   producer -> Firehose (5 MB / 300 s) -> S3 Tables (Iceberg) -> Glue -> Athena -> CSV exports
+#   producer (Lambda) -> Firehose (5 MB / 300 s) -> S3 Tables (Iceberg) -> Glue -> Athena -> CSV exports
 #
 # Before the first apply, once per account and region: integrate S3 Tables with the Glue Data
 # Catalog and Lake Formation (creates the s3tablescatalog catalog). After apply: grant the Firehose
@@ -63,6 +63,21 @@ module "firehose" {
   error_output_prefix        = local.error_output_prefix
   buffering_size_mb          = local.buffering.size_mb
   buffering_interval_seconds = local.buffering.interval_seconds
+}
+
+# The producer: the app's records through a Lambda (function URL, AWS_IAM) into the stream. Its
+# package is `make lambda`'s dist/health_pipeline_lambda.zip; its checksum is a variable.
+module "lambda" {
+  source = "../../modules/lambda"
+
+  function_name        = var.producer_function_name
+  package_path         = var.producer_package_path
+  package_base64sha256 = var.producer_package_base64sha256
+  stream_name          = module.firehose.stream_name
+  stream_arn           = module.firehose.stream_arn
+  glue_database_name   = module.glue.database_name
+  glue_table_name      = module.glue.table_name
+  invoker_role_names   = var.producer_invoker_role_names
 }
 
 module "alarms" {

@@ -97,3 +97,24 @@ output "dagster_database_secret_arn" {
   description = "ARN of the RDS-managed secret with the database password (not the password)."
   value       = module.dagster.database_secret_arn
 }
+
+# The producer Lambda (not settings of the code: producer_*, printed as comments like dagster_*).
+output "producer_function_url" {
+  description = "The app's entry point: HTTPS, requests signed with SigV4 (AWS_IAM)."
+  value       = module.lambda.function_url
+}
+
+output "producer_function_name" {
+  description = "The producer Lambda."
+  value       = module.lambda.function_name
+}
+
+output "producer_log_group" {
+  description = "The producer Lambda's log group."
+  value       = module.lambda.log_group_name
+}
+
+output "producer_invoke_policy_json" {
+  description = "The identity policy a caller's role needs (attached already to producer_invoker_role_names)."
+  value       = module.lambda.invoke_policy_json
+}

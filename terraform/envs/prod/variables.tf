@@ -46,6 +46,30 @@ variable "dagster_trusted_role_arns" {
   default     = []
 }
 
+# -- the producer Lambda (modules/lambda) --------------------------------------------------------------
+variable "producer_function_name" {
+  description = "Name of the producer Lambda."
+  type        = string
+  default     = "health-logger-prod-producer"
+}
+
+variable "producer_package_path" {
+  description = "The package `make lambda` builds, relative to terraform/envs/prod (terraform -chdir)."
+  type        = string
+  default     = "../../../dist/health_pipeline_lambda.zip"
+}
+
+variable "producer_package_base64sha256" {
+  description = "Base64 SHA-256 of that package, as `make lambda` prints it (TF_VAR_producer_package_base64sha256)."
+  type        = string
+}
+
+variable "producer_invoker_role_names" {
+  description = "Roles of this account that may call the producer's function URL (SigV4-signed), e.g. the app's Cognito identity pool authenticated role."
+  type        = list(string)
+  default     = []
+}
+
 # -- the operators' Dagster (modules/dagster) -------------------------------------------------------
 variable "dagster_vpc_id" {
   description = "VPC of the Dagster deployment; its private subnets need a NAT gateway or VPC endpoints to the AWS APIs."

@@ -5,6 +5,11 @@ terraform {
       source  = "hashicorp/aws"
       version = ">= 6.25, < 7.0"
     }
+    # The partitioned, sorted health_records table (modules/s3tables): awscc_s3tables_table.
+    awscc = {
+      source  = "hashicorp/awscc"
+      version = ">= 1.72, < 2.0"
+    }
   }
 
   # State lives in S3 with native locking (Terraform >= 1.10), never on a laptop. Give the
@@ -26,4 +31,8 @@ provider "aws" {
       managed-by  = "terraform"
     }
   }
+}
+
+provider "awscc" {
+  region = var.region
 }

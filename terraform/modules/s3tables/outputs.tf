@@ -15,12 +15,12 @@ output "namespace" {
 
 output "table_name" {
   description = "Name of the Iceberg table."
-  value       = aws_s3tables_table.health_records.name
+  value       = awscc_s3tables_table.health_records.table_name
 }
 
 output "table_arn" {
   description = "ARN of the Iceberg table (the resource of s3tables:GetTableData)."
-  value       = aws_s3tables_table.health_records.arn
+  value       = awscc_s3tables_table.health_records.table_arn
 }
 
 output "athena_catalog" {

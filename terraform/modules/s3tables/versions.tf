@@ -1,10 +1,17 @@
 terraform {
-  required_version = ">= 1.6"
+  # removed blocks (the table's move from aws_s3tables_table to awscc_s3tables_table) need 1.7.
+  required_version = ">= 1.7"
   required_providers {
     aws = {
       source = "hashicorp/aws"
-      # 6.25 is the first release known to have the aws_s3tables_table `metadata` block used here.
+      # 6.25 is the first release known to have the table bucket and namespace arguments used here.
       version = ">= 6.25, < 7.0"
+    }
+    awscc = {
+      source = "hashicorp/awscc"
+      # 1.72 is the first release whose awscc_s3tables_table has iceberg_partition_spec and
+      # iceberg_sort_order (CloudFormation schema of 2026-02-18).
+      version = ">= 1.72, < 2.0"
     }
   }
 }
