@@ -7,6 +7,9 @@ from typing import Any, ClassVar, Protocol
 
 import pyarrow as pa
 
+from health_pipeline.schema import TableLayout, TableSchema, read_desired_layout, read_desired_schema
+from health_pipeline.settings import Settings
+
 
 class QueryFailed(RuntimeError):
     """A query did not succeed; the message says which query, why, and what to do."""
@@ -48,6 +51,23 @@ class ExportedFile:
     location: str
     size_bytes: int | None
     how: str
+
+
+@dataclass
+class TerraformDesired:
+    """What both stacks read from the Terraform they are given: the desired schema and layout."""
+
+    settings: Settings
+
+    def desired_schema(self) -> TableSchema:
+        """The schema Terraform declares (the Glue module's columns), read afresh on every call."""
+        return read_desired_schema(self.settings.glue_module_dir)
+
+    def desired_layout(self) -> TableLayout | None:
+        """The partition spec and sort order Terraform declares (the S3 Tables module's table); None
+        when the Terraform directory has no modules/s3tables (the layout is then not compared)."""
+        module = self.settings.s3tables_module_dir
+        return read_desired_layout(module) if module.is_dir() else None
 
 
 class Stack(Protocol):

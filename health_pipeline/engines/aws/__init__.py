@@ -19,27 +19,14 @@ from health_pipeline.engines.aws.export_store import S3ExportStore, split_s3_uri
 from health_pipeline.engines.aws.maintenance import S3TablesMaintenance
 from health_pipeline.engines.aws.schema_target import AthenaSchemaTarget
 from health_pipeline.engines.aws.table import GlueIcebergTable
+from health_pipeline.engines.base import TerraformDesired
 from health_pipeline.engines.delivery import ErrorOutput
-from health_pipeline.schema import TableLayout, TableSchema, read_desired_layout, read_desired_schema
-from health_pipeline.settings import Settings
 
 
 @dataclass
-class AwsStack:
-    settings: Settings
-
+class AwsStack(TerraformDesired):
     query_kind = AthenaQueryEngine.engine
     export_kinds = S3ExportStore.kinds
-
-    def desired_schema(self) -> TableSchema:
-        """The schema Terraform declares (the Glue module's columns), read afresh on every call."""
-        return read_desired_schema(self.settings.glue_module_dir)
-
-    def desired_layout(self) -> TableLayout | None:
-        """The partition spec and sort order Terraform declares (the S3 Tables module's table); None
-        when the Terraform directory has no modules/s3tables (the layout is then not compared)."""
-        module = self.settings.s3tables_module_dir
-        return read_desired_layout(module) if module.is_dir() else None
 
     def client(self, service: str) -> Any:
         import boto3

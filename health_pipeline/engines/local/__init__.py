@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+from health_pipeline.engines.base import TerraformDesired
 from health_pipeline.engines.local.delivery_monitor import LocalDeliveryMonitor
 from health_pipeline.engines.local.delivery_stream import LocalDeliveryStream
 from health_pipeline.engines.local.export_store import LocalExportStore, export_root
@@ -17,26 +18,12 @@ from health_pipeline.engines.local.maintenance import LocalTableMaintenance
 from health_pipeline.engines.local.query_engine import DuckDBQueryEngine
 from health_pipeline.engines.local.schema_target import LocalSchemaTarget
 from health_pipeline.engines.local.table import LocalIcebergTable
-from health_pipeline.schema import TableLayout, TableSchema, read_desired_layout, read_desired_schema
-from health_pipeline.settings import Settings
 
 
 @dataclass
-class LocalStack:
-    settings: Settings
-
+class LocalStack(TerraformDesired):
     query_kind = DuckDBQueryEngine.engine
     export_kinds = LocalExportStore.kinds
-
-    def desired_schema(self) -> TableSchema:
-        """The schema Terraform declares (the Glue module's columns), read afresh on every call."""
-        return read_desired_schema(self.settings.glue_module_dir)
-
-    def desired_layout(self) -> TableLayout | None:
-        """The partition spec and sort order Terraform declares (the S3 Tables module's table); None
-        when the Terraform directory has no modules/s3tables (the layout is then not compared)."""
-        module = self.settings.s3tables_module_dir
-        return read_desired_layout(module) if module.is_dir() else None
 
     @cached_property
     def table(self) -> LocalIcebergTable:
