@@ -135,3 +135,10 @@ def test_the_asset_reports_its_figures_and_keeps_what_the_sensor_needs(aged):
     assert metadata["snapshots_expired"].value == 0
     (check,) = result.get_asset_check_evaluations()
     assert check.passed and check.check_name == "maintenance_healthy"
+
+
+def test_compaction_rewrites_runs_of_consecutive_days_a_week_at_most():
+    from health_pipeline.engines.local.maintenance import _batches
+
+    days = [date(2026, 1, 1) + timedelta(days=n) for n in (*range(10), 12, 13)]
+    assert [[d.day for d in batch] for batch in _batches(days)] == [[1, 2, 3, 4, 5, 6, 7], [8, 9, 10], [13, 14]]

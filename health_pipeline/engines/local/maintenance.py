@@ -43,6 +43,7 @@ TABLE_PROPERTIES = {
     "commit.manifest-merge.min-count-to-merge": "2",
 }
 EPOCH = date(1970, 1, 1)
+BATCH_DAYS = 7  # days rewritten per scan and commit: bounds the rows a compaction holds in memory
 
 
 class LocalTableMaintenance:
@@ -118,26 +119,32 @@ class LocalTableMaintenance:
         )
         if not due:
             return []
-        first, last = datetime.combine(due[0], datetime.min.time()), datetime.combine(due[-1], datetime.min.time())
-        window = And(
-            GreaterThanOrEqual("recorded_at", first.isoformat()),
-            LessThan("recorded_at", (last + timedelta(days=1)).isoformat()),
-        )
-        scanned = conform_rows(table.scan(row_filter=window).to_arrow(), table)  # one plan for every due day
-        day_of_row = pc.days_between(pa.scalar(datetime(1970, 1, 1), pa.timestamp("us")), scanned["recorded_at"])
-        removed, rows = [], []
-        for day in due:
-            day_rows = scanned.filter(pc.equal(day_of_row, (day - EPOCH).days))
-            order = pc.sort_indices(day_rows, sort_keys=[("recorded_at", "ascending"), ("user_id", "ascending")])
-            rows.append(day_rows.take(order))
-            removed += files_by_day[day]
-        rewrite_files(table, removed, rows, {MAINTENANCE_PROPERTY: "compaction"})
+        for batch in _batches(due):
+            self._rewrite_days(self.table.load(), batch, files_by_day)
         newest = max(due)
         if compacted_through is None or newest > compacted_through:
             table = self.table.load()
             with table.transaction() as transaction:
                 transaction.set_properties({COMPACTED_THROUGH: newest.isoformat()})
         return [day.isoformat() for day in due]
+
+    @staticmethod
+    def _rewrite_days(table: Table, days: list[date], files_by_day: dict[date, list]) -> None:
+        """One scan of `days` (consecutive), each day's rows sorted, committed in one snapshot."""
+        first = datetime.combine(days[0], datetime.min.time())
+        window = And(
+            GreaterThanOrEqual("recorded_at", first.isoformat()),
+            LessThan("recorded_at", (first + timedelta(days=len(days))).isoformat()),
+        )
+        scanned = conform_rows(table.scan(row_filter=window).to_arrow(), table)
+        day_of_row = pc.days_between(pa.scalar(datetime(1970, 1, 1), pa.timestamp("us")), scanned["recorded_at"])
+        removed, rows = [], []
+        for day in days:
+            day_rows = scanned.filter(pc.equal(day_of_row, (day - EPOCH).days))
+            order = pc.sort_indices(day_rows, sort_keys=[("recorded_at", "ascending"), ("user_id", "ascending")])
+            rows.append(day_rows.take(order))
+            removed += files_by_day[day]
+        rewrite_files(table, removed, rows, {MAINTENANCE_PROPERTY: "compaction"})
 
     @staticmethod
     def _merge_manifests(table: Table) -> None:
@@ -164,3 +171,14 @@ class LocalTableMaintenance:
         if expired:
             expire_snapshot_ids(table, expired)
         return len(expired)
+
+
+def _batches(days: list[date]) -> list[list[date]]:
+    """`days` (sorted) in runs of consecutive days, at most BATCH_DAYS each."""
+    batches: list[list[date]] = []
+    for day in days:
+        if batches and day == batches[-1][-1] + timedelta(days=1) and len(batches[-1]) < BATCH_DAYS:
+            batches[-1].append(day)
+        else:
+            batches.append([day])
+    return batches
