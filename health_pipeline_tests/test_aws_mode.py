@@ -69,6 +69,13 @@ def glue_table(settings: Settings, schema: TableSchema, laid_out: bool = True):
     )
 
 
+def schema_status(settings: Settings) -> subprocess.CompletedProcess:
+    """`health-pipeline schema status --json` in aws mode, as an operator runs it."""
+    return subprocess.run(
+        [*CLI, "schema", "status", "--json"], env=aws_env(settings), cwd=PROJECT_ROOT, capture_output=True, text=True
+    )
+
+
 def aws_env(settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEALTH_PIPELINE_", "DAGSTER_"))}
     env.update(
@@ -150,13 +157,7 @@ def test_a_failed_athena_query_fails_the_run_with_its_reason_and_retries_only_wh
 def test_schema_status_in_aws_mode_compares_terraform_glue_and_the_live_iceberg_schema(aws, aws_settings):
     desired = read_desired_schema(aws_settings.glue_module_dir)
     glue_table(aws_settings, TableSchema(desired.columns[:-1]))  # the last Terraform column not yet applied
-    done = subprocess.run(
-        [*CLI, "schema", "status", "--json"],
-        env=aws_env(aws_settings),
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-    )
+    done = schema_status(aws_settings)
     assert done.returncode == 3, done.stderr
     plan = json.loads(done.stdout)
     missing = desired.columns[-1]
@@ -173,13 +174,7 @@ def test_schema_status_in_aws_mode_reports_an_unpartitioned_live_table_as_needin
     # What the first Terraform (aws_s3tables_table, no partition spec) created: the columns are right,
     # the layout is not, and only a person can change it.
     glue_table(aws_settings, read_desired_schema(aws_settings.glue_module_dir), laid_out=False)
-    done = subprocess.run(
-        [*CLI, "schema", "status", "--json"],
-        env=aws_env(aws_settings),
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-    )
+    done = schema_status(aws_settings)
     assert done.returncode == 4, done.stderr
     plan = json.loads(done.stdout)
     assert plan["state"] == "needs_person" and plan["ddl"]["add_columns"] is None

@@ -8,6 +8,7 @@ from health_pipeline.defs.summary.schedules import DAILY_SUMMARY_JOB
 from health_pipeline.engines import Stack
 from health_pipeline.snapshots import new_data, snapshots_after
 
+NEW_DATA_SENSOR = "new_data_sensor"
 FIRST_TICK_SNAPSHOTS = 200  # with no cursor yet, look back this far rather than read the whole history
 
 
@@ -23,6 +24,7 @@ def build_new_data_sensor(partitions: dg.DailyPartitionsDefinition, jobs: list) 
     zone = ZoneInfo(partitions.timezone)
 
     @dg.sensor(
+        name=NEW_DATA_SENSOR,
         jobs=jobs,
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.RUNNING,

@@ -4,11 +4,10 @@ import dagster as dg
 from pydantic import Field
 
 from health_pipeline.defs.common import HEALTH_RECORDS, OWNER
+from health_pipeline.defs.quality.sensors import FIRST_TICK_SNAPSHOTS, NEW_DATA_SENSOR
 from health_pipeline.engines import Stack
 from health_pipeline.engines.maintenance import MaintenancePolicy, MaintenanceReport
 
-NEW_DATA_SENSOR = "new_data_sensor"
-FIRST_TICK_SNAPSHOTS = 200  # what new_data_sensor reads on its first tick: kept while it has no cursor
 CHECK = "maintenance_healthy"
 
 
