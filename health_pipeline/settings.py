@@ -39,6 +39,8 @@ class Settings:
     athena_workgroup: str = "primary"
     athena_output: str = "s3://health-logger-prod/athena-results/"
     export_uri: str = ""
+    # DuckDB's memory budget per local query, in MB; None: 64 MB per DuckDB thread (engines.local.query_engine).
+    local_query_memory_mb: int | None = None
     # Only for PyIceberg's S3 file IO, which (unlike boto3) does not read AWS_ENDPOINT_URL by itself.
     s3_endpoint_url: str | None = None
 
@@ -70,6 +72,8 @@ class Settings:
                     f"{variable}={value!r} is not a plain lower-case identifier ([a-z_][a-z0-9_]*, at most 255"
                     " characters, not an SQL keyword); Athena and Glue names must be."
                 )
+        if self.local_query_memory_mb is not None:
+            object.__setattr__(self, "local_query_memory_mb", _megabytes(self.local_query_memory_mb))
         if not self.export_uri:
             default = "s3://health-logger-prod/exports/" if self.mode == "aws" else str(self.home / "exports") + "/"
             object.__setattr__(self, "export_uri", default)
@@ -112,6 +116,23 @@ class Settings:
     def dagster_home(self) -> Path:
         return self.home / "dagster"
 
+    @property
+    def query_spill_dir(self) -> Path:
+        return self.home / "query_spill"
+
+
+def _megabytes(value: int | str) -> int:
+    try:
+        megabytes = int(str(value).strip())
+    except ValueError:
+        megabytes = 0
+    if megabytes < 16:
+        raise SettingsError(
+            f"HEALTH_PIPELINE_LOCAL_QUERY_MEMORY_MB={value!r} is not a memory budget; give a whole number of"
+            " megabytes, at least 16 (or leave it unset for 64 MB per DuckDB thread)."
+        )
+    return megabytes
+
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Build the settings from the environment (or a given mapping, for tests). A variable that is unset
@@ -131,6 +152,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         "athena_workgroup": env.get("HEALTH_PIPELINE_ATHENA_WORKGROUP"),
         "athena_output": env.get("HEALTH_PIPELINE_ATHENA_OUTPUT"),
         "export_uri": env.get("HEALTH_PIPELINE_EXPORT_URI"),
+        "local_query_memory_mb": env.get("HEALTH_PIPELINE_LOCAL_QUERY_MEMORY_MB"),
         "s3_endpoint_url": env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL"),
     }
     return Settings(**{name: value for name, value in values.items() if value})

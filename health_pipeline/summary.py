@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from health_pipeline.sql import Query, load_sql, with_day_case
@@ -63,6 +62,8 @@ def query_ranges(days: list[date]) -> list[list[date]]:
 def rows_by_day(rows: pa.Table, days: list[date]) -> dict[date, pa.Table]:
     """The summary rows of each day (a day without records gets no rows, with the same columns)."""
     column = rows.column("date")
+    import pyarrow.compute as pc  # on use: its kernels (~12 MB) need not be in memory while a query runs
+
     return {day: rows.filter(pc.equal(column, day.isoformat())) for day in days}
 
 
@@ -111,7 +112,7 @@ def _column_text(column: pa.Array) -> list[str]:
     nulls empty. Only the floats go through Python one value at a time."""
     if pa.types.is_floating(column.type):
         return ["" if value is None else repr(round(value, 3)) for value in column.to_pylist()]
-    return ["" if value is None else value for value in pc.cast(column, pa.string()).to_pylist()]
+    return ["" if value is None else value for value in column.cast(pa.string()).to_pylist()]
 
 
 def preview_markdown(rows: pa.Table, limit: int = 10) -> str:

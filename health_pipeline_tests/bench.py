@@ -4,7 +4,7 @@
   (60 uniform days; 1.0 is ideal, a Tokyo day spans two UTC days, target <= 2.2).
 - aggregate_vs_duckdb: the engine's time for the one-million-record day's summary (PyIceberg planning
   + DuckDB) over a bare DuckDB read_parquet of the same files running the same SQL; target <= 1.5.
-- summary_peak_rss_mb: the peak RSS of a fresh process computing that day's summary; target <= 500.
+- summary_peak_rss_mb: the peak RSS of a fresh process computing that day's summary and its CSV; target <= 300.
 - athena_polls_per_query, athena_detect_delay_ratio: the Athena engine's polling on a simulated Athena
   (fake clock) for a 100 s query, worst of 50 jitter draws: GetQueryExecution calls (target <= 15) and
   (detection - completion) / duration (target < 0.1); `_1s` / `_10s` for shorter queries.
@@ -32,7 +32,6 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import numpy as np
-import pyarrow as pa
 
 from health_pipeline.engines.local import LocalStack
 from health_pipeline.engines.maintenance import MaintenancePolicy
@@ -43,26 +42,11 @@ from health_pipeline_tests.athena_simulation import polling_figures
 from health_pipeline_tests.bench_backfill import backfill_figures
 from health_pipeline_tests.bench_lambda import lambda_figures
 from health_pipeline_tests.bench_sensor import sensor_figures
+from health_pipeline_tests.synthetic_records import synthetic_day
 
 ZONE = ZoneInfo("Asia/Tokyo")
 FIRST_DAY = date(2026, 9, 1)
 DAYS = 60
-
-
-def synthetic_day(start: datetime, records: int, users: int, rng: np.random.Generator) -> pa.Table:
-    """`records` check-ins spread over the 24 hours from `start` (UTC, no zone)."""
-    offsets_us = rng.integers(0, 86_400_000_000, records)
-    base = np.datetime64(start, "us")
-    return pa.table(
-        {
-            "user_id": pa.array([f"user-{n:06d}" for n in rng.integers(0, users, records)], pa.string()),
-            "recorded_at": pa.array(base + offsets_us.astype("timedelta64[us]"), pa.timestamp("us")),
-            "fatigue": pa.array(rng.integers(0, 11, records), pa.int32()),
-            "mood": pa.array(rng.integers(0, 11, records), pa.int32()),
-            "motivation": pa.array(rng.integers(0, 11, records), pa.int32()),
-            "flags": pa.array(rng.choice([0, 1, 2, 4, 8], records), pa.int32()),
-        }
-    )
 
 
 def build_table(home: Path, per_day: dict[int, int], default: int, *, tokyo_days: bool) -> LocalStack:

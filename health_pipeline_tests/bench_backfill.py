@@ -16,6 +16,7 @@ from health_pipeline.definitions import build_definitions
 from health_pipeline.engines.local import LocalStack
 from health_pipeline.settings import Settings
 from health_pipeline.summary import day_window
+from health_pipeline_tests.synthetic_records import synthetic_day
 
 FIRST = date(2026, 10, 1)
 DAYS = 30
@@ -23,8 +24,6 @@ RECORDS_PER_DAY = 20_000
 
 
 def backfill_figures() -> dict[str, float | int]:
-    from health_pipeline_tests.bench import synthetic_day
-
     with tempfile.TemporaryDirectory(prefix="hp-bench-backfill-") as tmp:
         settings = Settings(home=Path(tmp) / "home", start_date="2026-09-01")
         stack = LocalStack(settings)

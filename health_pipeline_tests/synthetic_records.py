@@ -8,6 +8,7 @@ with `Z` and half in Tokyo time (`+09:00`). Each record's user_id is `<prefix><l
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -62,3 +63,20 @@ def jsonl_records(
 def write_jsonl(path: Path, count: int, **options) -> Path:
     path.write_bytes(jsonl_records(count, **options))
     return path
+
+
+def synthetic_day(start: datetime, records: int, users: int, rng: np.random.Generator) -> pa.Table:
+    """`records` check-ins as the table holds them, spread over the 24 hours from `start` (UTC, no zone),
+    by `users` users: for appending straight to a local table (benchmarks, memory tests)."""
+    offsets_us = rng.integers(0, 86_400_000_000, records)
+    base = np.datetime64(start, "us")
+    return pa.table(
+        {
+            "user_id": pa.array([f"user-{n:06d}" for n in rng.integers(0, users, records)], pa.string()),
+            "recorded_at": pa.array(base + offsets_us.astype("timedelta64[us]"), pa.timestamp("us")),
+            "fatigue": pa.array(rng.integers(0, 11, records), pa.int32()),
+            "mood": pa.array(rng.integers(0, 11, records), pa.int32()),
+            "motivation": pa.array(rng.integers(0, 11, records), pa.int32()),
+            "flags": pa.array(rng.choice([0, 1, 2, 4, 8], records), pa.int32()),
+        }
+    )

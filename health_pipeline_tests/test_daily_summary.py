@@ -1,17 +1,22 @@
 """The daily summary end to end on the local stack, against an independent computation in pandas."""
 
+import dataclasses
 import functools
 import operator
+import subprocess
+import sys
 from datetime import date
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 import pytest
 
 from health_pipeline.demo import generate_records
 from health_pipeline.engines.local import LocalStack
-from health_pipeline.summary import CSV_COLUMNS
+from health_pipeline.summary import CSV_COLUMNS, day_window
 from health_pipeline_tests.conftest import deliver, materialize
+from health_pipeline_tests.synthetic_records import synthetic_day
 
 DAY = date(2026, 11, 11)
 EDGE_RECORDS = [
@@ -213,3 +218,61 @@ def test_a_bug_fails_the_summary_at_once_not_after_its_retries(settings):
     error = failure.step_failure_data.error
     assert "query daily_summary could not run: AttributeError" in error.message and "not retried" in error.message
     assert "AttributeError" in error.cause.message  # the bug's own traceback is kept
+
+
+def test_a_day_over_the_memory_budget_fails_saying_which_setting_to_raise(settings):
+    """DuckDB runs within HEALTH_PIPELINE_LOCAL_QUERY_MEMORY_MB (spilling to disk), not 80% of the
+    machine; a day that does not fit fails with the setting to raise, and the same day fits the default."""
+    tight = dataclasses.replace(settings, local_query_memory_mb=16)
+    stack = LocalStack(tight)
+    start = day_window(DAY, tight.zone)[0]
+    stack.table.append(synthetic_day(start, 600_000, 150_000, np.random.default_rng(5)), stack.desired_schema())
+
+    result = materialize(tight, ["daily_health_summary"], partition_key=DAY.isoformat(), raise_on_error=False)
+    assert not result.success
+    (failure,) = [event for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
+    message = failure.step_failure_data.error.message
+    assert "needed more memory than the local engine's budget of 16 MB" in message
+    assert "set HEALTH_PIPELINE_LOCAL_QUERY_MEMORY_MB higher" in message
+    assert not result.asset_materializations_for_node("daily_health_summary")
+    assert not any(tight.query_spill_dir.glob("*"))  # DuckDB's spill files go with the failed query
+
+    result = materialize_day(settings, DAY)  # the default budget: 64 MB per DuckDB thread
+    meta = result.asset_materializations_for_node("daily_health_summary")[0].metadata
+    assert meta["records_counted"].value == 600_000 - duplicates(stack, DAY)
+
+
+def duplicates(stack: LocalStack, day: date) -> int:
+    """Records of the day that repeat an earlier (user_id, recorded_at): counted once by the summary."""
+    start, end = day_window(day, stack.settings.zone)
+    rows = stack.table.load().scan(selected_fields=("user_id", "recorded_at")).to_arrow().to_pandas()
+    inside = rows[(rows["recorded_at"] >= start) & (rows["recorded_at"] < end)]
+    return int(inside.duplicated(["user_id", "recorded_at"]).sum())
+
+
+def test_a_process_that_only_summarizes_loads_neither_the_writers_nor_pandas(loaded, stack):
+    """The summary reads the table through its catalog pointer (sqlite3 + PyIceberg's StaticTable), so a
+    process that only queries skips SQLAlchemy, PyIceberg's Arrow IO and pandas (~65 MB of its peak,
+    summary_peak_rss_mb in make bench) and still sees every commit."""
+    code = (
+        "import sys\n"
+        "from datetime import date\n"
+        "from pathlib import Path\n"
+        "from health_pipeline.engines.local import LocalStack\n"
+        "from health_pipeline.settings import Settings\n"
+        "from health_pipeline.summary import daily_summary_query, summary_csv\n"
+        f"stack = LocalStack(Settings(home=Path({str(stack.settings.home)!r})))\n"
+        f"query = daily_summary_query(date.fromisoformat({DAY.isoformat()!r}), stack.settings.zone, 'health_records')\n"
+        "result = stack.query_engine.run(query)\n"
+        "summary_csv(result.rows)\n"
+        "heavy = ('pandas', 'sqlalchemy', 'pyiceberg.io.pyarrow', 'pyarrow.dataset')\n"
+        "print(result.rows.num_rows, sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split(maxsplit=1) == [str(len(expected_summary(loaded, DAY))), "[]\n"]
+
+    committed = stack.table.load().current_snapshot().snapshot_id
+    assert stack.table.read().current_snapshot().snapshot_id == committed
+    deliver(stack, [{**loaded[0], "user_id": "one-more"}])
+    assert stack.table.read().current_snapshot().snapshot_id == stack.table.load().current_snapshot().snapshot_id
+    assert stack.table.read().current_snapshot().snapshot_id != committed

@@ -14,6 +14,11 @@ from health_pipeline_tests.conftest import run_cli
         ({"HEALTH_PIPELINE_START_DATE": "11/01/2026"}, "HEALTH_PIPELINE_START_DATE='11/01/2026' is not a date"),
         ({"HEALTH_PIPELINE_TABLE": "health records"}, "HEALTH_PIPELINE_TABLE='health records' is not a plain"),
         (
+            {"HEALTH_PIPELINE_LOCAL_QUERY_MEMORY_MB": "1GB"},
+            "HEALTH_PIPELINE_LOCAL_QUERY_MEMORY_MB='1GB' is not a memory budget; give a whole number of megabytes",
+        ),
+        ({"HEALTH_PIPELINE_LOCAL_QUERY_MEMORY_MB": "8"}, "HEALTH_PIPELINE_LOCAL_QUERY_MEMORY_MB='8' is not a memory"),
+        (
             {"HEALTH_PIPELINE_MODE": "aws", "HEALTH_PIPELINE_ATHENA_OUTPUT": "/tmp/results/"},
             "HEALTH_PIPELINE_ATHENA_OUTPUT='/tmp/results/' is not an S3 location",
         ),
@@ -37,6 +42,8 @@ def test_the_defaults_are_the_local_mode_and_the_seeds_names():
         "health_records",
     )
     assert settings.export_uri == str(settings.home / "exports") + "/"
+    assert settings.local_query_memory_mb is None  # 64 MB per DuckDB thread
+    assert load_settings({"HEALTH_PIPELINE_LOCAL_QUERY_MEMORY_MB": " 512 "}).local_query_memory_mb == 512
     aws = load_settings({"HEALTH_PIPELINE_MODE": "aws"})
     assert (aws.export_uri, aws.athena_output) == (
         "s3://health-logger-prod/exports/",

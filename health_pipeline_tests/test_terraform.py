@@ -51,6 +51,7 @@ LOCAL_ONLY_SETTINGS = {
     "HEALTH_PIPELINE_TERRAFORM_DIR",
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_S3",
+    "HEALTH_PIPELINE_LOCAL_QUERY_MEMORY_MB",
 }
 _INTERPOLATION = re.compile(r"\$\{([^{}]*)\}")
 # envs/prod outputs for the operators of the Dagster deployment and of the app, not settings of the code.

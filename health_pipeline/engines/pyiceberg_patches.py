@@ -30,7 +30,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyiceberg
 from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.io.pyarrow import write_file
 from pyiceberg.manifest import DataFile
 from pyiceberg.partitioning import PartitionFieldValue, PartitionKey
 from pyiceberg.table import StagedTable, Table, TableRequirement, Transaction, WriteTask
@@ -109,6 +108,14 @@ class _Transaction(Transaction):
         return metadata
 
 
+def _write_file(io, metadata: TableMetadata, tasks):
+    # Imported here, by writers only: pyiceberg.io.pyarrow imports pyarrow.dataset, which imports pandas
+    # (~50 MB of a process that only queries; see summary_peak_rss_mb in make bench).
+    from pyiceberg.io.pyarrow import write_file
+
+    return write_file(io, metadata, tasks)
+
+
 def append_each(table: Table, batches: list[tuple[pa.Table, dict[str, str]]]) -> list[int]:
     """One snapshot per (rows, snapshot properties), in order, all in one catalog commit; returns the
     snapshot ids. The data files of every batch are written first, in parallel."""
@@ -116,7 +123,7 @@ def append_each(table: Table, batches: list[tuple[pa.Table, dict[str, str]]]) ->
     write_ids = [uuid.uuid4() for _ in batches]
     schema, spec = metadata.schema(), metadata.spec()
     tasks = [_write_tasks(schema, spec, rows, write_id) for (rows, _), write_id in zip(batches, write_ids)]
-    files = list(write_file(table.io, metadata, iter([task for batch in tasks for task in batch])))
+    files = list(_write_file(table.io, metadata, iter([task for batch in tasks for task in batch])))
     with _Transaction(table) as transaction:
         position = 0
         for (_, properties), batch_tasks in zip(batches, tasks):
@@ -135,7 +142,7 @@ def rewrite_files(table: Table, removed: list[DataFile], rows: list[pa.Table], p
     metadata = table.metadata
     schema, spec = metadata.schema(), metadata.spec()
     tasks = [task for batch in rows for task in _write_tasks(schema, spec, batch, uuid.uuid4())]
-    files = list(write_file(table.io, metadata, iter(tasks)))
+    files = list(_write_file(table.io, metadata, iter(tasks)))
     try:
         with table.transaction() as transaction:
             with transaction.update_snapshot(snapshot_properties=properties).overwrite() as producer:

@@ -2,22 +2,26 @@
 SQL, a delivery stream with Firehose's semantics, CSV files. No account, no network, no server.
 
 `LocalStack` has the same parts as `engines.aws.AwsStack`; nothing connects or creates a file until a
-part is first used.
+part is first used. The parts that write (the stream, maintenance, migrations) are imported when first
+used: a process that only queries does not load PyIceberg's writers, SQLAlchemy or pandas.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from health_pipeline.engines.base import TerraformDesired
-from health_pipeline.engines.local.delivery_monitor import LocalDeliveryMonitor
-from health_pipeline.engines.local.delivery_stream import LocalDeliveryStream
 from health_pipeline.engines.local.export_store import LocalExportStore, export_root
-from health_pipeline.engines.local.maintenance import LocalTableMaintenance
 from health_pipeline.engines.local.query_engine import DuckDBQueryEngine
-from health_pipeline.engines.local.schema_target import LocalSchemaTarget
 from health_pipeline.engines.local.table import LocalIcebergTable
+
+if TYPE_CHECKING:
+    from health_pipeline.engines.local.delivery_monitor import LocalDeliveryMonitor
+    from health_pipeline.engines.local.delivery_stream import LocalDeliveryStream
+    from health_pipeline.engines.local.maintenance import LocalTableMaintenance
+    from health_pipeline.engines.local.schema_target import LocalSchemaTarget
 
 
 @dataclass
@@ -32,7 +36,7 @@ class LocalStack(TerraformDesired):
 
     @cached_property
     def query_engine(self) -> DuckDBQueryEngine:
-        return DuckDBQueryEngine(self.table)
+        return DuckDBQueryEngine(self.table, self.settings.query_spill_dir, self.settings.local_query_memory_mb)
 
     @cached_property
     def export_store(self) -> LocalExportStore:
@@ -45,16 +49,24 @@ class LocalStack(TerraformDesired):
 
     @cached_property
     def delivery_stream(self) -> LocalDeliveryStream:
+        from health_pipeline.engines.local.delivery_stream import LocalDeliveryStream
+
         return LocalDeliveryStream(self.settings.delivery_dir, self.table, self.desired_schema)
 
     @cached_property
     def delivery_monitor(self) -> LocalDeliveryMonitor:
+        from health_pipeline.engines.local.delivery_monitor import LocalDeliveryMonitor
+
         return LocalDeliveryMonitor(self.delivery_stream)
 
     @cached_property
     def maintenance(self) -> LocalTableMaintenance:
+        from health_pipeline.engines.local.maintenance import LocalTableMaintenance
+
         return LocalTableMaintenance(self.table, self.delivery_stream.commit_lock)
 
     @cached_property
     def schema_target(self) -> LocalSchemaTarget:
+        from health_pipeline.engines.local.schema_target import LocalSchemaTarget
+
         return LocalSchemaTarget(self.table, self.desired_schema, self.query_engine, self.desired_layout)
