@@ -44,6 +44,10 @@ class LocalIcebergTable:
         self._catalog: SqlCatalog | None = None
 
     @property
+    def catalog_db(self) -> Path:
+        return self.catalog_dir / "catalog.db"
+
+    @property
     def identifier(self) -> str:
         return f"{self.database}.{self.table_name}"
 
@@ -58,7 +62,7 @@ class LocalIcebergTable:
             with self._creating():
                 self._catalog = FastCommitSqlCatalog(
                     CATALOG_NAME,
-                    uri=f"sqlite:///{self.catalog_dir / 'catalog.db'}",
+                    uri=f"sqlite:///{self.catalog_db}",
                     warehouse=self.warehouse_dir.as_uri(),
                 )
         return self._catalog
@@ -80,17 +84,16 @@ class LocalIcebergTable:
         return self.catalog().load_table(self.identifier)
 
     def read(self) -> Table:
-        """The table as of its current commit, to read (plan a query, list snapshots), never to write.
+        """The table as of its current commit, to read (the query engine plans with it), never to write.
 
         The catalog's pointer to the current metadata file is read from its SQLite file, in the layout
         of Iceberg's JDBC catalog that PyIceberg's SqlCatalog keeps, and the metadata opened with
         PyIceberg's StaticTable through fsspec: a process that only queries then loads neither SQLAlchemy
         nor pandas (~50 MB of a summary's peak memory, summary_peak_rss_mb in make bench).
         """
-        database = self.catalog_dir / "catalog.db"
         pointer = None
-        if database.exists():
-            with closing(sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True)) as connection:
+        if self.catalog_db.exists():
+            with closing(sqlite3.connect(f"{self.catalog_db.as_uri()}?mode=ro", uri=True)) as connection:
                 try:
                     pointer = connection.execute(
                         "SELECT metadata_location FROM iceberg_tables"
