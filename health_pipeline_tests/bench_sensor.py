@@ -9,7 +9,8 @@ Figures (median of 7 ticks each, after one warm-up):
 - sensor_tick_ms: 10 new snapshots since the cursor (a few minutes of deliveries), the usual tick;
 - sensor_tick_ms_idle: no new snapshot (the cursor is current);
 - sensor_tick_ms_first: no cursor yet (the first tick reads the last 200 snapshots).
-Then, on the same table: ingest_records_per_s_2000_snapshots against ingest_records_per_s_new_table.
+Then, on the same table: ingest_records_per_s_2000_snapshots against ingest_records_per_s_new_table,
+and aged_table_disk_mb (the table's files) before and after table_maintenance.
 """
 
 from __future__ import annotations
@@ -65,6 +66,11 @@ def build(home: Path, rng: np.random.Generator) -> LocalStack:
     return stack
 
 
+def table_disk_mb(stack: LocalStack) -> float:
+    root = Path(stack.table.load().location().removeprefix("file://"))
+    return round(sum(path.stat().st_size for path in root.rglob("*") if path.is_file()) / 1e6, 1)
+
+
 def tick_ms(defs: dg.Definitions, cursor: str | None, instance: dg.DagsterInstance) -> tuple[float, object]:
     context = dg.build_sensor_context(cursor=cursor, instance=instance, resources=dict(defs.resources))
     started = time.perf_counter()
@@ -102,8 +108,13 @@ def sensor_figures() -> dict[str, float | int]:
         figures.update(aged_ingest(stack, Path(tmp)))
         started = time.perf_counter()
         current = stack.table.load().current_snapshot().snapshot_id  # the sensor is up to date
-        report = stack.maintenance.run(datetime.now(UTC), MaintenancePolicy(snapshot_retention=timedelta(0)), current)
+        disk_before = table_disk_mb(stack)
+        # Nothing else writes here: files unreferenced by the expiry may go at once, not after an hour.
+        policy = MaintenancePolicy(snapshot_retention=timedelta(0), unreferenced_after=timedelta(0))
+        report = stack.maintenance.run(datetime.now(UTC), policy, current)
         print(f"table_maintenance of the aged table: {report.figures} in {time.perf_counter() - started:.1f} s")
+        figures["aged_table_disk_mb"], figures["aged_table_disk_mb_maintained"] = disk_before, table_disk_mb(stack)
+        print(f"aged table on disk: {disk_before} MB before table_maintenance, {table_disk_mb(stack)} MB after")
         maintained = aged_ingest(stack, Path(tmp), label="maintained")
         figures["ingest_records_per_s_2000_snapshots_maintained"] = maintained["ingest_records_per_s_2000_snapshots"]
         figures["ingest_aged_vs_new"] = round(

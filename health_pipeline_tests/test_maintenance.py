@@ -1,7 +1,10 @@
 """table_maintenance on the local table: compaction, manifest merging and snapshot expiry keep every
 record and every day's summary, make closed days one sorted file, and leave the new-data sensor exact."""
 
+import os
+import time
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 import pyarrow.parquet as pq
@@ -11,6 +14,8 @@ from health_pipeline.definitions import build_definitions
 from health_pipeline.demo import generate_records
 from health_pipeline.engines.local import LocalStack
 from health_pipeline.engines.local.delivery_stream import LocalDeliveryStream
+from health_pipeline.engines.local.maintenance import referenced_files
+from health_pipeline.engines.local.table import local_path
 from health_pipeline.engines.maintenance import MaintenancePolicy
 from health_pipeline.summary import daily_summary_query
 from health_pipeline_tests.conftest import GOOD, deliver, unbound_assets
@@ -122,6 +127,50 @@ def test_the_sensor_finds_a_late_record_after_expiry_and_compaction(aged):
     cursor = getattr(quiet, "cursor", None) or first.cursor
     later = tick(cursor)
     assert [r.partition_key for r in later.run_requests if r.partition_key] == ["2026-11-11"]
+
+
+def files_on_disk(stack: LocalStack) -> set[str]:
+    root = Path(local_path(stack.table.load().location()))
+    return {str(path) for folder in ("data", "metadata") for path in (root / folder).rglob("*") if path.is_file()}
+
+
+def test_files_no_kept_snapshot_references_are_deleted_and_kept_snapshots_stay_readable(aged):
+    """PyIceberg's expiry leaves every file on disk; maintenance deletes those no kept snapshot references
+    (replaced by compaction, of expired snapshots, left by a crashed write) once an hour old."""
+    history = aged.table.load().snapshots()
+    cursor = history[-3].snapshot_id  # the sensor has not read the last three snapshots yet
+    data = Path(local_path(aged.table.load().location())) / "data"
+    crashed, writing = data / "crashed-write.parquet", data / "write-in-progress.parquet"
+    for stray in (crashed, writing):
+        pq.write_table(all_rows(aged).slice(0, 5), stray)
+    two_hours_ago = time.time() - 7200
+    for path in files_on_disk(aged) - {str(writing)}:
+        os.utime(path, (two_hours_ago, two_hours_ago))  # written before the last hour, as in a day's use
+    rows_before, before = all_rows(aged), files_on_disk(aged)
+    started = time.time()
+
+    report = aged.maintenance.run(
+        datetime.now(UTC), MaintenancePolicy(snapshot_retention=timedelta(0)), keep_from=cursor
+    )
+
+    assert report.state == "OK" and all_rows(aged).equals(rows_before)
+    table = aged.table.load()
+    for snapshot in table.metadata.snapshots:  # every kept snapshot still reads, the sensor's included
+        assert table.scan(snapshot_id=snapshot.snapshot_id).to_arrow().num_rows > 0
+    after = files_on_disk(aged)
+    assert not crashed.exists() and writing.exists()  # the write in progress is too recent to judge
+    assert report.figures["unreferenced_files_removed"] == len(before - after) > 0  # expired snapshots' lists
+    assert report.figures["unreferenced_bytes_removed"] > 0
+    left = after - referenced_files(table)  # only what this run wrote and then stopped needing
+    assert all(os.stat(path).st_mtime >= started - 1 for path in left) and str(writing) in left
+    assert not [folder for folder in data.rglob("*") if folder.is_dir() and not any(folder.iterdir())]
+
+    # The sensor has read on; two hours later the small files the first run compacted are unneeded.
+    aged.maintenance.run(datetime.now(UTC) + timedelta(hours=2), MaintenancePolicy(snapshot_retention=timedelta(0)))
+    assert files_on_disk(aged) == referenced_files(aged.table.load())  # exactly what the table references
+    data_files = {path for path in files_on_disk(aged) if path.startswith(str(data))}
+    assert data_files == {path for files in files_by_day(aged).values() for path in files}  # one per day
+    assert all_rows(aged).equals(rows_before)
 
 
 def test_the_asset_reports_its_figures_and_keeps_what_the_sensor_needs(aged):

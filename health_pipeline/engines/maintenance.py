@@ -16,6 +16,9 @@ class MaintenancePolicy:
     snapshot_retention: timedelta = timedelta(hours=24)
     closed_after: timedelta = timedelta(hours=24)
     keep_last: int = 1
+    # A file no kept snapshot references is deleted once it is this old: a write in progress has put
+    # its files down but not yet committed them (S3 Tables' unreferenced file removal waits days).
+    unreferenced_after: timedelta = timedelta(hours=1)
 
 
 @dataclass

@@ -10,7 +10,12 @@
   a manifest behind).
 - Snapshot expiry: snapshots older than the retention are dropped from the metadata, except the
   current one, the newest `keep_last`, and every snapshot from `keep_from` on (the new-data sensor's
-  cursor: the history it has not read yet). Expiry removes metadata only; data files stay.
+  cursor: the history it has not read yet).
+- Unreferenced file removal, after expiry (PyIceberg's expiry removes metadata only): every file under
+  the table's data/ and metadata/ that no kept snapshot, nor the metadata log, references any more, and
+  that is older than `unreferenced_after`, is deleted: the files compaction replaced once the
+  snapshots that read them have expired, the manifests and manifest lists of expired snapshots, and
+  whatever a crashed write left uncommitted. This is S3 Tables' unreferenced file removal, locally.
 
 Every commit takes the delivery stream's commit lock, so maintenance and deliveries never race.
 """
@@ -26,7 +31,7 @@ from pyiceberg.exceptions import ValidationException
 from pyiceberg.expressions import And, GreaterThanOrEqual, LessThan
 from pyiceberg.table import Table
 
-from health_pipeline.engines.local.table import LocalIcebergTable, flocked
+from health_pipeline.engines.local.table import LocalIcebergTable, flocked, local_path
 from health_pipeline.engines.maintenance import (
     MAINTENANCE_PROPERTY,
     MaintenancePolicy,
@@ -68,9 +73,15 @@ class LocalTableMaintenance:
             report.compacted_days = self._compact(self.table.load(), now, policy.closed_after)
             self._merge_manifests(self.table.load())
             expired = self._expire(self.table.load(), now, policy, keep_from)
+            files_removed, bytes_removed = remove_unreferenced_files(self.table.load(), now, policy.unreferenced_after)
         iceberg = self.table.load()
         report.figures.update(table_figures(iceberg, "after"))
-        report.figures.update(days_compacted=len(report.compacted_days), snapshots_expired=expired)
+        report.figures.update(
+            days_compacted=len(report.compacted_days),
+            snapshots_expired=expired,
+            unreferenced_files_removed=files_removed,
+            unreferenced_bytes_removed=bytes_removed,
+        )
         if report.figures["records_after"] != report.figures["records_before"]:
             report.state = "FAILING"
             report.problems.append(
@@ -171,6 +182,45 @@ class LocalTableMaintenance:
         if expired:
             expire_snapshot_ids(table, expired)
         return len(expired)
+
+
+def remove_unreferenced_files(table: Table, now: datetime, older_than: timedelta) -> tuple[int, int]:
+    """Deletes the files under the table's data/ and metadata/ that `table` no longer references and
+    that were last written before `now - older_than`; returns how many files and bytes."""
+    referenced = referenced_files(table)
+    root = Path(local_path(table.location()))
+    cutoff = (now - older_than).timestamp()
+    files = bytes_ = 0
+    for folder in (root / "data", root / "metadata"):
+        for path in sorted(folder.rglob("*"), reverse=True):  # a folder's files before the folder
+            if path.is_dir():
+                if path != folder and not any(path.iterdir()):
+                    path.rmdir()  # a partition folder whose files were all compacted away
+                continue
+            if str(path) in referenced:
+                continue
+            status = path.stat()
+            if status.st_mtime < cutoff:
+                path.unlink()
+                files, bytes_ = files + 1, bytes_ + status.st_size
+    return files, bytes_
+
+
+def referenced_files(table: Table) -> set[str]:
+    """The local paths of every file the table's metadata references: its metadata files (current and
+    logged), statistics, and each kept snapshot's manifest list, manifests and live data files."""
+    metadata, io = table.metadata, table.io
+    paths = {table.metadata_location, *(entry.metadata_file for entry in metadata.metadata_log)}
+    paths |= {statistics.statistics_path for statistics in metadata.statistics}
+    paths |= {statistics.statistics_path for statistics in metadata.partition_statistics}
+    manifests = {}
+    for snapshot in metadata.snapshots:
+        paths.add(snapshot.manifest_list)
+        manifests.update((manifest.manifest_path, manifest) for manifest in snapshot.manifests(io))
+    paths |= manifests.keys()
+    for manifest in manifests.values():
+        paths |= {entry.data_file.file_path for entry in manifest.fetch_manifest_entry(io, discard_deleted=True)}
+    return {local_path(path) for path in paths}
 
 
 def _batches(days: list[date]) -> list[list[date]]:

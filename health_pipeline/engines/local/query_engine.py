@@ -16,7 +16,6 @@ import time
 import uuid
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow.parquet as pq
@@ -25,13 +24,10 @@ from pyiceberg.expressions import And, GreaterThanOrEqual, IsNull, LessThan
 from pyiceberg.table import Table
 
 from health_pipeline.engines.base import QueryFailed, QueryResult
+from health_pipeline.engines.local.table import LocalIcebergTable, local_path
 from health_pipeline.schema.model import TableSchema
 from health_pipeline.schema.types import UnsupportedTypeError, duckdb_type
 from health_pipeline.sql import Query, check_query_rules, to_duckdb, with_table
-
-if TYPE_CHECKING:
-    from health_pipeline.engines.local.table import LocalIcebergTable
-
 
 # Measured on the heavy days of make bench: 64 MB per thread runs a day of 10 million records (4.3
 # million users) on 2 threads; 40 MB per thread runs out of memory on 4 million.
@@ -116,7 +112,7 @@ class DuckDBQueryEngine:
                     f"{table.name()} has delete files, which the local engine does not apply;"
                     " the pipeline only appends, so something else wrote them"
                 )
-            path = _local_path(task.file.file_path)
+            path = local_path(task.file.file_path)
             files.append(path)
             several_row_groups = len(task.file.split_offsets or ()) > 1
             size += (
@@ -161,10 +157,6 @@ def _bytes_read(path: str, start: datetime, end: datetime) -> int:
         if stats is None or not stats.has_min_max or (stats.max >= start and stats.min < end):
             total += sum(group.column(c).total_compressed_size for c in range(group.num_columns))
     return total
-
-
-def _local_path(uri: str) -> str:
-    return uri[len("file://") :] if uri.startswith("file://") else uri
 
 
 def _list_literal(paths: list[str]) -> str:

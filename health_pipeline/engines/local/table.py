@@ -187,3 +187,8 @@ def flocked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def local_path(uri: str) -> str:
+    """The file system path of a file:// URI the catalog holds (a plain path stays as it is)."""
+    return uri.removeprefix("file://")
