@@ -2,6 +2,7 @@
 record and every day's summary, make closed days one sorted file, and leave the new-data sensor exact."""
 
 import os
+import shutil
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -191,3 +192,31 @@ def test_compaction_rewrites_runs_of_consecutive_days_a_week_at_most():
 
     days = [date(2026, 1, 1) + timedelta(days=n) for n in (*range(10), 12, 13)]
     assert [[d.day for d in batch] for batch in _batches(days)] == [[1, 2, 3, 4, 5, 6, 7], [8, 9, 10], [13, 14]]
+
+
+def test_a_segment_left_in_the_spool_by_a_crash_after_its_commit_is_not_committed_twice(stack, tmp_path):
+    """The stream knows a delivered segment by its snapshot's tag; maintenance keeps that snapshot while
+    the segment is still spooled, so a crash between commit and removal never doubles a delivery."""
+    stream, left = stack.delivery_stream, tmp_path / "left-by-the-crash"
+    left.mkdir()
+    commit = stream._deliver
+
+    def commit_then_crash(paths, *args):
+        for path in paths:  # the segment outlives its commit, as when the process dies right after it
+            shutil.copy(path, left / path.name)
+        return commit(paths, *args)
+
+    stream._deliver = commit_then_crash
+    records = list(generate_records(10, DAYS[:1], stack.settings.zone, seed=4))
+    assert not deliver(stack, records).rejected
+    stream._deliver = commit
+    later = [{**record, "user_id": f"later-{n}"} for n, record in enumerate(records)]
+    assert not deliver(stack, later).rejected  # the crashed segment's snapshot is no longer the newest
+    for path in left.iterdir():
+        shutil.copy(path, stream.spool_dir / path.name)
+
+    report = stack.maintenance.run(datetime.now(UTC), MaintenancePolicy(snapshot_retention=timedelta(0)))
+    assert report.state == "OK"
+    stream.flush()  # the restarted stream delivers what it finds in the spool
+    assert all_rows(stack).num_rows == len(records) + len(later)
+    assert not stream.segments()

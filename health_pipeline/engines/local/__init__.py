@@ -63,7 +63,7 @@ class LocalStack(TerraformDesired):
     def maintenance(self) -> LocalTableMaintenance:
         from health_pipeline.engines.local.maintenance import LocalTableMaintenance
 
-        return LocalTableMaintenance(self.table, self.delivery_stream.commit_lock)
+        return LocalTableMaintenance(self.table, self.delivery_stream)
 
     @cached_property
     def schema_target(self) -> LocalSchemaTarget:

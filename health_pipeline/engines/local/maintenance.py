@@ -9,8 +9,10 @@
   manifest into as few as the table's merge properties allow (each 5-minute buffer otherwise leaves
   a manifest behind).
 - Snapshot expiry: snapshots older than the retention are dropped from the metadata, except the
-  current one, the newest `keep_last`, and every snapshot from `keep_from` on (the new-data sensor's
-  cursor: the history it has not read yet).
+  current one, the newest `keep_last`, every snapshot from `keep_from` on (the new-data sensor's
+  cursor: the history it has not read yet), and every snapshot of a spool segment still on disk (a
+  crash between a segment's commit and its removal: the stream recognizes it by that snapshot's tag
+  when it delivers it again, and commits it only once).
 - Unreferenced file removal, after expiry (PyIceberg's expiry removes metadata only): every file under
   the table's data/ and metadata/ that no kept snapshot, nor the metadata log, references any more, and
   that is older than `unreferenced_after`, is deleted: the files compaction replaced once the
@@ -31,6 +33,7 @@ from pyiceberg.exceptions import ValidationException
 from pyiceberg.expressions import And, GreaterThanOrEqual, LessThan
 from pyiceberg.table import Table
 
+from health_pipeline.engines.local.delivery_stream import SEGMENT_PROPERTY, LocalDeliveryStream
 from health_pipeline.engines.local.table import LocalIcebergTable, flocked, local_path
 from health_pipeline.engines.maintenance import (
     MAINTENANCE_PROPERTY,
@@ -52,9 +55,10 @@ BATCH_DAYS = 7  # days rewritten per scan and commit: bounds the rows a compacti
 
 
 class LocalTableMaintenance:
-    def __init__(self, table: LocalIcebergTable, commit_lock: Path) -> None:
+    def __init__(self, table: LocalIcebergTable, stream: LocalDeliveryStream) -> None:
         self.table = table
-        self.commit_lock = commit_lock
+        self.stream = stream
+        self.commit_lock = stream.commit_lock
 
     def run(
         self, now: datetime, policy: MaintenancePolicy = MaintenancePolicy(), keep_from: int | None = None
@@ -72,7 +76,8 @@ class LocalTableMaintenance:
             self._merge_manifests(iceberg)
             report.compacted_days = self._compact(self.table.load(), now, policy.closed_after)
             self._merge_manifests(self.table.load())
-            expired = self._expire(self.table.load(), now, policy, keep_from)
+            spooled = {path.name for path in self.stream.segments()}
+            expired = self._expire(self.table.load(), now, policy, keep_from, spooled)
             files_removed, bytes_removed = remove_unreferenced_files(self.table.load(), now, policy.unreferenced_after)
         iceberg = self.table.load()
         report.figures.update(table_figures(iceberg, "after"))
@@ -169,11 +174,14 @@ class LocalTableMaintenance:
                 pass
 
     @staticmethod
-    def _expire(table: Table, now: datetime, policy: MaintenancePolicy, keep_from: int | None) -> int:
+    def _expire(
+        table: Table, now: datetime, policy: MaintenancePolicy, keep_from: int | None, spooled: set[str]
+    ) -> int:
         snapshots = sorted(table.metadata.snapshots, key=lambda s: s.sequence_number or 0)
         cutoff_ms = int((now.astimezone(UTC) - policy.snapshot_retention).timestamp() * 1000)
         keep = {table.metadata.current_snapshot_id} | {s.snapshot_id for s in snapshots[-max(policy.keep_last, 1) :]}
         keep |= {ref.snapshot_id for ref in table.metadata.refs.values()}
+        keep |= {s.snapshot_id for s in snapshots if s.summary and s.summary.get(SEGMENT_PROPERTY) in spooled}
         if keep_from is not None:
             cursor = table.snapshot_by_id(keep_from)
             if cursor is not None:  # the sensor has read up to here: everything from it on is kept
