@@ -12,6 +12,7 @@ and a Dagster run, a sensor and the CLI can query side by side.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from datetime import datetime
@@ -51,7 +52,11 @@ class DuckDBQueryEngine:
         table = self._load()
         files, bytes_scanned = self.plan(table, *(query.window or (None, None)))
         # preserve_insertion_order: the SQL orders its result, and DuckDB needs less memory without it.
-        connection = duckdb.connect(config={"preserve_insertion_order": False, "temp_directory": str(self.spill_dir)})
+        # Each query spills to a folder of its own, which DuckDB creates when it first spills and removes
+        # when it closes: runs, sensors and the CLI query side by side and never share spill files.
+        self.spill_dir.mkdir(parents=True, exist_ok=True)
+        spill = self.spill_dir / f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        connection = duckdb.connect(config={"preserve_insertion_order": False, "temp_directory": str(spill)})
         try:
             budget = self._set_memory_budget(connection)
             connection.execute(f"CREATE VIEW {query.table} AS {self._table_view(connection, table.schema(), files)}")
@@ -59,7 +64,7 @@ class DuckDBQueryEngine:
         except duckdb.OutOfMemoryException as err:
             raise QueryFailed(
                 f"query {query.name} needed more memory than the local engine's budget of {budget} MB, even"
-                f" spilling to {self.spill_dir}; set HEALTH_PIPELINE_LOCAL_QUERY_MEMORY_MB higher (the default is"
+                f" spilling to {spill}; set HEALTH_PIPELINE_LOCAL_QUERY_MEMORY_MB higher (the default is"
                 f" {MEMORY_PER_THREAD_MB} MB per DuckDB thread) and run it again. DuckDB said: {err}"
             ) from err
         except duckdb.Error as err:
