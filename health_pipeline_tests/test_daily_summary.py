@@ -3,8 +3,10 @@
 import dataclasses
 import functools
 import operator
+import os
 import subprocess
 import sys
+import time
 from datetime import date
 
 import dagster as dg
@@ -276,3 +278,19 @@ def test_a_process_that_only_summarizes_loads_neither_the_writers_nor_pandas(loa
     deliver(stack, [{**loaded[0], "user_id": "one-more"}])
     assert stack.table.read().current_snapshot().snapshot_id == stack.table.load().current_snapshot().snapshot_id
     assert stack.table.read().current_snapshot().snapshot_id != committed
+
+
+def test_a_spill_folder_left_by_a_killed_query_is_removed_a_day_later(loaded, stack):
+    """DuckDB removes a query's spill folder when it closes; a query killed while spilling leaves it."""
+    spill_root = stack.settings.query_spill_dir
+    abandoned, recent = spill_root / "4242-killed-yesterday", spill_root / "4243-killed-just-now"
+    for folder in (abandoned, recent):
+        folder.mkdir(parents=True)
+        (folder / "duckdb_temp_storage-0.tmp").write_bytes(b"spilled")
+    two_days_ago = time.time() - 2 * 86_400
+    for path in (abandoned / "duckdb_temp_storage-0.tmp", abandoned):
+        os.utime(path, (two_days_ago, two_days_ago))
+
+    materialize_day(stack.settings, DAY)
+
+    assert not abandoned.exists() and recent.exists()  # a day untouched, or a query that may still run

@@ -13,6 +13,7 @@ and a Dagster run, a sensor and the CLI can query side by side.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 import uuid
 from datetime import datetime
@@ -33,6 +34,7 @@ from health_pipeline.sql import Query, check_query_rules, to_duckdb, with_table
 # Measured on the heavy days of make bench: 64 MB per thread runs a day of 10 million records (4.3
 # million users) on 2 threads; 40 MB per thread runs out of memory on 4 million.
 MEMORY_PER_THREAD_MB = 64
+ABANDONED_SPILL_S = 86_400  # a spill folder untouched this long belongs to a query that was killed
 
 
 class DuckDBQueryEngine:
@@ -54,7 +56,7 @@ class DuckDBQueryEngine:
         # preserve_insertion_order: the SQL orders its result, and DuckDB needs less memory without it.
         # Each query spills to a folder of its own, which DuckDB creates when it first spills and removes
         # when it closes: runs, sensors and the CLI query side by side and never share spill files.
-        self.spill_dir.mkdir(parents=True, exist_ok=True)
+        self._remove_abandoned_spills()
         spill = self.spill_dir / f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         connection = duckdb.connect(config={"preserve_insertion_order": False, "temp_directory": str(spill)})
         try:
@@ -80,6 +82,19 @@ class DuckDBQueryEngine:
             elapsed_s=time.perf_counter() - started,
             engine=self.engine,
         )
+
+    def _remove_abandoned_spills(self) -> None:
+        """Removes the spill folders of queries killed while spilling (DuckDB removes a folder only when
+        it closes), once nothing in them has been written for a day; creates the spill root."""
+        self.spill_dir.mkdir(parents=True, exist_ok=True)
+        day_ago = time.time() - ABANDONED_SPILL_S
+        for folder in self.spill_dir.iterdir():
+            try:
+                written = max(path.stat().st_mtime for path in (folder, *folder.iterdir()))
+            except (FileNotFoundError, NotADirectoryError):
+                continue  # removed meanwhile by its own query as it closed, or not a spill folder
+            if written < day_ago:
+                shutil.rmtree(folder, ignore_errors=True)
 
     def _set_memory_budget(self, connection: duckdb.DuckDBPyConnection) -> int:
         """Caps DuckDB's buffer manager at the budget in MB (spilling beyond it); returns the budget."""
