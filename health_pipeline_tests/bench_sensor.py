@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from health_pipeline.definitions import build_definitions
 from health_pipeline.engines.local import LocalStack
+from health_pipeline.engines.local.table import local_path
 from health_pipeline.engines.maintenance import MaintenancePolicy
 from health_pipeline.engines.pyiceberg_patches import append_each, conform_rows
 from health_pipeline.settings import Settings
@@ -67,7 +68,7 @@ def build(home: Path, rng: np.random.Generator) -> LocalStack:
 
 
 def table_disk_mb(stack: LocalStack) -> float:
-    root = Path(stack.table.load().location().removeprefix("file://"))
+    root = Path(local_path(stack.table.load().location()))
     return round(sum(path.stat().st_size for path in root.rglob("*") if path.is_file()) / 1e6, 1)
 
 
@@ -84,7 +85,7 @@ def sensor_figures() -> dict[str, float | int]:
         started = time.perf_counter()
         stack = build(home, np.random.default_rng(6))
         snapshots = [s.snapshot_id for s in stack.table.load().metadata.snapshots]
-        metadata_bytes = Path(stack.table.load().metadata_location.removeprefix("file://")).stat().st_size
+        metadata_bytes = Path(local_path(stack.table.load().metadata_location)).stat().st_size
         print(
             f"sensor table: {len(snapshots)} snapshots built in {time.perf_counter() - started:.1f} s"
             f" (metadata file {metadata_bytes / 1e6:.1f} MB)"

@@ -53,7 +53,7 @@ def summaries(stack: LocalStack) -> dict[date, list[dict]]:
 def files_by_day(stack: LocalStack) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
     for task in stack.table.load().scan().plan_files():
-        out.setdefault(task.file.partition[0], []).append(task.file.file_path.removeprefix("file://"))
+        out.setdefault(task.file.partition[0], []).append(local_path(task.file.file_path))
     return out
 
 

@@ -58,7 +58,6 @@ class LocalTableMaintenance:
     def __init__(self, table: LocalIcebergTable, stream: LocalDeliveryStream) -> None:
         self.table = table
         self.stream = stream
-        self.commit_lock = stream.commit_lock
 
     def run(
         self, now: datetime, policy: MaintenancePolicy = MaintenancePolicy(), keep_from: int | None = None
@@ -69,7 +68,7 @@ class LocalTableMaintenance:
             report.notes.append(f"{self.table.identifier} has no data yet: nothing to maintain")
             return report
         report.figures.update(table_figures(iceberg, "before"))
-        with flocked(self.commit_lock):
+        with flocked(self.stream.commit_lock):
             iceberg = self._set_properties(self.table.load())
             # Merge first: compaction's commit rewrites every manifest that lists a file it replaces,
             # which is thousands of one-file manifests on a table that has not been maintained.
