@@ -10,9 +10,19 @@ Event, either:
 - `{"records": [{...}, ...]}` (a direct invoke), or
 - a function URL (or API Gateway proxy) event whose `body` is JSON Lines or a JSON array of records.
 
-Response: `{"statusCode": 200 | 207 | 400, "body": "<json>"}` where the body holds `accepted`,
+Response: `{"statusCode": 200 | 207 | 400 | 403, "body": "<json>"}` where the body holds `accepted`,
 `rejected` (index, code, reason: fix and send again) and `failed` (index, error codes: Firehose did not
 take them after every retry; send them again later). 207 means some records were not accepted.
+
+Whose records: a request signed with a Cognito identity pool's credentials carries the identity in
+its request context (`requestContext.authorizer.iam.cognitoIdentity` for a function URL with
+`AWS_IAM` auth: AWS Lambda Developer Guide, "Lambda function URLs: request payload";
+`requestContext.identity.cognitoIdentityId` for an API Gateway REST API with IAM auth), and one
+through an HTTP API's JWT authorizer the token's claims (`requestContext.authorizer.jwt.claims.sub`).
+Such a caller may send only its own records: each record's `user_id` must be its identity id (or
+the token's `sub`), any other is rejected (`Producer.NotCallersRecord`), and an unauthenticated
+(guest) Cognito identity gets 403. A request with neither (the app's backend role, a direct invoke)
+names its users itself: the backend authenticates them.
 
 It imports the standard library, the project's pure-Python modules and, on the first invocation,
 boto3 (the Lambda runtime's): `make lambda` packages exactly those modules. Handler
@@ -43,6 +53,36 @@ from health_pipeline.settings import Settings, load_settings
 
 class BadEvent(ValueError):
     """The event holds no records this handler can read."""
+
+
+class GuestCaller(PermissionError):
+    """The request was signed by an unauthenticated Cognito identity."""
+
+
+def signed_in_user(event: dict[str, Any]) -> str | None:
+    """The user the request was authenticated as: the Cognito identity id it was signed as, or the
+    subject of the token an HTTP API's JWT authorizer checked; None when neither (a backend role, a
+    direct invoke). A guest (unauthenticated) Cognito identity raises GuestCaller."""
+    context = event.get("requestContext") or {}
+    authorizer = context.get("authorizer") or {}
+    url_identity = (authorizer.get("iam") or {}).get("cognitoIdentity") or {}
+    rest_identity = context.get("identity") or {}
+    token_subject = ((authorizer.get("jwt") or {}).get("claims") or {}).get("sub")
+    if token_subject:  # an HTTP API's JWT authorizer checked the token: its subject is the user
+        return str(token_subject)
+    if url_identity.get("identityId"):
+        identity, amr = url_identity["identityId"], url_identity.get("amr") or []
+    elif rest_identity.get("cognitoIdentityId"):
+        identity = rest_identity["cognitoIdentityId"]
+        amr = [rest_identity.get("cognitoAuthenticationType") or ""]
+    else:
+        return None
+    if "authenticated" not in amr:
+        raise GuestCaller(
+            f"the request was signed by Cognito identity {identity}, which is not signed in"
+            f" (authentication: {', '.join(amr) or 'none'}); sign in and send again"
+        )
+    return identity
 
 
 def glue_schema(settings: Settings, glue: Any = None) -> TableSchema:
@@ -97,13 +137,23 @@ def make_handler(
             cache.update(settings=settings, schema=schema_factory(settings), client=client_factory(settings))
         settings, schema = cache["settings"], cache["schema"]
         try:
+            caller = signed_in_user(event)
             lines = event_lines(event)
+        except GuestCaller as err:
+            return {"statusCode": 403, "body": json.dumps({"error": str(err)})}
         except BadEvent as err:
             return {"statusCode": 400, "body": json.dumps({"error": str(err)})}
         rejected, pending = [], []
         for index, line in lines:
             try:
-                pending.append(PendingRecord(str(index), check_line(line, schema, producer=True)[1]))
+                record, encoded = check_line(line, schema, producer=True)
+                if caller is not None and record["user_id"] != caller:
+                    raise RecordRejected(
+                        "NotCallersRecord",
+                        f"user_id {record['user_id']!r} is not the caller: a request authenticated as {caller}"
+                        f" may send only records whose user_id is {caller!r}",
+                    )
+                pending.append(PendingRecord(str(index), encoded))
             except RecordRejected as err:
                 rejected.append({"index": index, "code": f"Producer.{err.code}", "reason": str(err)})
         dead_letters = DeadLetters(settings.firehose_stream)

@@ -90,6 +90,42 @@ def test_an_api_gateway_body_of_json_lines_is_read_and_a_bad_event_is_a_400(depl
     assert handler({"detail": "no records"}, None)["statusCode"] == 400
 
 
+def signed_by(identity: str, amr: list[str], body: str) -> dict:
+    """A function URL event (payload 2.0) signed with a Cognito identity pool's credentials."""
+    iam = {"accountId": "123456789012", "userArn": "arn:aws:sts::123456789012:assumed-role/app-users/CognitoIdentityCredentials",
+           "cognitoIdentity": {"amr": amr, "identityId": identity, "identityPoolId": f"{REGION}:pool"}}  # fmt: skip
+    return {"version": "2.0", "requestContext": {"http": {"method": "POST"}, "authorizer": {"iam": iam}}, "body": body}
+
+
+def test_a_signed_in_app_user_sends_only_its_own_records_and_a_guest_none(deployed):
+    handler = make_handler()
+    me, someone = f"{REGION}:11111111-2222-3333-4444-555555555555", "u-someone-else"
+    body = "".join(json.dumps({**GOOD, "user_id": user}) + "\n" for user in (me, someone, me))
+    response = handler(signed_by(me, ["authenticated", "cognito-idp", "login"], body), None)
+    assert response["statusCode"] == 207
+    answer = json.loads(response["body"])
+    assert answer["accepted"] == 2 and [(r["index"], r["code"]) for r in answer["rejected"]] == [
+        (1, "Producer.NotCallersRecord")
+    ]
+    assert someone in answer["rejected"][0]["reason"] and me in answer["rejected"][0]["reason"]
+
+    # API Gateway REST with IAM auth names the identity elsewhere; the same rule holds.
+    rest = {"requestContext": {"identity": {"cognitoIdentityId": me, "cognitoAuthenticationType": "authenticated"}},
+            "body": json.dumps([{**GOOD, "user_id": someone}])}  # fmt: skip
+    assert json.loads(handler(rest, None)["body"])["rejected"][0]["code"] == "Producer.NotCallersRecord"
+
+    # An HTTP API's JWT authorizer: the token's subject is the caller.
+    token = {"version": "2.0", "requestContext": {"authorizer": {"jwt": {"claims": {"sub": someone}}}}, "body": body}
+    assert [r["index"] for r in json.loads(handler(token, None)["body"])["rejected"]] == [0, 2]
+
+    guest = handler(signed_by(me, ["unauthenticated"], body), None)
+    assert guest["statusCode"] == 403 and "not signed in" in json.loads(guest["body"])["error"]
+    # A backend role (no Cognito identity) names its users itself.
+    backend = {"version": "2.0", "requestContext": {"authorizer": {"iam": {"cognitoIdentity": None}}}, "body": body}
+    assert json.loads(handler(backend, None)["body"])["accepted"] == 3
+    assert Counter(r["user_id"] for r in delivered()) == {me: 4, someone: 2}
+
+
 def test_event_lines_reads_records_arrays_and_json_lines():
     assert [index for index, _ in event_lines({"records": [GOOD, GOOD]})] == [0, 1]
     assert len(event_lines({"body": json.dumps([GOOD, GOOD, GOOD])})) == 3
