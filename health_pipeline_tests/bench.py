@@ -11,7 +11,8 @@
 - ingest_records_per_s, ingest_vs_arrow: one million records from a JSON Lines file to committed Iceberg
   through `send`'s path on the local stream (validated; `_raw` for --raw), and that rate over pyarrow's
   read_json + a Parquet write of the same file in the same run, best of 6 alternating rounds, in a
-  fresh process; targets >= 300,000 and >= 0.5 (bench_ingest.py).
+  fresh process; targets >= 300,000 and >= 0.5 (bench_ingest.py); `ingest_vs_arrow_median_round`: the
+  ratio round by round, the median round.
 - sensor_tick_ms (and _idle, _first): one new_data_sensor evaluation on a local table with 2,000
   snapshots, 10 of them new since the cursor (none; no cursor yet); target well under 1,000 ms
   (bench_sensor.py).
