@@ -107,7 +107,9 @@ def summary_csv(rows: pa.Table) -> bytes:
     comma, line_end, nothing = _strings([",", "\n", ""])
     parts = [(",".join(CSV_COLUMNS) + "\n").encode()]
     for batch in ordered.to_batches(max_chunksize=65_536):  # bounded memory for large days
-        cells = [_column_text(batch.column(c), pc) for c in CSV_COLUMNS]
+        if batch.num_rows == 0:
+            continue
+        cells = [_column_text(batch.column(c)) for c in CSV_COLUMNS]
         cells[-1] = pc.binary_join_element_wise(cells[-1], line_end, nothing)  # each line's end
         lines = pc.binary_join_element_wise(*cells, comma)
         # The lines back to back: one list of all of them, joined with nothing between.
@@ -150,12 +152,14 @@ _MAY_NEED_QUOTING = r'[^\x20-\x7e]|[,"]'
 _THOUSANDTHS = _strings([f"{n:03d}".rstrip("0") or "0" for n in range(1000)])
 
 
-def _column_text(column: pa.Array, pc) -> pa.Array:
+def _column_text(column: pa.Array) -> pa.Array:
     """A column's cells as the CSV writes them (strings, no nulls): floats as Python's shortest repr
     of the value rounded to 3 decimals, other values as Arrow renders them as text (the same as str()
     for ints and strings), nulls empty."""
+    import pyarrow.compute as pc
+
     if pa.types.is_floating(column.type):
-        return _float_text(column, pc)
+        return _float_text(column)
     text = column.cast(pa.string())
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         suspect = pc.fill_null(pc.match_substring_regex(text, _MAY_NEED_QUOTING), _flags(np.zeros(1))[0])
@@ -165,12 +169,14 @@ def _column_text(column: pa.Array, pc) -> pa.Array:
     return pc.fill_null(text, _strings([""])[0])
 
 
-def _float_text(column: pa.Array, pc) -> pa.Array:
+def _float_text(column: pa.Array) -> pa.Array:
     """repr(round(v, 3)) for every value, made from integer thousandths where that is exact: when v is
     the double nearest k/1000 for an integer |k| < 10**15 (what SQL's ROUND(x, 3) returns), Python's
     round(v, 3) is v and its shortest repr is k/1000 in decimal (15 significant digits identify a
     double). Any other value (nulls, -0.0, NaN, infinities, huge or unrounded values) is written by
     Python itself."""
+    import pyarrow.compute as pc
+
     filled = pc.fill_null(column.cast(pa.float64()), _numbers(np.array([np.nan]))[0])
     values = np.frombuffer(filled.buffers()[1], np.float64, len(filled), filled.offset * 8)
     with np.errstate(invalid="ignore", over="ignore"):

@@ -51,6 +51,10 @@ def test_a_days_csv_is_the_csv_modules_bytes_for_rounded_averages():
     averages = {c: np.round(rng.integers(0, 401, n) / rng.integers(1, 41, n), 3).tolist() for c in AVERAGES}
     rows = summary_rows(users, averages, rng)
     assert summary_csv(rows) == reference_csv(rows)
+    empty = rows.slice(0, 0)  # a day without records: the header alone
+    assert summary_csv(empty) == reference_csv(empty) == (",".join(CSV_COLUMNS) + "\n").encode()
+    chunked = pa.concat_tables([empty, rows.slice(0, 5), empty, rows.slice(5, 3)])
+    assert summary_csv(chunked) == reference_csv(chunked)
 
 
 def test_every_awkward_cell_is_written_as_the_csv_module_writes_it():
