@@ -74,10 +74,11 @@ def test_partition_runs_started_together_take_turns_in_the_athena_pool(settings,
     with dg.DagsterInstance.from_config(str(home)) as instance:
         pool = instance.event_log_storage
         deadline = time.monotonic() + 240
-        while pool.get_concurrency_info("athena").pending_step_count < len(
-            DAYS
-        ):  # unassigned: queued behind the holder
-            assert time.monotonic() < deadline and all(run.poll() is None for run in runs), "runs never queued"
+        # Every run's first pooled step waits, unassigned, behind the held slot.
+        while pool.get_concurrency_info("athena").pending_step_count < len(DAYS):
+            ended = [run for run in runs if run.poll() is not None]
+            assert not ended, ended[0].communicate()[0].decode(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, "the runs' pooled steps never queued behind the held slot"
             time.sleep(0.1)
         pool.free_concurrency_slots_for_run(HOLDER)
     for run in runs:
