@@ -104,16 +104,15 @@ def summary_csv(rows: pa.Table) -> bytes:
 
     # The SQL sorts by user_id; sorting again here keeps the contract whatever engine produced the rows.
     ordered = rows.select(list(CSV_COLUMNS)).sort_by([("user_id", "ascending")])
-    comma, line_end, nothing = _strings([",", "\n", ""])
     parts = [(",".join(CSV_COLUMNS) + "\n").encode()]
     for batch in ordered.to_batches(max_chunksize=65_536):  # bounded memory for large days
         if batch.num_rows == 0:
             continue
         cells = [_column_text(batch.column(c)) for c in CSV_COLUMNS]
-        cells[-1] = pc.binary_join_element_wise(cells[-1], line_end, nothing)  # each line's end
-        lines = pc.binary_join_element_wise(*cells, comma)
+        cells[-1] = pc.binary_join_element_wise(cells[-1], _LINE_END, _NOTHING)  # each line's end
+        lines = pc.binary_join_element_wise(*cells, _COMMA)
         # The lines back to back: one list of all of them, joined with nothing between.
-        block = pc.binary_join(pa.ListArray.from_arrays(_numbers(np.array([0, len(lines)], np.int32)), lines), nothing)
+        block = pc.binary_join(pa.ListArray.from_arrays(_numbers(np.array([0, len(lines)], np.int32)), lines), _NOTHING)
         parts.append(block[0].as_buffer().to_pybytes())
     return b"".join(parts)
 
@@ -150,6 +149,9 @@ def _csv_cell(value: str) -> str:
 _MAY_NEED_QUOTING = r'[^\x20-\x7e]|[,"]'
 # 0.5 -> "5", 0.25 -> "25", 0.125 -> "125", 0 -> "0": the decimals of n/1000 as repr writes them.
 _THOUSANDTHS = _strings([f"{n:03d}".rstrip("0") or "0" for n in range(1000)])
+# The scalars the kernels are given, made once.
+_COMMA, _LINE_END, _NOTHING, _POINT, _MINUS = _strings([",", "\n", "", ".", "-"])
+_NO, _NAN = _flags(np.zeros(1))[0], _numbers(np.array([np.nan]))[0]
 
 
 def _column_text(column: pa.Array) -> pa.Array:
@@ -162,11 +164,11 @@ def _column_text(column: pa.Array) -> pa.Array:
         return _float_text(column)
     text = column.cast(pa.string())
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        suspect = pc.fill_null(pc.match_substring_regex(text, _MAY_NEED_QUOTING), _flags(np.zeros(1))[0])
+        suspect = pc.fill_null(pc.match_substring_regex(text, _MAY_NEED_QUOTING), _NO)
         if pc.any(suspect).as_py():
             cells = pc.filter(text, suspect).to_pylist()
             text = pc.replace_with_mask(text, suspect, _strings([_csv_cell(c) for c in cells]))
-    return pc.fill_null(text, _strings([""])[0])
+    return pc.fill_null(text, _NOTHING)
 
 
 def _float_text(column: pa.Array) -> pa.Array:
@@ -177,7 +179,7 @@ def _float_text(column: pa.Array) -> pa.Array:
     Python itself."""
     import pyarrow.compute as pc
 
-    filled = pc.fill_null(column.cast(pa.float64()), _numbers(np.array([np.nan]))[0])
+    filled = pc.fill_null(column.cast(pa.float64()), _NAN)
     values = np.frombuffer(filled.buffers()[1], np.float64, len(filled), filled.offset * 8)
     with np.errstate(invalid="ignore", over="ignore"):
         thousandths = np.rint(values * 1000)
@@ -186,15 +188,13 @@ def _float_text(column: pa.Array) -> pa.Array:
     k = np.where(exact, thousandths, 0).astype(np.int64)
     magnitude = np.abs(k)
     text = pc.binary_join_element_wise(
-        _numbers(magnitude // 1000).cast(pa.string()), _THOUSANDTHS.take(_numbers(magnitude % 1000)), _strings(["."])[0]
+        _numbers(magnitude // 1000).cast(pa.string()), _THOUSANDTHS.take(_numbers(magnitude % 1000)), _POINT
     )
-    minus, nothing = _strings(["-", ""])
-    text = pc.if_else(_flags(k < 0), pc.binary_join_element_wise(minus, text, nothing), text)
+    text = pc.if_else(_flags(k < 0), pc.binary_join_element_wise(_MINUS, text, _NOTHING), text)
     if not exact.all():
-        cells = pc.filter(column, _flags(~exact)).to_pylist()
-        text = pc.replace_with_mask(
-            text, _flags(~exact), _strings(["" if v is None else repr(round(v, 3)) for v in cells])
-        )
+        others = _flags(~exact)
+        cells = pc.filter(column, others).to_pylist()
+        text = pc.replace_with_mask(text, others, _strings(["" if v is None else repr(round(v, 3)) for v in cells]))
     return text
 
 
