@@ -58,7 +58,7 @@ LAMBDA_ROLE_ACTIONS: frozenset[str] = frozenset(
     {
         # lambda_handler.glue_schema: the table's columns, once per instance.
         "glue:GetTable",
-        # health_pipeline.firehose: the validated records, in batches.
+        # health_pipeline.delivery.firehose: the validated records, in batches.
         "firehose:PutRecordBatch",
         # The Lambda runtime writes the function's log (its log group is Terraform's, so no CreateLogGroup).
         "logs:CreateLogStream",

@@ -22,8 +22,8 @@ class SetupError(RuntimeError):
 
 
 def cmd_send(args: argparse.Namespace) -> int:
+    from health_pipeline.delivery.producer import send_file
     from health_pipeline.engines import stack_for
-    from health_pipeline.producer import send_file
 
     stack = stack_for(load_settings())
     delivery = stack.delivery_stream

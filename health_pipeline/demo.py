@@ -81,10 +81,10 @@ def run_demo(users: int = 300, days: int = 7) -> int:
     import dagster as dg
 
     from health_pipeline.definitions import defs
+    from health_pipeline.delivery.producer import send_lines
     from health_pipeline.engines import stack_for
-    from health_pipeline.producer import send_lines
     from health_pipeline.settings import load_settings
-    from health_pipeline.summary import export_key
+    from health_pipeline.summary.days import export_key
 
     settings = load_settings()
     stack = stack_for(settings)

@@ -4,7 +4,7 @@ It validates each record as `health-pipeline send` does (`records.check_line`: `
 against the columns the Glue table holds, read once per instance), encodes it with the one encoder
 (one JSON object, UTF-8, timestamps as epoch microseconds, one final "\\n") and puts the records to
 Firehose in PutRecordBatch calls of at most 500 records / 4 MiB, resending only failed entries with
-backoff (`health_pipeline.firehose`).
+backoff (`health_pipeline.delivery.firehose`).
 
 Event, either:
 - `{"records": [{...}, ...]}` (a direct invoke), or
@@ -38,7 +38,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from health_pipeline.firehose import (
+from health_pipeline.delivery.firehose import (
     DeadLetters,
     FirehosePutter,
     PendingRecord,
@@ -46,7 +46,7 @@ from health_pipeline.firehose import (
     batches,
     firehose_client,
 )
-from health_pipeline.records import RecordRejected, check_line
+from health_pipeline.delivery.records import RecordRejected, check_line
 from health_pipeline.schema.model import TableSchema
 from health_pipeline.settings import Settings, load_settings
 

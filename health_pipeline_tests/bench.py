@@ -40,7 +40,7 @@ from health_pipeline.engines.local import LocalStack
 from health_pipeline.engines.maintenance import MaintenancePolicy
 from health_pipeline.settings import Settings
 from health_pipeline.sql import to_duckdb, with_table
-from health_pipeline.summary import daily_summary_query, day_window
+from health_pipeline.summary.days import daily_summary_query, day_window
 from health_pipeline_tests.athena_simulation import polling_figures
 from health_pipeline_tests.bench_backfill import backfill_figures
 from health_pipeline_tests.bench_lambda import lambda_figures
@@ -98,7 +98,8 @@ def peak_rss_child(home: Path, day: date) -> float:
         "from pathlib import Path\n"
         "from health_pipeline.engines.local import LocalStack\n"
         "from health_pipeline.settings import Settings\n"
-        "from health_pipeline.summary import daily_summary_query, summary_csv\n"
+        "from health_pipeline.summary.days import daily_summary_query\n"
+        "from health_pipeline.summary.csv_format import summary_csv\n"
         f"stack = LocalStack(Settings(home=Path({str(home)!r})))\n"
         f"result = stack.query_engine.run(daily_summary_query(date.fromisoformat({day.isoformat()!r}), ZoneInfo('Asia/Tokyo'), 'health_records'))\n"
         "summary_csv(result.rows)\n"

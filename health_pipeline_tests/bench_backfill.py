@@ -20,7 +20,7 @@ import numpy as np
 from health_pipeline.definitions import build_definitions
 from health_pipeline.engines.local import LocalStack
 from health_pipeline.settings import Settings
-from health_pipeline.summary import day_window
+from health_pipeline.summary.days import day_window
 from health_pipeline_tests.synthetic_records import synthetic_day
 
 FIRST = date(2026, 10, 1)

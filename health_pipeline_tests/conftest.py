@@ -53,7 +53,7 @@ def jsonl(records: list[dict]) -> bytes:
 
 def deliver(stack: LocalStack, records: list[dict], raw: bool = False):
     """Send `records` through the local stream as `health-pipeline send` would, then flush."""
-    from health_pipeline.producer import send_lines
+    from health_pipeline.delivery.producer import send_lines
 
     lines = [(f"t:{n}", jsonl_line(r)) for n, r in enumerate(records)]
     report = send_lines(stack.delivery_stream, stack.desired_schema(), lines, raw=raw)

@@ -26,7 +26,8 @@ from health_pipeline.engines.aws.athena import (
 from health_pipeline.engines.aws.export_store import S3ExportStore
 from health_pipeline.engines.base import QueryFailed
 from health_pipeline.sql import Query, QueryRuleViolation, check_query_rules, load_sql
-from health_pipeline.summary import CSV_COLUMNS, daily_summary_query, export_key, summary_csv
+from health_pipeline.summary.csv_format import CSV_COLUMNS, summary_csv
+from health_pipeline.summary.days import daily_summary_query, export_key
 from health_pipeline_tests.athena_simulation import SimulatedAthena, simulate
 from health_pipeline_tests.conftest import preset_athena_results
 

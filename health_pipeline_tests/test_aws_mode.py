@@ -21,7 +21,7 @@ from health_pipeline.engines.aws.athena import AthenaQueryError
 from health_pipeline.schema import read_desired_schema
 from health_pipeline.schema.model import TableSchema
 from health_pipeline.settings import PROJECT_ROOT, Settings
-from health_pipeline.summary import CSV_COLUMNS
+from health_pipeline.summary.csv_format import CSV_COLUMNS
 from health_pipeline_tests.conftest import CLI, preset_athena_results, unbound_assets
 from health_pipeline_tests.test_athena_engine import SUMMARY_ROWS, SUMMARY_TYPES
 

@@ -14,7 +14,7 @@ from health_pipeline.definitions import build_definitions
 from health_pipeline.demo import generate_records
 from health_pipeline.engines.local import LocalStack
 from health_pipeline.settings import PROJECT_ROOT, Settings
-from health_pipeline.summary import export_key
+from health_pipeline.summary.days import export_key
 from health_pipeline_tests.conftest import deliver, materialize
 from health_pipeline_tests.test_daily_summary import expected_summary, read_summary_csv_bytes
 

@@ -16,7 +16,8 @@ import pytest
 
 from health_pipeline.demo import generate_records
 from health_pipeline.engines.local import LocalStack
-from health_pipeline.summary import CSV_COLUMNS, day_window
+from health_pipeline.summary.csv_format import CSV_COLUMNS
+from health_pipeline.summary.days import day_window
 from health_pipeline_tests.conftest import deliver, materialize
 from health_pipeline_tests.synthetic_records import synthetic_day
 
@@ -262,7 +263,8 @@ def test_a_process_that_only_summarizes_loads_neither_the_writers_nor_pandas(loa
         "from pathlib import Path\n"
         "from health_pipeline.engines.local import LocalStack\n"
         "from health_pipeline.settings import Settings\n"
-        "from health_pipeline.summary import daily_summary_query, summary_csv\n"
+        "from health_pipeline.summary.days import daily_summary_query\n"
+        "from health_pipeline.summary.csv_format import summary_csv\n"
         f"stack = LocalStack(Settings(home=Path({str(stack.settings.home)!r})))\n"
         f"query = daily_summary_query(date.fromisoformat({DAY.isoformat()!r}), stack.settings.zone, 'health_records')\n"
         "result = stack.query_engine.run(query)\n"

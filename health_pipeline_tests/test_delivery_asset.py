@@ -9,8 +9,8 @@ import dagster as dg
 import pytest
 
 from health_pipeline.defs.delivery.assets import firehose_delivery
+from health_pipeline.delivery.producer import send_lines
 from health_pipeline.engines import stack_for
-from health_pipeline.producer import send_lines
 from health_pipeline.settings import Settings
 from health_pipeline_tests.conftest import GOOD, jsonl
 

@@ -9,7 +9,8 @@ import pyarrow as pa
 
 from health_pipeline.demo import generate_records
 from health_pipeline.engines.aws.athena import AthenaQueryEngine
-from health_pipeline.summary import CSV_COLUMNS, daily_summary_query, summary_csv
+from health_pipeline.summary.csv_format import CSV_COLUMNS, summary_csv
+from health_pipeline.summary.days import daily_summary_query
 from health_pipeline_tests.conftest import deliver, preset_athena_results
 from health_pipeline_tests.test_daily_summary import EDGE_RECORDS
 

@@ -12,6 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from health_pipeline import cli
+from health_pipeline.delivery.json_lines import blocks_from_pairs
+from health_pipeline.delivery.records import encode_record, parse_line, validate_record
 from health_pipeline.engines.aws import AwsStack
 from health_pipeline.engines.aws.delivery_stream import (
     PUT_BYTES_MAX,
@@ -22,8 +24,6 @@ from health_pipeline.engines.aws.delivery_stream import (
     PutRetryBackoff,
 )
 from health_pipeline.engines.delivery import ErrorOutput, SendListener
-from health_pipeline.engines.json_lines import blocks_from_pairs
-from health_pipeline.records import encode_record, parse_line, validate_record
 from health_pipeline.schema import read_desired_schema
 from health_pipeline.settings import PROJECT_ROOT
 from health_pipeline_tests.conftest import jsonl, run_cli

@@ -219,7 +219,7 @@ import importlib.util, json, sys
 task, scenario = sys.argv[1], sys.argv[2]
 sys.path.insert(0, task)
 import health_pipeline.lambda_handler as lambda_handler
-from health_pipeline.firehose import PutRetryBackoff, firehose_client
+from health_pipeline.delivery.firehose import PutRetryBackoff, firehose_client
 
 assert lambda_handler.__file__.startswith(task), lambda_handler.__file__
 assert importlib.util.find_spec("pyarrow") is None and importlib.util.find_spec("health_pipeline_tests") is None

@@ -16,10 +16,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from health_pipeline.engines.json_lines import check_line
+from health_pipeline.delivery.json_lines import check_line
+from health_pipeline.delivery.producer import send_file, send_lines
+from health_pipeline.delivery.records import RecordRejected
 from health_pipeline.engines.local import LocalStack
-from health_pipeline.producer import send_file, send_lines
-from health_pipeline.records import RecordRejected
 from health_pipeline.schema.model import Column, TableSchema
 from health_pipeline.settings import PROJECT_ROOT, Settings
 from health_pipeline_tests.conftest import CLI, GOOD, jsonl, run_cli

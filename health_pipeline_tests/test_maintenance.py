@@ -18,7 +18,7 @@ from health_pipeline.engines.local.delivery_stream import LocalDeliveryStream
 from health_pipeline.engines.local.maintenance import referenced_files
 from health_pipeline.engines.local.table import local_path
 from health_pipeline.engines.maintenance import MaintenancePolicy
-from health_pipeline.summary import daily_summary_query
+from health_pipeline.summary.days import daily_summary_query
 from health_pipeline_tests.conftest import GOOD, deliver, unbound_assets
 
 DAYS = [date(2026, 11, 10) + timedelta(days=n) for n in range(4)]

@@ -8,7 +8,7 @@ from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.io.pyarrow import write_file
 from pyiceberg.table.update import update_table_metadata
 
-from health_pipeline.engines.json_lines import LineBlock, check_lines
+from health_pipeline.delivery.json_lines import LineBlock, check_lines
 from health_pipeline.engines.pyiceberg_patches import _Transaction, _write_tasks, append_each, conform_rows
 from health_pipeline_tests.synthetic_records import jsonl_records
 

@@ -8,7 +8,7 @@ import pytest
 
 from health_pipeline.definitions import build_definitions
 from health_pipeline.demo import generate_records
-from health_pipeline.quality import table_outcomes
+from health_pipeline.quality.checks import table_outcomes
 from health_pipeline_tests.conftest import deliver as send
 from health_pipeline_tests.conftest import jsonl, run_cli
 

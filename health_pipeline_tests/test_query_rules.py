@@ -18,7 +18,7 @@ from health_pipeline.sql import (
     with_day_case,
     with_table,
 )
-from health_pipeline.summary import daily_summary_query
+from health_pipeline.summary.days import daily_summary_query
 
 
 def every_sql_the_project_runs() -> list[tuple[str, str]]:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from health_pipeline.records import (
+from health_pipeline.delivery.records import (
     RecordRejected,
     check_line,
     conform_to_schema,

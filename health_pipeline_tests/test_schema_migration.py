@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from health_pipeline.definitions import build_definitions
-from health_pipeline.producer import send_lines
+from health_pipeline.delivery.producer import send_lines
 from health_pipeline.schema import read_desired_layout
 from health_pipeline.schema.layout import PartitionField, SortField, TableLayout
 from health_pipeline.schema.model import Column, TableSchema
@@ -164,7 +164,7 @@ def test_a_promotion_applies_only_with_the_confirmed_fingerprint(migrating, terr
     assert right.success
     assert stack.table.live_schema().get("flags").glue_type == "bigint"
     assert status(env)[0] == 0
-    from health_pipeline.summary import daily_summary_query
+    from health_pipeline.summary.days import daily_summary_query
 
     rows = stack.query_engine.run(daily_summary_query(date(2026, 11, 11), settings.zone, "health_records")).rows
     assert rows["flags_any"].to_pylist() == [1]

@@ -69,7 +69,7 @@ def test_raw_send_leaves_only_the_streams_checks(cli_env, stack):
 
 
 def test_the_stream_buffers_until_size_or_age_then_one_snapshot_per_buffer(stack):
-    from health_pipeline.producer import send_lines
+    from health_pipeline.delivery.producer import send_lines
 
     clock = [1_000_000.0]
     delivery = stack.delivery_stream
@@ -94,7 +94,7 @@ def test_the_stream_buffers_until_size_or_age_then_one_snapshot_per_buffer(stack
 
 
 def test_a_segment_committed_before_a_crash_is_not_delivered_twice(stack):
-    from health_pipeline.producer import send_lines
+    from health_pipeline.delivery.producer import send_lines
 
     desired = stack.desired_schema()
     send_lines(stack.delivery_stream, desired, [("t:1", jsonl([GOOD]))])

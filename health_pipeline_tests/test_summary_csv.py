@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pyarrow as pa
 
-from health_pipeline.summary import CSV_COLUMNS, summary_csv
+from health_pipeline.summary.csv_format import CSV_COLUMNS, summary_csv
 
 AVERAGES = [c for c in CSV_COLUMNS if c.endswith("_avg")]
 AWKWARD_USERS = ["a,b", 'say "hi"', "line\nbreak", "carriage\rreturn", "利用者", " padded ", "", "tab\there",

@@ -4,7 +4,7 @@ and the figures the firehose_delivery asset shows.
 A delivery stream takes JSON Lines blocks and either acknowledges each line (it will reach the table,
 at least once) or rejects it with a reason written to the error output. The local stream
 (`local_delivery.LocalDeliveryStream`) and Kinesis Firehose (`firehose.FirehoseDeliveryStream`) both
-implement `DeliveryStream`; `health_pipeline.producer.open_delivery_stream` picks one by mode.
+implement `DeliveryStream`; `health_pipeline.delivery.producer.open_delivery_stream` picks one by mode.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from health_pipeline.engines.json_lines import MAX_RECORD_BYTES, LineBlock
+from health_pipeline.delivery.json_lines import MAX_RECORD_BYTES, LineBlock
 from health_pipeline.schema.model import TableSchema
 
 

@@ -6,7 +6,7 @@ import dagster as dg
 from health_pipeline.defs.quality.checks import DATA_QUALITY_JOB
 from health_pipeline.defs.summary.schedules import DAILY_SUMMARY_JOB
 from health_pipeline.engines import Stack
-from health_pipeline.snapshots import new_data, snapshots_after
+from health_pipeline.quality.snapshots import new_data, snapshots_after
 
 NEW_DATA_SENSOR = "new_data_sensor"
 FIRST_TICK_SNAPSHOTS = 200  # with no cursor yet, look back this far rather than read the whole history

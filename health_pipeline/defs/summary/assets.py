@@ -6,11 +6,10 @@ import pyarrow as pa
 
 from health_pipeline.defs.common import HEALTH_RECORDS, OWNER, query_metadata, run_query
 from health_pipeline.engines import Stack
-from health_pipeline.summary import (
-    CSV_COLUMNS,
+from health_pipeline.summary.csv_format import CSV_COLUMNS, preview_markdown
+from health_pipeline.summary.days import (
     daily_summary_query,
     export_key,
-    preview_markdown,
     query_ranges,
     read_summary_parquet,
     rows_by_day,

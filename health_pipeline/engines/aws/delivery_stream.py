@@ -1,5 +1,5 @@
 """Sending to Kinesis Firehose, for `HEALTH_PIPELINE_MODE=aws`: `send`'s blocks of lines validated,
-encoded and put with PutRecordBatch, batched, retried and dead-lettered by `health_pipeline.firehose`
+encoded and put with PutRecordBatch, batched, retried and dead-lettered by `health_pipeline.delivery.firehose`
 (which the Lambda uses too). What the firehose_delivery asset reads is in `delivery_monitor`.
 """
 
@@ -10,14 +10,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from health_pipeline.engines.delivery import (
-    ErrorOutput,
-    Rejection,
-    SendListener,
-    SendReport,
-)
-from health_pipeline.engines.json_lines import LineBlock
-from health_pipeline.firehose import (
+from health_pipeline.delivery.firehose import (
     PUT_BYTES_MAX,
     PUT_RECORDS_MAX,
     RETRYABLE_CODES,
@@ -29,7 +22,14 @@ from health_pipeline.firehose import (
     PutRetryBackoff,
     firehose_client,
 )
-from health_pipeline.records import MAX_RECORD_BYTES, RecordRejected, check_line
+from health_pipeline.delivery.json_lines import LineBlock
+from health_pipeline.delivery.records import MAX_RECORD_BYTES, RecordRejected, check_line
+from health_pipeline.engines.delivery import (
+    ErrorOutput,
+    Rejection,
+    SendListener,
+    SendReport,
+)
 from health_pipeline.schema.model import TableSchema
 
 __all__ = [

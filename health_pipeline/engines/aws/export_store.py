@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 
 from health_pipeline.engines.base import ExportedFile
-from health_pipeline.summary import summary_csv
+from health_pipeline.summary.csv_format import summary_csv
 
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 

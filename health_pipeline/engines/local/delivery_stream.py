@@ -33,17 +33,17 @@ from queue import Full, Queue
 import pyarrow as pa
 from pyiceberg.table import Table
 
+from health_pipeline.delivery.json_lines import (
+    MAX_RECORD_BYTES,
+    CheckedLines,
+    LineBlock,
+    check_lines,
+)
 from health_pipeline.engines.delivery import (
     ErrorOutput,
     Rejection,
     SendListener,
     SendReport,
-)
-from health_pipeline.engines.json_lines import (
-    MAX_RECORD_BYTES,
-    CheckedLines,
-    LineBlock,
-    check_lines,
 )
 from health_pipeline.engines.local.table import LocalIcebergTable, flocked
 from health_pipeline.engines.pyiceberg_patches import append_each, conform_rows

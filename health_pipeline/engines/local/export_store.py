@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from health_pipeline.engines.base import ExportedFile
-from health_pipeline.summary import summary_csv
+from health_pipeline.summary.csv_format import summary_csv
 
 
 class LocalExportStore:

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from health_pipeline.records import (
+from health_pipeline.delivery.records import (
     MAX_RECORD_BYTES,
     REQUIRED_FIELDS,
     SCORE_FIELDS,

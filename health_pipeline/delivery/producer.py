@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import BinaryIO
 
+from health_pipeline.delivery.json_lines import BLOCK_BYTES, blocks_from_pairs, read_blocks
 from health_pipeline.engines.delivery import DeliveryStream, Rejection, SendListener, SendReport
-from health_pipeline.engines.json_lines import BLOCK_BYTES, blocks_from_pairs, read_blocks
 from health_pipeline.schema.model import TableSchema
 
 __all__ = ["DeliveryStream", "Rejection", "SendReport", "send_file", "send_lines"]
