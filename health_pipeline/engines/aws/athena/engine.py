@@ -26,145 +26,32 @@ No Dagster import here: the Dagster resource wraps this class.
 from __future__ import annotations
 
 import logging
-import math
 import random
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
-import pyarrow as pa
-import sqlglot
 from botocore.exceptions import ClientError
-from sqlglot import exp
 
+from health_pipeline.engines.aws.athena.errors import (
+    THROTTLING_CODES,
+    AthenaExecution,
+    AthenaQueryTimeout,
+    AthenaThrottled,
+    console_url,
+    query_failure,
+    request_error,
+)
+from health_pipeline.engines.aws.athena.literals import athena_literal, placeholder_count
+from health_pipeline.engines.aws.athena.results import fetch_rows
 from health_pipeline.engines.base import QueryFailed, QueryResult
-from health_pipeline.schema.types import athena_result_arrow_type
-from health_pipeline.sql import DIALECT, Query, check_query_rules, with_table
+from health_pipeline.sql import Query, check_query_rules, with_table
 
 log = logging.getLogger(__name__)
 
-THROTTLING_CODES = frozenset({"TooManyRequestsException", "ThrottlingException", "Throttling"})
 RUNNING_STATES = frozenset({"QUEUED", "RUNNING"})
-ERROR_CATEGORIES = {1: "SYSTEM", 2: "USER", 3: "OTHER"}
-USD_PER_TB = 5.0
-BYTES_PER_MB = 1024 * 1024
-BYTES_PER_TB = 1024**4
-MINIMUM_BILLED_BYTES = 10 * BYTES_PER_MB
-FREE_STATEMENT_TYPES = frozenset({"DDL"})
-
-
 ATHENA_TIMEOUT_S = 1800.0  # a daily summary takes seconds; past 30 minutes something is wrong: stop it
-
-
-class AthenaQueryError(QueryFailed):
-    """An Athena query ended FAILED or CANCELLED (or was stopped by us); `retryable` says whether running
-    it again may succeed (Athena's AthenaError.Retryable)."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        query_id: str | None,
-        state: str,
-        reason: str | None = None,
-        error_category: int | None = None,
-        error_type: int | None = None,
-        retryable: bool = False,
-        console_url: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.query_id = query_id
-        self.state = state
-        self.reason = reason
-        self.error_category = error_category
-        self.error_type = error_type
-        self.retryable = retryable
-        self.console_url = console_url
-
-
-class AthenaQueryTimeout(AthenaQueryError):
-    """The query did not finish within the engine's timeout; it was stopped."""
-
-
-class AthenaThrottled(AthenaQueryError):
-    """Athena kept refusing a call with throttling after the bounded retries (retryable later)."""
-
-
-@dataclass(frozen=True)
-class AthenaExecution:
-    """What GetQueryExecution said about a finished query, with the engine's own counts."""
-
-    query_id: str
-    state: str
-    statement_type: str | None
-    output_location: str | None
-    data_scanned_bytes: int
-    engine_execution_ms: int
-    queue_ms: int
-    total_execution_ms: int
-    console_url: str
-    polls: int
-    elapsed_s: float
-
-    @property
-    def cost_usd(self) -> float:
-        return estimate_cost_usd(self.data_scanned_bytes, self.statement_type)
-
-    def metadata(self) -> dict:
-        return {
-            "query_id": self.query_id,
-            "state": self.state,
-            "statement_type": self.statement_type,
-            "data_scanned_bytes": self.data_scanned_bytes,
-            "engine_execution_ms": self.engine_execution_ms,
-            "queue_ms": self.queue_ms,
-            "total_execution_ms": self.total_execution_ms,
-            "cost_usd": self.cost_usd,
-            "console_url": self.console_url,
-            "polls": self.polls,
-        }
-
-
-def estimate_cost_usd(data_scanned_bytes: int, statement_type: str | None = "DML") -> float:
-    """Athena's price: $5 per TB scanned, rounded up to the megabyte, 10 MB minimum; DDL is free."""
-    if statement_type in FREE_STATEMENT_TYPES:
-        return 0.0
-    billed = max(MINIMUM_BILLED_BYTES, math.ceil(max(data_scanned_bytes, 0) / BYTES_PER_MB) * BYTES_PER_MB)
-    return billed / BYTES_PER_TB * USD_PER_TB
-
-
-def console_url(region: str, query_id: str) -> str:
-    return f"https://{region}.console.aws.amazon.com/athena/home?region={region}#/query-editor/history/{query_id}"
-
-
-def athena_literal(value: Any) -> str:
-    """One ExecutionParameters entry: Athena substitutes it as a SQL literal, so strings are quoted here
-    (quotes doubled: a value can never end the literal) and timestamps carry their type."""
-    if isinstance(value, bool) or not isinstance(value, (datetime, str, int)):
-        raise TypeError(
-            f"an Athena query parameter must be a datetime (UTC, no zone), a str or an int; got"
-            f" {type(value).__name__} {value!r}: convert it before building the Query"
-        )
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            raise TypeError(
-                f"timestamp parameter {value.isoformat()} has a zone; recorded_at holds UTC without zone:"
-                " pass value.astimezone(timezone.utc).replace(tzinfo=None)"
-            )
-        return f"TIMESTAMP '{value.strftime('%Y-%m-%d %H:%M:%S.%f')}'"
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    return str(int(value))
-
-
-def placeholder_count(sql: str) -> int:
-    return sum(
-        1 for statement in sqlglot.parse(sql, read=DIALECT) if statement for _ in statement.find_all(exp.Placeholder)
-    )
 
 
 class AthenaQueryEngine:
@@ -249,7 +136,7 @@ class AthenaQueryEngine:
             )
         started = self.clock()
         execution = self._execute(query.name, sql, parameters)
-        rows = self._fetch_rows(execution)
+        rows = fetch_rows(self, execution)
         return QueryResult(
             query_id=execution.query_id,
             rows=rows,
@@ -295,7 +182,7 @@ class AthenaQueryEngine:
         try:
             query_id = self._call("start_query_execution", name, None, **request)["QueryExecutionId"]
         except ClientError as err:
-            raise self._request_error(name, "StartQueryExecution", err) from err
+            raise request_error(name, "StartQueryExecution", err, self) from err
         log.info("Athena query %s started: %s", name, query_id)
         return self._wait(name, query_id, started)
 
@@ -320,7 +207,7 @@ class AthenaQueryEngine:
                     break
         except ClientError as err:
             self._stop(name, query_id)
-            raise self._request_error(name, "GetQueryExecution", err, query_id) from err
+            raise request_error(name, "GetQueryExecution", err, self, query_id) from err
         except BaseException:
             # An interrupt (KeyboardInterrupt, Dagster's run termination) or any other error: the
             # query must not keep running, and billing, after the run has gone.
@@ -337,7 +224,7 @@ class AthenaQueryEngine:
                 console_url=console_url(self.region, query_id),
             )
         if state != "SUCCEEDED":
-            raise self._failure(name, query_id, execution)
+            raise query_failure(name, query_id, execution, self.region)
         return self._execution(query_id, execution, polls, self.clock() - started)
 
     def _stop(self, name: str, query_id: str) -> None:
@@ -392,121 +279,3 @@ class AthenaQueryEngine:
             polls=polls,
             elapsed_s=elapsed_s,
         )
-
-    def _fetch_rows(self, execution: AthenaExecution) -> pa.Table:
-        columns: list[dict] | None = None
-        values: list[list[str | None]] = []
-        token: str | None = None
-        first_page = True
-        while True:
-            kwargs: dict[str, Any] = {"QueryExecutionId": execution.query_id, "MaxResults": self.results_page_size}
-            if token:
-                kwargs["NextToken"] = token
-            try:
-                page = self._call("get_query_results", "results", execution.query_id, **kwargs)
-            except ClientError as err:
-                raise self._request_error("results", "GetQueryResults", err, execution.query_id) from err
-            result_set = page["ResultSet"]
-            if columns is None:
-                columns = result_set.get("ResultSetMetadata", {}).get("ColumnInfo", [])
-            rows = [[cell.get("VarCharValue") for cell in row.get("Data", [])] for row in result_set.get("Rows", [])]
-            if first_page and rows and execution.statement_type in (None, "DML"):
-                header, rows = rows[0], rows[1:]  # a SELECT's first row holds the column labels
-                labels = [c.get("Label") or c["Name"] for c in columns]
-                if header != labels:
-                    raise QueryFailed(
-                        f"Athena query {execution.query_id}: the first result row {header} is not the header"
-                        f" {labels}; the result shape is not what this engine reads"
-                    )
-            values.extend(rows)
-            first_page = False
-            token = page.get("NextToken")
-            if not token:
-                break
-        return typed_table(columns or [], values)
-
-    # -- errors ------------------------------------------------------------------------------------
-    def _failure(self, name: str, query_id: str, execution: dict) -> AthenaQueryError:
-        status = execution.get("Status", {})
-        state = status.get("State", "UNKNOWN")
-        reason = status.get("StateChangeReason") or "no reason given"
-        error = status.get("AthenaError", {})
-        category = error.get("ErrorCategory")
-        error_type = error.get("ErrorType")
-        retryable = bool(error.get("Retryable", False))
-        link = console_url(self.region, query_id)
-        if retryable:
-            advice = "Athena marks this error retryable: the run's retry policy will try again."
-        elif state == "CANCELLED":
-            advice = (
-                "It was cancelled (in the console, by a stop request or by a workgroup limit); re-run the partition."
-            )
-        elif category == 2:
-            advice = "This is a query or permission error: fix the SQL, the table or the IAM policy, then re-run."
-        else:
-            advice = "Open the query in the console for details; re-run once the cause is fixed."
-        return AthenaQueryError(
-            f"Athena query {name} ({query_id}) {state}: {reason}."
-            f" AthenaError: category {category} ({ERROR_CATEGORIES.get(category, 'unknown')}), type {error_type},"
-            f" retryable {retryable}. {advice} Console: {link}",
-            query_id=query_id,
-            state=state,
-            reason=reason,
-            error_category=category,
-            error_type=error_type,
-            retryable=retryable,
-            console_url=link,
-        )
-
-    def _request_error(
-        self, name: str, operation: str, err: ClientError, query_id: str | None = None
-    ) -> AthenaQueryError:
-        code = err.response.get("Error", {}).get("Code", "")
-        message = err.response.get("Error", {}).get("Message", "")
-        retryable = (
-            code in ("InternalServerException", "ServiceUnavailable")
-            or err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
-        )
-        target = f" ({query_id})" if query_id else ""
-        return AthenaQueryError(
-            f"Athena refused {operation} for query {name}{target} in workgroup {self.workgroup}, catalog"
-            f" {self.catalog}, database {self.database}: {code}: {message}."
-            + (" A retry may succeed." if retryable else " Check the settings, the SQL and the IAM permissions."),
-            query_id=query_id,
-            state="REQUEST_FAILED",
-            reason=message,
-            retryable=retryable,
-            console_url=console_url(self.region, query_id) if query_id else None,
-        )
-
-
-# -- Athena result types -> Arrow ------------------------------------------------------------------
-def _parse(text: str, arrow: pa.DataType) -> Any:
-    if pa.types.is_integer(arrow):
-        return int(text)
-    if pa.types.is_floating(arrow):
-        return float(text)  # also NaN, Infinity, -Infinity as Athena writes them
-    if pa.types.is_boolean(arrow):
-        return text.lower() == "true"
-    if pa.types.is_date(arrow):
-        return date.fromisoformat(text)
-    if pa.types.is_timestamp(arrow):
-        return datetime.fromisoformat(text)
-    if pa.types.is_decimal(arrow):
-        return Decimal(text)
-    return text
-
-
-def typed_table(columns: list[dict], rows: list[list[str | None]]) -> pa.Table:
-    """Athena's string cells as a typed Arrow table; a missing VarCharValue is null."""
-    arrays = []
-    for index, column in enumerate(columns):
-        arrow = athena_result_arrow_type(column)
-        cells = [row[index] if index < len(row) else None for row in rows]
-        try:
-            arrays.append(pa.array([None if c is None else _parse(c, arrow) for c in cells], type=arrow))
-        except (ValueError, ArithmeticError) as err:
-            raise QueryFailed(
-                f"Athena returned a value in column {column['Name']} that is not a {column.get('Type')}: {err}"
-            ) from err
-    return pa.Table.from_arrays(arrays, names=[c["Name"] for c in columns])
