@@ -11,10 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from health_pipeline.delivery import records
+from health_pipeline.delivery import json_lines, records
 from health_pipeline.delivery.json_lines import blocks_from_pairs, check_line, check_lines, read_blocks
 from health_pipeline.delivery.records import RecordRejected, firehose_timestamp, parse_timestamp
-from health_pipeline.engines import json_lines
 from health_pipeline.schema import read_desired_schema
 from health_pipeline.settings import PROJECT_ROOT
 from health_pipeline_tests.hostile_lines import lines as any_line

@@ -22,50 +22,32 @@ import os
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from queue import Full, Queue
 
 import pyarrow as pa
-from pyiceberg.table import Table
 
-from health_pipeline.delivery.json_lines import (
-    MAX_RECORD_BYTES,
-    CheckedLines,
-    LineBlock,
-    check_lines,
+from health_pipeline.delivery.json_lines import CheckedLines, LineBlock, check_lines
+from health_pipeline.engines.delivery import ErrorOutput, Rejection, SendListener, SendReport
+from health_pipeline.engines.local.delivery_stream.commit import commit_segments
+from health_pipeline.engines.local.delivery_stream.spool import (
+    DEFAULT_BUFFER_BYTES,
+    DEFAULT_BUFFER_SECONDS,
+    OPEN,
+    SEALED,
+    CachedSegment,
+    append,
+    created_at,
+    file_size,
+    fsync_dir,
+    truncate_partial_tail,
 )
-from health_pipeline.engines.delivery import (
-    ErrorOutput,
-    Rejection,
-    SendListener,
-    SendReport,
-)
+from health_pipeline.engines.local.delivery_stream.workers import SEGMENTS_PER_COMMIT, Deliveries, Spooler, prefetched
 from health_pipeline.engines.local.table import LocalIcebergTable, flocked
-from health_pipeline.engines.pyiceberg_patches import append_each, conform_rows
 from health_pipeline.schema.model import TableSchema
 
-__all__ = ["MAX_RECORD_BYTES", "SEGMENT_PROPERTY", "ErrorOutput", "LocalDeliveryStream", "Rejection"]
-
-DEFAULT_BUFFER_BYTES = 5 * 1024 * 1024
-DEFAULT_BUFFER_SECONDS = 300
-SEGMENT_PROPERTY = "health-pipeline.spool-segment"
-OPEN, SEALED = ".open", ".jsonl"
-MAX_PENDING_DELIVERIES = 6  # sealed segments waiting for the worker before the sender waits too
-SEGMENTS_PER_COMMIT = 8  # segments that wait together are committed together (still a snapshot each)
 LIVE_SCHEMA_SECONDS = 5.0  # how long a send trusts the live schema it read before reading it again
-
-
-@dataclass
-class _CachedSegment:
-    """Rows this process parsed for a segment, valid while the file is exactly `size` bytes."""
-
-    size: int
-    tables: list[pa.Table] = field(default_factory=list)
 
 
 class LocalDeliveryStream:
@@ -88,7 +70,7 @@ class LocalDeliveryStream:
         self.buffer_bytes = buffer_bytes
         self.buffer_seconds = buffer_seconds
         self.clock = clock
-        self._cache: dict[str, _CachedSegment] = {}
+        self._cache: dict[str, CachedSegment] = {}
         self._cache_lock = threading.Lock()
 
     # -- the write path -------------------------------------------------------------------------
@@ -104,7 +86,7 @@ class LocalDeliveryStream:
         report = SendReport()
         desired = self.desired_schema()
         acknowledged = 0
-        with _Deliveries(self, desired) as deliveries, _Spooler(self) as spooler:
+        with Deliveries(self, desired) as deliveries, Spooler(self) as spooler:
 
             def settle(done: list[tuple[list[Path], int, str]]) -> None:
                 nonlocal acknowledged
@@ -114,7 +96,7 @@ class LocalDeliveryStream:
                     listener.acknowledged(acknowledged, through)
 
             live, live_read = self._live_schema(desired), time.monotonic()
-            for block in _prefetched(blocks):
+            for block in prefetched(blocks):
                 if not len(block):
                     continue
                 if time.monotonic() - live_read > LIVE_SCHEMA_SECONDS:  # a migration during a long send
@@ -216,7 +198,7 @@ class LocalDeliveryStream:
         with self._append_lock():
             while position < len(data):
                 path = self._open_segment()
-                _truncate_partial_tail(path)
+                truncate_partial_tail(path)
                 size = file_size(path)
                 room = self.buffer_bytes - size
                 rest = len(data) - position
@@ -232,20 +214,20 @@ class LocalDeliveryStream:
                     count = (
                         rows.num_rows - row if take == rest else checked.data.count(b"\n", position, position + take)
                     )
-                    _append(path, data[position : position + take])
+                    append(path, data[position : position + take])
                     self._remember(path.name, size, size + take, rows.slice(row, count))
                     position += take
                     row += count
                 if position < len(data) or size + take >= self.buffer_bytes:
                     sealed.append(self._seal(path))
-            _fsync_dir(self.spool_dir)
+            fsync_dir(self.spool_dir)
         return sealed
 
     def _remember(self, name: str, before: int, after: int, rows: pa.Table) -> None:
         with self._cache_lock:
             cached = self._cache.get(name)
             if before == 0:
-                self._cache[name] = _CachedSegment(after, [rows])
+                self._cache[name] = CachedSegment(after, [rows])
             elif cached is not None and cached.size == before:
                 cached.size = after
                 cached.tables.append(rows)
@@ -269,7 +251,7 @@ class LocalDeliveryStream:
                 force or file_size(path) >= self.buffer_bytes or now - created_at(path) >= self.buffer_seconds
             ):
                 self._seal(path)
-        _fsync_dir(self.spool_dir)
+        fsync_dir(self.spool_dir)
 
     def _seal_due(self) -> list[Path]:
         """Seal the open segment if it is full or old enough; every sealed segment is then due."""
@@ -291,16 +273,10 @@ class LocalDeliveryStream:
                 ready.append((path, pa.concat_tables(cached.tables)))
             else:
                 ready.append((path, self._read_segment(path, table, desired)))
-        snapshots: list[int] = []
-        with flocked(self.commit_lock):
-            iceberg = table.load_or_create(desired)
-            due = [(path, rows) for path, rows in ready if rows.num_rows and not _committed(iceberg, path.name)]
-            if due:
-                batches = [(conform_rows(rows, iceberg), {SEGMENT_PROPERTY: path.name}) for path, rows in due]
-                snapshots = append_each(iceberg, batches)
+        snapshots = commit_segments(table, desired, [(path.name, rows) for path, rows in ready], self.commit_lock)
         for path, _ in ready:
             path.unlink(missing_ok=True)
-        _fsync_dir(self.spool_dir)
+        fsync_dir(self.spool_dir)
         return snapshots
 
     def _read_segment(self, path: Path, table: LocalIcebergTable, desired: TableSchema) -> pa.Table:
@@ -316,205 +292,3 @@ class LocalDeliveryStream:
             rejection = Rejection(block.where(i), f"Stream.{err.code}", str(err), block.raw_line(i))
             self.errors.write(rejection, source="delivery-stream")
         return checked.rows
-
-
-class _Spooler:
-    """Writes checked lines to the spool (append, fsync) on its own thread while the sender checks the
-    next block; reports each write, in order, once it is durable."""
-
-    def __init__(self, stream: LocalDeliveryStream, depth: int = 2) -> None:
-        self.stream = stream
-        self.depth = depth
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-spool")
-        self._writes: deque[tuple[Future, int, str]] = deque()
-
-    def __enter__(self) -> _Spooler:
-        return self
-
-    def put(self, checked: CheckedLines, through: str) -> list[tuple[list[Path], int, str]]:
-        """Queue a write; returns the writes that are durable by now (sealed segments, count, last line)."""
-        if len(checked):
-            future = self._executor.submit(self.stream._spool, checked)
-        else:
-            future = Future()
-            future.set_result([])
-        self._writes.append((future, len(checked), through))
-        done = []
-        while self._writes and (self._writes[0][0].done() or len(self._writes) > self.depth):
-            future, count, where = self._writes.popleft()
-            done.append((future.result(), count, where))
-        return done
-
-    def finish(self) -> list[tuple[list[Path], int, str]]:
-        done = []
-        while self._writes:
-            future, count, where = self._writes.popleft()
-            done.append((future.result(), count, where))
-        return done
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self._executor.shutdown(wait=True)  # a write under way completes: what it wrote is durable
-
-
-def _prefetched(blocks: Iterable[LineBlock], depth: int = 2) -> Iterator[LineBlock]:
-    """`blocks`, read ahead on a thread (reading and splitting lines overlaps the checking)."""
-    queue: Queue = Queue(maxsize=depth)
-    stop = threading.Event()
-    end = object()
-
-    def read() -> None:
-        try:
-            for block in blocks:
-                while not stop.is_set():
-                    try:
-                        queue.put(block, timeout=0.1)
-                        break
-                    except Full:
-                        continue
-                if stop.is_set():
-                    return
-            queue.put(end)
-        except BaseException as err:  # handed to the consumer, raised there
-            queue.put(err)
-
-    reader = threading.Thread(target=read, name="local-read", daemon=True)
-    reader.start()
-    try:
-        while (item := queue.get()) is not end:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-
-
-class _Deliveries:
-    """Delivers sealed segments on a background thread while the sender checks the next lines. The
-    segments waiting when the thread comes round are committed together: one snapshot each, one
-    catalog commit."""
-
-    def __init__(self, stream: LocalDeliveryStream, desired: TableSchema) -> None:
-        self.stream = stream
-        self.desired = desired
-        self.snapshots: list[int] = []
-        self._waiting: list[Path] = []
-        self._submitted: set[str] = set()
-        self._condition = threading.Condition()
-        self._active = False
-        self._futures: list[Future] = []
-        self._executor: ThreadPoolExecutor | None = None
-        self._table: LocalIcebergTable | None = None  # its own catalog connection, for its thread
-
-    def __enter__(self) -> _Deliveries:
-        return self
-
-    def submit(self, paths: list[Path]) -> None:
-        fresh = [path for path in paths if path.name not in self._submitted]
-        if not fresh:
-            return
-        self._submitted.update(path.name for path in fresh)
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-delivery")
-            base = self.stream.table
-            self._table = LocalIcebergTable(base.catalog_dir, base.warehouse_dir, base.database, base.table_name)
-        with self._condition:
-            self._waiting += fresh
-            if not self._active:
-                self._active = True
-                self._futures.append(self._executor.submit(self._work))
-            while len(self._waiting) > MAX_PENDING_DELIVERIES and self._active:
-                self._condition.wait()
-        self._raise_failures()
-
-    def _work(self) -> None:
-        try:
-            while True:
-                with self._condition:
-                    group, self._waiting = self._waiting[:SEGMENTS_PER_COMMIT], self._waiting[SEGMENTS_PER_COMMIT:]
-                    if not group:
-                        self._active = False
-                        return
-                    self._condition.notify_all()
-                self.snapshots += self.stream._deliver(group, self.desired, self._table)
-        except BaseException:
-            with self._condition:
-                self._active = False
-                self._condition.notify_all()
-            raise
-
-    def _raise_failures(self) -> None:
-        for future in self._futures:
-            if future.done() and future.exception() is not None:
-                raise future.exception()
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if self._executor is None:
-            return
-        if exc_type is not None:  # what is not delivered stays sealed in the spool for the next send
-            with self._condition:
-                self._waiting.clear()
-        self._executor.shutdown(wait=True)
-        if exc_type is None:
-            self._raise_failures()
-            if self._waiting:  # the worker stopped on a failure raised above; never silently
-                raise RuntimeError(
-                    f"{len(self._waiting)} sealed segments were not delivered; `health-pipeline flush` delivers them"
-                )
-
-
-def _committed(table: Table, segment: str) -> bool:
-    for snapshot in table.metadata.snapshots:
-        summary = snapshot.summary
-        if summary is not None and summary.additional_properties.get(SEGMENT_PROPERTY) == segment:
-            return True
-    return False
-
-
-def created_at(path: Path) -> float:
-    return int(path.stem.split("-")[2]) / 1000
-
-
-def file_size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return 0
-
-
-def line_count(path: Path) -> int:
-    try:
-        return path.read_bytes().count(b"\n")
-    except FileNotFoundError:
-        return 0
-
-
-def _append(path: Path, data: memoryview) -> None:
-    with open(path, "ab") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _truncate_partial_tail(path: Path) -> None:
-    """Cut a line a crash left half-written (never acknowledged) so the next append starts clean."""
-    size = file_size(path)
-    if size == 0:
-        return
-    with open(path, "rb+") as handle:
-        handle.seek(size - 1)
-        if handle.read(1) == b"\n":
-            return
-        data = path.read_bytes()
-        handle.truncate(data.rfind(b"\n") + 1)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _fsync_dir(directory: Path) -> None:
-    if not directory.exists():
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -1,0 +1,167 @@
+"""The threads of a send: reading ahead (`prefetched`), spooling (`Spooler`: append and fsync while
+the next block is checked) and delivering (`Deliveries`: sealed segments committed in the
+background, those that wait together in one catalog commit)."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from queue import Full, Queue
+from typing import TYPE_CHECKING
+
+from health_pipeline.delivery.json_lines import CheckedLines, LineBlock
+from health_pipeline.engines.local.table import LocalIcebergTable
+from health_pipeline.schema.model import TableSchema
+
+if TYPE_CHECKING:
+    from health_pipeline.engines.local.delivery_stream.stream import LocalDeliveryStream
+
+MAX_PENDING_DELIVERIES = 6  # sealed segments waiting for the worker before the sender waits too
+SEGMENTS_PER_COMMIT = 8  # segments that wait together are committed together (still a snapshot each)
+
+
+class Spooler:
+    """Writes checked lines to the spool (append, fsync) on its own thread while the sender checks the
+    next block; reports each write, in order, once it is durable."""
+
+    def __init__(self, stream: LocalDeliveryStream, depth: int = 2) -> None:
+        self.stream = stream
+        self.depth = depth
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-spool")
+        self._writes: deque[tuple[Future, int, str]] = deque()
+
+    def __enter__(self) -> Spooler:
+        return self
+
+    def put(self, checked: CheckedLines, through: str) -> list[tuple[list[Path], int, str]]:
+        """Queue a write; returns the writes that are durable by now (sealed segments, count, last line)."""
+        if len(checked):
+            future = self._executor.submit(self.stream._spool, checked)
+        else:
+            future = Future()
+            future.set_result([])
+        self._writes.append((future, len(checked), through))
+        done = []
+        while self._writes and (self._writes[0][0].done() or len(self._writes) > self.depth):
+            future, count, where = self._writes.popleft()
+            done.append((future.result(), count, where))
+        return done
+
+    def finish(self) -> list[tuple[list[Path], int, str]]:
+        done = []
+        while self._writes:
+            future, count, where = self._writes.popleft()
+            done.append((future.result(), count, where))
+        return done
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._executor.shutdown(wait=True)  # a write under way completes: what it wrote is durable
+
+
+def prefetched(blocks: Iterable[LineBlock], depth: int = 2) -> Iterator[LineBlock]:
+    """`blocks`, read ahead on a thread (reading and splitting lines overlaps the checking)."""
+    queue: Queue = Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def read() -> None:
+        try:
+            for block in blocks:
+                while not stop.is_set():
+                    try:
+                        queue.put(block, timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put(end)
+        except BaseException as err:  # handed to the consumer, raised there
+            queue.put(err)
+
+    reader = threading.Thread(target=read, name="local-read", daemon=True)
+    reader.start()
+    try:
+        while (item := queue.get()) is not end:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+
+
+class Deliveries:
+    """Delivers sealed segments on a background thread while the sender checks the next lines. The
+    segments waiting when the thread comes round are committed together: one snapshot each, one
+    catalog commit."""
+
+    def __init__(self, stream: LocalDeliveryStream, desired: TableSchema) -> None:
+        self.stream = stream
+        self.desired = desired
+        self.snapshots: list[int] = []
+        self._waiting: list[Path] = []
+        self._submitted: set[str] = set()
+        self._condition = threading.Condition()
+        self._active = False
+        self._futures: list[Future] = []
+        self._executor: ThreadPoolExecutor | None = None
+        self._table: LocalIcebergTable | None = None  # its own catalog connection, for its thread
+
+    def __enter__(self) -> Deliveries:
+        return self
+
+    def submit(self, paths: list[Path]) -> None:
+        fresh = [path for path in paths if path.name not in self._submitted]
+        if not fresh:
+            return
+        self._submitted.update(path.name for path in fresh)
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-delivery")
+            base = self.stream.table
+            self._table = LocalIcebergTable(base.catalog_dir, base.warehouse_dir, base.database, base.table_name)
+        with self._condition:
+            self._waiting += fresh
+            if not self._active:
+                self._active = True
+                self._futures.append(self._executor.submit(self._work))
+            while len(self._waiting) > MAX_PENDING_DELIVERIES and self._active:
+                self._condition.wait()
+        self._raise_failures()
+
+    def _work(self) -> None:
+        try:
+            while True:
+                with self._condition:
+                    group, self._waiting = self._waiting[:SEGMENTS_PER_COMMIT], self._waiting[SEGMENTS_PER_COMMIT:]
+                    if not group:
+                        self._active = False
+                        return
+                    self._condition.notify_all()
+                self.snapshots += self.stream._deliver(group, self.desired, self._table)
+        except BaseException:
+            with self._condition:
+                self._active = False
+                self._condition.notify_all()
+            raise
+
+    def _raise_failures(self) -> None:
+        for future in self._futures:
+            if future.done() and future.exception() is not None:
+                raise future.exception()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._executor is None:
+            return
+        if exc_type is not None:  # what is not delivered stays sealed in the spool for the next send
+            with self._condition:
+                self._waiting.clear()
+        self._executor.shutdown(wait=True)
+        if exc_type is None:
+            self._raise_failures()
+            if self._waiting:  # the worker stopped on a failure raised above; never silently
+                raise RuntimeError(
+                    f"{len(self._waiting)} sealed segments were not delivered; `health-pipeline flush` delivers them"
+                )
