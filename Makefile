@@ -46,7 +46,7 @@ dev: install
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(LOCAL_ENV) $(BIN)/dg dev -h 127.0.0.1 -p 3000
 
 bench: install
-	$(BIN)/python -m health_pipeline_tests.bench
+	$(BIN)/python -m benchmarks.bench
 
 # ruff (lint and format check, configured in pyproject.toml).
 lint-python: install

@@ -3,7 +3,7 @@ more, nothing less.
 
 `terraform/modules/iam` grants exactly DAGSTER_ROLE_ACTIONS to the role the deployment assumes (scoped
 to the pipeline's resources wherever AWS allows), `terraform/modules/lambda` exactly
-LAMBDA_ROLE_ACTIONS to the producer's, and `health_pipeline_tests/test_terraform.py` fails when a set
+LAMBDA_ROLE_ACTIONS to the producer's, and `health_pipeline_tests/terraform/test_terraform.py` fails when a set
 and its policy differ. Adding an AWS call to the code means adding its action here and to the policy.
 """
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import BinaryIO
 
-from health_pipeline.delivery.json_lines import BLOCK_BYTES, blocks_from_pairs, read_blocks
+from health_pipeline.delivery.line_blocks import BLOCK_BYTES, blocks_from_pairs, read_blocks
 from health_pipeline.engines.delivery import DeliveryStream, Rejection, SendListener, SendReport
 from health_pipeline.schema.model import TableSchema
 

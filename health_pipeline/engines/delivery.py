@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from health_pipeline.delivery.json_lines import MAX_RECORD_BYTES, LineBlock
+from health_pipeline.delivery.json_lines import MAX_RECORD_BYTES
+from health_pipeline.delivery.line_blocks import LineBlock
 from health_pipeline.schema.model import TableSchema
 
 

@@ -140,7 +140,7 @@ class MigrationPlan:
         ]
 
     def verification_sql(self, columns: list[str]) -> str:
-        """The seed's test query for new columns, obeying the query rules (a recorded_at range)."""
+        """The pipeline pattern's test query for new columns, obeying the query rules (a recorded_at range)."""
         table = check_identifier(self.table, "table")
         names = ", ".join(check_identifier(c) for c in columns)
         return f"SELECT {names} FROM {table} WHERE recorded_at >= ? AND recorded_at < ? LIMIT 1"

@@ -1,4 +1,4 @@
-"""The Athena-dialect SQL the pipeline runs, and the seed's two query rules, enforced with sqlglot.
+"""The Athena-dialect SQL the pipeline runs, and the pattern's two query rules (no `SELECT *`, always a `recorded_at` range), enforced with sqlglot.
 
 The same file is sent to Athena as it is and, transpiled by sqlglot, run by DuckDB in local mode.
 """
@@ -19,7 +19,7 @@ TIME_COLUMN = "recorded_at"
 
 
 class QueryRuleViolation(ValueError):
-    """A query breaks the seed's rules: no SELECT *, and always a recorded_at range on the table."""
+    """A query breaks the query rules: no SELECT *, and always a recorded_at range on the table."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
 
 
 def _has_time_range(where: exp.Expression | None) -> bool:
-    """A top-level conjunct bounds recorded_at from below (the seed's own example has only `>=`), or
+    """A top-level conjunct bounds recorded_at from below (the pipeline pattern's own example has only `>=`), or
     pins it to NULL (Iceberg's null partition). Bounds under OR or NOT do not count: they do not narrow."""
     if where is None:
         return False

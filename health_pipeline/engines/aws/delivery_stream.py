@@ -22,7 +22,7 @@ from health_pipeline.delivery.firehose import (
     PutRetryBackoff,
     firehose_client,
 )
-from health_pipeline.delivery.json_lines import LineBlock
+from health_pipeline.delivery.line_blocks import LineBlock
 from health_pipeline.delivery.records import MAX_RECORD_BYTES, RecordRejected, check_line
 from health_pipeline.engines.delivery import (
     ErrorOutput,

@@ -1,4 +1,4 @@
-# Production: the whole pipeline with the seed's names.
+# Production: the whole pipeline with the production names of the pipeline pattern.
 #   producer (Lambda) -> Firehose (5 MB / 300 s) -> S3 Tables (Iceberg) -> Glue -> Athena -> CSV exports
 #
 # Before the first apply, once per account and region: integrate S3 Tables with the Glue Data

@@ -28,7 +28,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from health_pipeline.delivery.json_lines import CheckedLines, LineBlock, check_lines
+from health_pipeline.delivery.json_lines import CheckedLines, check_lines
+from health_pipeline.delivery.line_blocks import LineBlock
 from health_pipeline.engines.delivery import ErrorOutput, Rejection, SendListener, SendReport
 from health_pipeline.engines.local.delivery_stream.commit import commit_segments
 from health_pipeline.engines.local.delivery_stream.spool import (

@@ -12,7 +12,8 @@ from pathlib import Path
 from queue import Full, Queue
 from typing import TYPE_CHECKING
 
-from health_pipeline.delivery.json_lines import CheckedLines, LineBlock
+from health_pipeline.delivery.json_lines import CheckedLines
+from health_pipeline.delivery.line_blocks import LineBlock
 from health_pipeline.engines.local.table import LocalIcebergTable
 from health_pipeline.schema.model import TableSchema
 
