@@ -167,3 +167,20 @@ def test_benchmark_figures_live_only_in_benchmarks_md(page: Path) -> None:
     figure = re.compile(rf"\b({keys})\b`?[\s:=(]{{0,3}}~?\d")
     found = [match.group(0) for match in figure.finditer(text)]
     assert not found, f"{relative(page)} states benchmark figures {found}; they belong in docs/benchmarks.md only"
+
+
+def test_the_tfvars_example_sets_every_variable_without_a_default_and_no_secret() -> None:
+    import hcl2
+
+    prod = ROOT / "terraform" / "envs" / "prod"
+    with (prod / "variables.tf").open(encoding="utf-8") as handle:
+        variables = {name.strip('"'): body for block in hcl2.load(handle)["variable"] for name, body in block.items()}
+    with (prod / "terraform.tfvars.example").open(encoding="utf-8") as handle:
+        example = {name for name in hcl2.load(handle) if not name.startswith("__")}
+    required = {name for name, body in variables.items() if "default" not in body and not body.get("sensitive")}
+    secret = {name for name, body in variables.items() if body.get("sensitive")}
+    assert required <= example, f"terraform.tfvars.example lacks {sorted(required - example)}"
+    assert not secret & example, f"terraform.tfvars.example sets secrets {sorted(secret & example)}: use TF_VAR_ only"
+    assert example <= set(variables), (
+        f"terraform.tfvars.example sets unknown variables {sorted(example - set(variables))}"
+    )
