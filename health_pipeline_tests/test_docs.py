@@ -1,0 +1,186 @@
+"""The documentation holds together: every relative link and anchor resolves, every page under docs/ is
+reachable from the README, the README stays short, no page speaks of measurement history, and
+benchmark figures live in docs/benchmarks.md alone."""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+BENCHMARKS = DOCS / "benchmarks.md"
+
+# Pages other work is writing; a link to one is skipped only while the file does not exist.
+EXPECTED_FROM_OTHER_WORK = frozenset(
+    {
+        "docs/operations/deploying.md",
+        "docs/operations/alerts.md",
+        "docs/operations/erasure.md",
+        "docs/operations/recovering.md",
+        "docs/reference/athena.md",
+    }
+)
+
+HISTORY_PHRASES = (
+    "earlier run",
+    "former",
+    "measured side by side",
+    "before/after",
+    "the seed",
+    "this session",
+    "last session",
+    "previously",
+)
+
+README_MAX_LINES = 200
+
+LINK = re.compile(r"!?\[(?P<text>[^\]]*)\]\((?P<target>[^)\s]+)(?:\s+\"[^\"]*\")?\)")
+FENCE = re.compile(r"^(```|~~~).*?^\1[^\n]*$", re.MULTILINE | re.DOTALL)
+INLINE_CODE = re.compile(r"`[^`\n]*`")
+HEADING = re.compile(r"^#{1,6}\s+(?P<title>.+?)\s*#*\s*$", re.MULTILINE)
+
+
+def markdown_files() -> list[Path]:
+    files = [README, *sorted(DOCS.rglob("*.md")), *sorted((ROOT / "terraform").rglob("README.md"))]
+    return [path for path in files if ".terraform" not in path.parts]
+
+
+def relative(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
+def prose(text: str) -> str:
+    """The text without fenced code blocks and inline code, where brackets are not links."""
+    return INLINE_CODE.sub("", FENCE.sub("", text))
+
+
+def slug(title: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens."""
+    title = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", title).replace("`", "").strip().lower()
+    return re.sub(r"[^\w\- ]", "", title).replace(" ", "-")
+
+
+def anchors(path: Path) -> set[str]:
+    seen: dict[str, int] = {}
+    found = set()
+    for match in HEADING.finditer(FENCE.sub("", path.read_text(encoding="utf-8"))):
+        base = slug(match["title"])
+        count = seen.get(base, 0)
+        seen[base] = count + 1
+        found.add(base if count == 0 else f"{base}-{count}")
+    return found
+
+
+def links(path: Path) -> list[tuple[str, Path, str]]:
+    """(the link as written, the file it names, its anchor) for every relative link in the page."""
+    found = []
+    for match in LINK.finditer(prose(path.read_text(encoding="utf-8"))):
+        target = match["target"].strip("<>")
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target):  # https:, mailto: ...
+            continue
+        file_part, _, anchor = target.partition("#")
+        resolved = path if not file_part else (path.parent / file_part).resolve()
+        found.append((target, resolved, anchor))
+    return found
+
+
+def expected_and_missing(target: Path) -> bool:
+    try:
+        name = relative(target)
+    except ValueError:
+        return False
+    return name in EXPECTED_FROM_OTHER_WORK and not target.exists()
+
+
+@pytest.mark.parametrize("page", markdown_files(), ids=relative)
+def test_every_relative_link_resolves(page: Path) -> None:
+    broken = []
+    for written, target, anchor in links(page):
+        if expected_and_missing(target):
+            continue
+        if not target.exists():
+            broken.append(f"{written}: no file {target}")
+        elif anchor and target.suffix == ".md" and anchor not in anchors(target):
+            broken.append(f"{written}: {relative(target)} has no heading with the anchor #{anchor}")
+    assert not broken, f"{relative(page)} has broken links:\n" + "\n".join(broken)
+
+
+def test_every_docs_page_is_reachable_from_the_readme() -> None:
+    reached = {README}
+    queue = deque([README])
+    while queue:
+        page = queue.popleft()
+        for _, target, _ in links(page):
+            if target.suffix == ".md" and target.is_file() and target not in reached:
+                reached.add(target)
+                queue.append(target)
+    unreached = [relative(page) for page in sorted(DOCS.rglob("*.md")) if page not in reached]
+    assert not unreached, f"no chain of links from README.md reaches: {unreached}; link them from docs/index.md"
+
+
+def test_the_readme_stays_a_front_door() -> None:
+    lines = len(README.read_text(encoding="utf-8").splitlines())
+    assert lines <= README_MAX_LINES, f"README.md has {lines} lines; move detail into docs/ (limit {README_MAX_LINES})"
+
+
+@pytest.mark.parametrize("page", markdown_files(), ids=relative)
+def test_no_page_speaks_of_measurement_history(page: Path) -> None:
+    text = page.read_text(encoding="utf-8").lower()
+    found = [
+        f"line {text.count(chr(10), 0, match.start()) + 1}: {phrase!r}"
+        for phrase in HISTORY_PHRASES
+        for match in re.finditer(r"\b" + re.escape(phrase), text)
+    ]
+    assert not found, (
+        f"{relative(page)} speaks of history ({', '.join(found)}); say what is, and put run figures in commit messages"
+    )
+
+
+def bench_keys() -> set[str]:
+    """Every key docs/benchmarks.md names in the first column of its tables."""
+    keys = set()
+    for line in BENCHMARKS.read_text(encoding="utf-8").splitlines():
+        if line.startswith("| `"):
+            keys.update(re.findall(r"`([a-z][a-z0-9_]+)`", line.split("|")[1]))
+    return keys
+
+
+def test_benchmarks_name_the_design_keys() -> None:
+    design_keys = {"scan_days", "aggregate_vs_duckdb", "ingest_vs_arrow", "ingest_records_per_s", "sensor_tick_ms"}
+    design_keys |= {"summary_peak_rss_mb", "athena_polls_per_query", "athena_detect_delay_ratio"}
+    design_keys |= {"lambda_cold_import_ms", "lambda_zip_bytes", "ingest_aged_vs_new", "backfill_queries"}
+    design_keys |= {"backfill_30_days_vs_single_runs", "athena_result_calls_1m", "athena_result_rows_per_s"}
+    design_keys |= {"estimate_vs_scanned", "erase_seconds"}
+    assert design_keys <= bench_keys(), f"docs/benchmarks.md lacks {sorted(design_keys - bench_keys())}"
+
+
+@pytest.mark.parametrize("page", [p for p in markdown_files() if p != BENCHMARKS], ids=relative)
+def test_benchmark_figures_live_only_in_benchmarks_md(page: Path) -> None:
+    text = page.read_text(encoding="utf-8")
+    keys = "|".join(sorted(map(re.escape, bench_keys()), key=len, reverse=True))
+    # A key, then within a few characters of punctuation a number: "`scan_days` 1.054", "sensor_tick_ms: 75".
+    figure = re.compile(rf"\b({keys})\b`?[\s:=(]{{0,3}}~?\d")
+    found = [match.group(0) for match in figure.finditer(text)]
+    assert not found, f"{relative(page)} states benchmark figures {found}; they belong in docs/benchmarks.md only"
+
+
+def test_the_tfvars_example_sets_every_variable_without_a_default_and_no_secret() -> None:
+    import hcl2
+
+    prod = ROOT / "terraform" / "envs" / "prod"
+    with (prod / "variables.tf").open(encoding="utf-8") as handle:
+        variables = {name.strip('"'): body for block in hcl2.load(handle)["variable"] for name, body in block.items()}
+    with (prod / "terraform.tfvars.example").open(encoding="utf-8") as handle:
+        example = {name for name in hcl2.load(handle) if not name.startswith("__")}
+    required = {name for name, body in variables.items() if "default" not in body and not body.get("sensitive")}
+    secret = {name for name, body in variables.items() if body.get("sensitive")}
+    assert required <= example, f"terraform.tfvars.example lacks {sorted(required - example)}"
+    assert not secret & example, f"terraform.tfvars.example sets secrets {sorted(secret & example)}: use TF_VAR_ only"
+    assert example <= set(variables), (
+        f"terraform.tfvars.example sets unknown variables {sorted(example - set(variables))}"
+    )
