@@ -19,7 +19,7 @@
   snapshots, 10 of them new since the cursor (none; no cursor yet); target well under 1,000 ms
   (bench_sensor.py).
 - ingest_records_per_s_2000_snapshots, _new_table: send + flush of 200,000 records into that table
-  and into a new one: how much an aged local table slows the stream (no target; README, known limit).
+  and into a new one: how much an aged local table slows the stream (no target; docs/known-limits.md).
 """
 
 from __future__ import annotations

@@ -127,7 +127,7 @@ def sensor_figures() -> dict[str, float | int]:
 
 def aged_ingest(aged: LocalStack, tmp: Path, label: str = "") -> dict[str, int]:
     """`send` + `flush` of the same 200,000 records into this 2,000-snapshot table and into a new one,
-    in turn, best of 2 each: how much an aged local table slows the stream (see README, known limit)."""
+    in turn, best of 2 each: how much an aged local table slows the stream (docs/known-limits.md)."""
     source = write_jsonl(tmp / "aged.jsonl", AGED_RECORDS)
     best: dict[str, float] = {}
     for n in range(2):

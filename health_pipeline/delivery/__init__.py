@@ -1,3 +1,4 @@
-"""Records and how they reach the table: the record rules (`records`), the vectorized check of blocks
-of JSON Lines (`json_lines`), PutRecordBatch batching (`firehose`) and the producer library
-(`producer`). Nothing is imported here: the producer Lambda loads `records` and `firehose` alone."""
+"""Records and how they reach the table: the record rules (`records`), JSON Lines read in blocks
+(`line_blocks`) and checked in bulk (`json_lines`), PutRecordBatch batching (`firehose`) and the
+producer library (`producer`). Nothing is imported here: the producer Lambda loads `records` and
+`firehose` alone."""

@@ -111,7 +111,7 @@ def firehose_timestamp(value: Any, name: str = "recorded_at") -> datetime:
     integer of microseconds since the epoch, or ISO 8601 date-time text with `T`, at least hours and
     minutes, at most 9 fraction digits (beyond microseconds truncated) and optionally `Z` or an
     `+HH:MM` offset (converted to UTC). Anything else is rejected: the forms AWS documents, nothing
-    more ("Understand supported data types", Amazon Data Firehose Developer Guide; see the README).
+    more ("Understand supported data types", Amazon Data Firehose Developer Guide; docs/reference/stack.md).
     """
     if isinstance(value, int) and not isinstance(value, bool):
         try:

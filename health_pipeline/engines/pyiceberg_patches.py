@@ -2,8 +2,7 @@
 
 PyIceberg re-derives the whole table metadata, with a deep copy of every snapshot, on each read of a
 transaction's metadata and on each catalog commit; for a stream that commits one snapshot per 5 MB
-buffer into a table with thousands of snapshots, that copying is most of the cost (README,
-"Benchmarks", has the figures). This module uses PyIceberg's private `_apply_table_update`,
+buffer into a table with thousands of snapshots, that copying is most of the cost (docs/benchmarks.md). This module uses PyIceberg's private `_apply_table_update`,
 `_TableMetadataUpdateContext`, `_update_table_metadata_log` and `SqlCatalog._update_and_stage_table`,
 so it refuses to load with any other PyIceberg minor version than the one it was written against.
 

@@ -100,6 +100,6 @@ def layout_reason(desired: TableLayout, live: TableLayout, table: str) -> str | 
         + "; ".join(steps)
         + "; or PyIceberg's update_spec() / update_sort_order()): files written from then on follow it,"
         " older ones keep theirs until rewritten; (2) recreate the table from Terraform and copy the rows"
-        " (INSERT INTO ... SELECT with a recorded_at range per day) while producers are paused. See the"
-        ' README, "The table\'s layout".'
+        " (INSERT INTO ... SELECT with a recorded_at range per day) while producers are paused. See"
+        " docs/schema-change-runbook.md, 'A table laid out otherwise'."
     )

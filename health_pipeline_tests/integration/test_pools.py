@@ -11,7 +11,7 @@ processes claiming one slot at once: two won in 1 of 15 trials on SQLite, two or
 on PostgreSQL; this test once failed in CI that way). A step that finds the pool full waits in
 Dagster's queue and is handed the slot by the step that frees it, one at a time: that is the bound
 this test holds. The Athena engine retries the quota's TooManyRequestsException for the rare
-overshoot (README, the `athena` pool)."""
+overshoot (docs/operations/running.md, the `athena` pool)."""
 
 from __future__ import annotations
 

@@ -273,7 +273,7 @@ def test_layout_drift_does_not_block_an_additive_migration():
 
 def test_the_readmes_in_place_fix_makes_an_unpartitioned_table_converge(settings, cli_env):
     # The table as the first Terraform created it (no partition spec, no sort order), then the
-    # README's PyIceberg steps (here on the local catalog; on AWS through the S3 Tables REST endpoint).
+    # The runbook's PyIceberg steps (docs/schema-change-runbook.md) (here on the local catalog; on AWS through the S3 Tables REST endpoint).
     from pyiceberg.table.sorting import NullOrder
     from pyiceberg.transforms import DayTransform, IdentityTransform
 

@@ -500,7 +500,9 @@ def check_prod_outputs(stack: Stack) -> None:
         "health_pipeline_athena_output": seed.athena_output,
         "health_pipeline_export_uri": seed.export_uri,
     }.items():
-        assert outputs[name] == expected, f"envs/prod output {name} is {outputs[name]!r}, the pipeline pattern's is {expected!r}"
+        assert outputs[name] == expected, (
+            f"envs/prod output {name} is {outputs[name]!r}, the pipeline pattern's is {expected!r}"
+        )
     assert outputs["health_pipeline_catalog"] == f"s3tablescatalog/{stack.value(None, '${var.table_bucket_name}')}"
     operator = {name for name in stack.named(None, "output") if name.startswith(OPERATOR_OUTPUT_PREFIX)} - {ROLE_OUTPUT}
     assert operator == set(OPERATOR_OUTPUTS), f"envs/prod's operator outputs are {sorted(operator)}"

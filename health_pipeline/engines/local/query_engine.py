@@ -6,8 +6,7 @@ parameters, never formatted into the text.
 
 DuckDB gets a memory budget (64 MB per thread unless HEALTH_PIPELINE_LOCAL_QUERY_MEMORY_MB says
 otherwise) and a spill directory under the home, instead of its default of 80% of the machine's RAM in
-every process: a 10-million-record day then peaks near 0.5 GB instead of 2 GB (README, Benchmarks),
-and a Dagster run, a sensor and the CLI can query side by side.
+every process, so a day's memory stays bounded (docs/benchmarks.md, summary_peak_rss_mb) and a Dagster run, a sensor and the CLI can query side by side.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 #
 # Before the first apply, once per account and region: integrate S3 Tables with the Glue Data
 # Catalog and Lake Formation (creates the s3tablescatalog catalog). After apply: grant the Firehose
-# and Dagster roles Lake Formation permissions on the table (README, "Lake Formation grants"):
+# and Dagster roles Lake Formation permissions on the table (docs/operations/deploying.md):
 # the AWS provider cannot grant on an s3tablescatalog catalog yet.
 
 locals {

@@ -63,7 +63,7 @@ data "aws_iam_policy_document" "delivery" {
   }
 
   # Lake Formation vends the credentials for the table's data; it has no resource-level
-  # permissions, so the grant on the one table (see README) is what scopes the access.
+  # permissions, so the grant on the one table (docs/operations/deploying.md) is what scopes the access.
   statement {
     sid       = "LakeFormationVendedCredentials"
     actions   = ["lakeformation:GetDataAccess"]

@@ -9,7 +9,7 @@ output "stream_arn" {
 }
 
 output "role_arn" {
-  description = "Role Firehose assumes; it needs the Lake Formation grant on the table (see README)."
+  description = "Role Firehose assumes; it needs the Lake Formation grant on the table (docs/operations/deploying.md)."
   value       = aws_iam_role.this.arn
 }
 

@@ -1,7 +1,7 @@
 # The health_records table as the Glue Data Catalog declares it. These columns are the single source
 # of truth for the table's schema: health_pipeline reads them (python-hcl2) to build the Iceberg
 # schema, validate records and detect drift. `terraform apply` does NOT update the Iceberg metadata;
-# after changing a column here, run the schema_migration job (see the README runbook).
+# after changing a column here, run the schema_migration job (docs/schema-change-runbook.md).
 
 resource "aws_glue_catalog_database" "this" {
   name = var.database_name

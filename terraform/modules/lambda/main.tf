@@ -4,7 +4,7 @@
 #
 # The entry point is a function URL with AWS_IAM auth: every request is signed with SigV4 by a
 # principal whose policy allows invoking this function (invoker_role_names); there is no other
-# way in (no public URL, no resource policy for anyone else). README, "The producer Lambda".
+# way in (no public URL, no resource policy for anyone else). docs/reference/producer.md.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}

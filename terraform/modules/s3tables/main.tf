@@ -44,7 +44,7 @@ resource "aws_s3tables_namespace" "this" {
 #   - `iceberg_metadata` is only read at creation and then ignored: later columns are added by the
 #     schema_migration job with Athena DDL (the Glue module stays the desired schema), and a live
 #     table whose layout differs is reported by `health-pipeline schema status` (exit 4) for a
-#     person to evolve (README, "The table's layout");
+#     person to evolve (docs/schema-change-runbook.md);
 #   - `prevent_destroy` makes any plan that would delete the table fail.
 # health_pipeline/schema/terraform.py reads the partition spec and sort order below (the desired
 # layout) with python-hcl2: keep them literal, one object per field.
@@ -124,7 +124,7 @@ resource "awscc_s3tables_table" "health_records" {
 # The table was first declared as aws_s3tables_table (no partition spec). `prevent_destroy` does not
 # protect a resource whose block is removed, so this forgets it from the state without deleting
 # it. A deployment that had created it keeps that unpartitioned table: import it into the resource
-# above (`terraform import` with its ARN) and evolve its layout as the README says.
+# above (`terraform import` with its ARN) and evolve its layout as docs/schema-change-runbook.md says.
 removed {
   from = aws_s3tables_table.health_records
 
