@@ -37,8 +37,9 @@ DAGSTER_ROLE_ACTIONS: frozenset[str] = frozenset(
         # S3 Tables maintenance: table_maintenance reports its configuration and last jobs.
         "s3tables:GetTableMaintenanceConfiguration",
         "s3tables:GetTableMaintenanceJobStatus",
-        # S3: Athena writes and reads results with the caller's credentials (athena-results/), where
-        # the summary also keeps each day's rows (summaries/); exports are PUT under exports/; the
+        # S3: Athena writes and reads results with the caller's credentials (athena-results/), the
+        # engine reads a summary's result object there in one GetObject, and the summary keeps each
+        # day's rows there (summaries/); exports are PUT under exports/; the
         # delivery check lists and reads Firehose's error output.
         "s3:GetBucketLocation",
         "s3:ListBucket",

@@ -33,6 +33,9 @@ class Query:
     table: str = "health_records"
     # The query reads only rows whose recorded_at is null (Iceberg's null partition), not a window.
     null_time: bool = False
+    # The result may hold a row per user (the daily summary): engines that page their results
+    # (Athena's GetQueryResults, 1,000 rows a call) read it whole from the result file instead.
+    bulk_result: bool = False
 
 
 @cache

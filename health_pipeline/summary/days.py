@@ -41,6 +41,7 @@ def daily_summary_query(days: date | list[date], zone: ZoneInfo, table: str) -> 
         parameters=(start, end),
         window=(start, end),
         table=table,
+        bulk_result=True,
     )
 
 

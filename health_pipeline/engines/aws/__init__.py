@@ -53,6 +53,7 @@ class AwsStack(TerraformDesired):
             database=s.database,
             workgroup=s.athena_workgroup,
             output_location=s.athena_output,
+            s3_client=self.client("s3"),
             region=s.aws_region,
         )
 

@@ -54,7 +54,7 @@ resource "aws_s3_bucket_versioning" "this" {
 resource "aws_s3_bucket_lifecycle_configuration" "this" {
   bucket = aws_s3_bucket.this.id
 
-  # Athena result CSVs are copied to the exports prefix right after the query: they are scratch.
+  # Athena result CSVs are read by the pipeline right after the query: they are scratch.
   rule {
     id     = "expire-athena-results"
     status = "Enabled"

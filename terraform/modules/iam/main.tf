@@ -146,7 +146,7 @@ data "aws_iam_policy_document" "dagster" {
     }
   }
 
-  # Athena writes results with the caller's credentials; the export copies them server-side.
+  # Athena writes results with the caller's credentials; the engine reads a summary's result object.
   statement {
     sid       = "AthenaResults"
     actions   = ["s3:GetObject", "s3:PutObject"]

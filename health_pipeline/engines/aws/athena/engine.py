@@ -17,6 +17,8 @@ when it times out or the run is terminated, still scanning and billing. This eng
 - raises `AthenaQueryError` (a `QueryFailed`) for FAILED / CANCELLED with the StateChangeReason, the
   AthenaError category, type and Retryable, the query id and the console link; `.retryable` tells
   the Dagster layer whether a RetryPolicy should try again;
+- reads a large result (a `Query` with `bulk_result`, the daily summary) from the query's result
+  object in S3 in two calls whatever its size (`result_object`), a small one through GetQueryResults;
 - reports DataScannedInBytes, engine / queue / total time and a cost estimate ($5 per TB, 10 MB
   minimum, DDL free).
 
@@ -44,6 +46,7 @@ from health_pipeline.engines.aws.athena.errors import (
     request_error,
 )
 from health_pipeline.engines.aws.athena.literals import athena_literal, placeholder_count
+from health_pipeline.engines.aws.athena.result_object import read_result_object
 from health_pipeline.engines.aws.athena.results import fetch_rows
 from health_pipeline.engines.base import QueryFailed, QueryResult
 from health_pipeline.sql import Query, check_query_rules, with_table
@@ -68,6 +71,7 @@ class AthenaQueryEngine:
         workgroup: str,
         output_location: str | None,
         client: Any = None,
+        s3_client: Any = None,
         region: str | None = None,
         timeout_s: float = ATHENA_TIMEOUT_S,
         poll_initial_s: float = 0.2,
@@ -92,6 +96,7 @@ class AthenaQueryEngine:
         self.workgroup = workgroup
         self.output_location = output_location
         self._client = client
+        self._s3_client = s3_client
         self._region = region
         self.timeout_s = timeout_s
         self.poll_initial_s = poll_initial_s
@@ -119,6 +124,15 @@ class AthenaQueryEngine:
         return self._client
 
     @property
+    def s3_client(self) -> Any:
+        """The S3 client that reads result objects (boto3's chain; AWS_ENDPOINT_URL(_S3) honoured)."""
+        if self._s3_client is None:
+            import boto3
+
+            self._s3_client = boto3.client("s3", region_name=self._region)
+        return self._s3_client
+
+    @property
     def region(self) -> str:
         return self._region or self.client.meta.region_name
 
@@ -136,7 +150,9 @@ class AthenaQueryEngine:
             )
         started = self.clock()
         execution = self._execute(query.name, sql, parameters)
-        rows = fetch_rows(self, execution)
+        # A result of one row per user is read from its result object; small answers page through
+        # GetQueryResults (one call for up to results_page_size rows, no S3 read).
+        rows = read_result_object(self, execution) if query.bulk_result else fetch_rows(self, execution)
         return QueryResult(
             query_id=execution.query_id,
             rows=rows,

@@ -1,0 +1,114 @@
+"""A large SELECT result in two calls whatever its size: the column types from one GetQueryResults
+call (MaxResults=1: its ResultSetMetadata), then the query's own result object, the CSV Athena writes
+at `ResultConfiguration.OutputLocation` (`<query id>.csv`), in one streamed S3 GetObject parsed by
+pyarrow.csv into the same typed Arrow table the page-by-page path (`results.fetch_rows`) builds.
+
+Why the result object, not UNLOAD to Parquet: the object already exists once the query succeeds (no
+second query, no second prefix to clean, no extra scan), it holds the rows in the order of the
+query's ORDER BY, and UNLOAD needs a SELECT wrapped around the project's SQL files. Why not
+GetQueryResults page by page: 1,000 rows a call, sequential, against an account-wide request quota
+shared with every query's polling; a day of a million users is a thousand calls.
+
+Athena's result CSV (https://docs.aws.amazon.com/athena/latest/ug/querying.html, "Working with query
+results"; PyAthena's "NULL and Empty String Handling" describes the same): a header row of the
+column labels, every non-null value quoted with double quotes (a quote inside doubled), a null as an
+empty unquoted field, "\\n" between rows and inside quoted values. pyarrow.csv reads exactly that with
+`quoted_strings_can_be_null=False`: `""` stays the empty string, an empty unquoted field is null.
+moto writes its preset results there too, every value quoted but without doubling inner quotes; the
+parser here follows Athena's format (the tests write the object in Athena's format themselves).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+from botocore.exceptions import ClientError
+
+from health_pipeline.engines.aws.athena.errors import AthenaExecution, request_error
+from health_pipeline.engines.aws.athena.results import typed_table
+from health_pipeline.engines.base import QueryFailed
+from health_pipeline.schema.types import athena_result_arrow_type
+
+if TYPE_CHECKING:
+    from health_pipeline.engines.aws.athena.engine import AthenaQueryEngine
+
+# Types pyarrow.csv converts itself, exactly as results._parse does (ints, floats with NaN/Infinity,
+# true/false, ISO dates and timestamps, decimals); any other column is read as text and converted
+# by typed_table, as the page path converts it.
+_CSV_NATIVE = (
+    pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean,
+    pa.types.is_date, pa.types.is_timestamp, pa.types.is_decimal,
+)  # fmt: skip
+
+
+def read_result_object(engine: AthenaQueryEngine, execution: AthenaExecution) -> pa.Table:
+    """A finished SELECT's rows from its result object: one GetQueryResults (the types) and one GetObject."""
+    try:
+        page = engine._call("get_query_results", "results", execution.query_id,
+                            QueryExecutionId=execution.query_id, MaxResults=1)  # fmt: skip
+    except ClientError as err:
+        raise request_error("results", "GetQueryResults", err, engine, execution.query_id) from err
+    result_set = page["ResultSet"]
+    columns = result_set.get("ResultSetMetadata", {}).get("ColumnInfo", [])
+    data_rows = len(result_set.get("Rows", [])) - 1  # the first row of a SELECT's first page is its header
+    if not columns or (data_rows <= 0 and not page.get("NextToken")):
+        return typed_table(columns, [])  # no rows: nothing more to read
+    location = execution.output_location
+    if not location or not location.startswith("s3://"):
+        raise QueryFailed(
+            f"Athena query {execution.query_id} reports no S3 result location ({location!r}); set"
+            " HEALTH_PIPELINE_ATHENA_OUTPUT (or the workgroup's result location) to s3://bucket/prefix/"
+        )
+    bucket, _, key = location[len("s3://") :].partition("/")
+    try:
+        body = engine.s3_client.get_object(Bucket=bucket, Key=key)["Body"]
+    except ClientError as err:
+        code = err.response.get("Error", {}).get("Code", "")
+        raise QueryFailed(
+            f"could not read the result of Athena query {execution.query_id} at {location}: {code}:"
+            f" {err.response.get('Error', {}).get('Message', '')}. The role running the pipeline needs"
+            f" s3:GetObject on the result prefix (terraform/modules/iam) and the object must not have expired"
+            f" (the result prefix's lifecycle rule); run the partition again."
+        ) from err
+    try:
+        return parse_result_csv(body, columns)
+    finally:
+        body.close()
+
+
+def parse_result_csv(source: Any, columns: list[dict]) -> pa.Table:
+    """Athena's result CSV (a binary file-like object) as the typed table of `columns` (ColumnInfo)."""
+    import pyarrow.csv as pv
+
+    labels = [column.get("Label") or column["Name"] for column in columns]
+    arrow = {label: athena_result_arrow_type(column) for label, column in zip(labels, columns)}
+    native = {label: t for label, t in arrow.items() if any(check(t) for check in _CSV_NATIVE)}
+    try:
+        table = pv.read_csv(
+            source,
+            read_options=pv.ReadOptions(block_size=16 << 20),
+            parse_options=pv.ParseOptions(newlines_in_values=True),
+            convert_options=pv.ConvertOptions(
+                column_types={label: native.get(label, pa.string()) for label in labels},
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+                true_values=["true"],
+                false_values=["false"],
+            ),
+        )
+    except pa.ArrowInvalid as err:
+        raise QueryFailed(f"Athena's result CSV does not parse as the columns {labels} say: {err}") from err
+    if table.column_names != labels:
+        raise QueryFailed(
+            f"Athena's result CSV has the header {table.column_names}, not the columns {labels} its"
+            " metadata names; the result shape is not what this engine reads"
+        )
+    arrays = []
+    for label, column in zip(labels, columns):
+        values = table.column(label)
+        if label not in native and arrow[label] != pa.string():
+            values = typed_table([column], [[v] for v in values.to_pylist()]).column(0)
+        arrays.append(values)
+    return pa.Table.from_arrays(arrays, names=[column["Name"] for column in columns])
