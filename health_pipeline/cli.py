@@ -1,4 +1,4 @@
-"""The `health-pipeline` command: send records, flush the local stream, show the schema state, run the demo.
+"""The `health-pipeline` command: send records, flush the spool, show the schema state, estimate a backfill, run the demo.
 
 Exit codes: 0 success; 1 some records rejected (each in the error output with its reason) or, in aws
 mode, not delivered after every retry (each in the dead-letter file with its error codes);
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import date
 from pathlib import Path
 
 from health_pipeline.settings import SettingsError, load_settings
@@ -124,6 +125,57 @@ def cmd_schema_status(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_estimate(args: argparse.Namespace) -> int:
+    from health_pipeline.engines import stack_for
+    from health_pipeline.summary.estimate import estimate_backfill
+
+    settings = load_settings()
+    if args.last < args.first:
+        raise SetupError(f"--to {args.last} is before --from {args.first}: give the first day, then the last")
+    stack = stack_for(settings)
+    table = stack.table.iceberg_table()
+    estimate = estimate_backfill(table, args.first, args.last, settings.zone, stack.table.table_name)
+    if args.json:
+        print(json.dumps({**estimate.as_dict(), "timezone": settings.timezone, "table_exists": table is not None}))
+        return EXIT_OK
+    days = (args.last - args.first).days + 1
+    print(
+        f"daily_health_summary {args.first}..{args.last} ({days} day(s) in {settings.timezone}):"
+        f" {len(estimate.queries)} Athena query(ies), {sum(q.files for q in estimate.queries)} data file(s),"
+        f" {_size(estimate.scan_bytes)} to scan ({estimate.scan_bytes:,} bytes),"
+        f" {_usd(estimate.cost_usd)} at $5 per TB, 10 MB minimum per query"
+    )
+    for n, query in enumerate(estimate.queries, 1):
+        print(
+            f"  query {n}: recorded_at [{query.start.isoformat()}, {query.end.isoformat()}) UTC: {query.files}"
+            f" file(s), {_size(query.scan_bytes)}, {_usd(query.cost_usd)}"
+        )
+    if table is None:
+        print(f"  the table {stack.table.identifier} does not exist yet: nothing to scan but each query's minimum")
+    if any(q.files_without_column_sizes for q in estimate.queries):
+        print("  some files' manifest entries have no column sizes: those count whole (an overestimate)")
+    print("  from the table's manifests (partition and min/max pruning, the columns the SQL reads); no query ran")
+    return EXIT_OK
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("TB", 1024**4), ("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} bytes"
+
+
+def _usd(amount: float) -> str:
+    return f"${amount:.2f}" if amount >= 0.01 else f"${amount:.6f}"
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day as YYYY-MM-DD (e.g. 2026-11-11)") from None
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from health_pipeline.demo import run_demo
 
@@ -148,6 +200,13 @@ def build_parser() -> argparse.ArgumentParser:
     status = schema_commands.add_parser("status", help="desired (Terraform) vs live Iceberg schema")
     status.add_argument("--json", action="store_true", help="print the state as JSON")
     status.set_defaults(handler=cmd_schema_status)
+    estimate = commands.add_parser(
+        "estimate", help="what summarizing a range of days would scan on Athena and cost, from the manifests"
+    )
+    estimate.add_argument("--from", dest="first", type=_day, required=True, help="the first day, YYYY-MM-DD")
+    estimate.add_argument("--to", dest="last", type=_day, required=True, help="the last day (inclusive), YYYY-MM-DD")
+    estimate.add_argument("--json", action="store_true", help="print the estimate as JSON")
+    estimate.set_defaults(handler=cmd_estimate)
     demo = commands.add_parser("demo", help="the whole pipeline on the embedded local stack, from nothing")
     demo.add_argument("--users", type=int, default=300)
     demo.add_argument("--days", type=int, default=7)

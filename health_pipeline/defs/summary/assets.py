@@ -16,6 +16,7 @@ from health_pipeline.summary.days import (
     summary_key,
     summary_parquet,
 )
+from health_pipeline.summary.estimate import ScanEstimate, estimate_query
 
 ICEBERG_SCHEMA = dg.AssetKey("iceberg_schema")
 CSV_DEADLINE_HOUR = 3  # the day's CSV is due by 03:00 (partition time zone) the next day; the schedule runs at 01:00
@@ -51,6 +52,28 @@ def _days_markdown(counts: dict[date, tuple[int, int]]) -> str:
     return "\n".join(lines)
 
 
+def _estimate(context: dg.AssetExecutionContext, stack: Stack, query) -> list[ScanEstimate]:
+    """The query's scan estimate from the table's manifests; none (with a warning) if it cannot be made:
+    the estimate is advice and never stops a summary."""
+    try:
+        return [estimate_query(stack.table.iceberg_table(), query)]
+    except Exception as err:
+        context.log.warning(f"no scan estimate for {query.name} {query.window}: {err}")
+        return []
+
+
+def _estimate_metadata(estimates: list[ScanEstimate], scanned: int) -> dict:
+    """The manifests' estimate, to read beside bytes_scanned (what the engine measured: Athena's
+    DataScannedInBytes), and their ratio."""
+    if not estimates:
+        return {}
+    estimated = sum(e.scan_bytes for e in estimates)
+    metadata: dict = {"estimated_scan_bytes": estimated}
+    if scanned:
+        metadata["estimate_vs_scanned"] = round(estimated / scanned, 3)
+    return metadata
+
+
 def build_summary_assets(
     partitions: dg.DailyPartitionsDefinition, query_kind: str, export_kinds: frozenset[str]
 ) -> list[dg.AssetsDefinition]:
@@ -80,8 +103,10 @@ def build_summary_assets(
         days = partition_days(context)
         counts: dict[date, tuple[int, int]] = {}
         results = []
+        estimates: list[ScanEstimate] = []
         for chunk in query_ranges(days):
             query = daily_summary_query(chunk, zone, stack.table.table_name)
+            estimates += _estimate(context, stack, query)
             result = run_query(stack.query_engine, query)
             results.append((query, result))
             for day, rows in rows_by_day(result.rows, chunk).items():
@@ -102,6 +127,7 @@ def build_summary_assets(
             "window_utc": f"[{first_start.isoformat()}, {last_end.isoformat()})",
             "records_counted": sum(records for _, records in counts.values()),
             **query_metadata(result),
+            **_estimate_metadata(estimates, sum(r.bytes_scanned for _, r in results)),
             "query": dg.MetadataValue.md(f"```sql\n{result.sql.strip()}\n```"),
             "preview": dg.MetadataValue.md(preview_markdown(result.rows)),
         }
