@@ -18,6 +18,9 @@
 - sensor_tick_ms (and _idle, _first): one new_data_sensor evaluation on a local table with 2,000
   snapshots, 10 of them new since the cursor (none; no cursor yet); target well under 1,000 ms
   (bench_sensor.py).
+- athena_result_rows_per_s, athena_result_calls_1m: a 1,000,000-row summary result read from its
+  result object on moto (targets >= 1,000,000 and <= 5); estimate_vs_scanned (and _maintained): the
+  manifests' scan estimate for a day over the bytes DuckDB reads (target 0.8-1.25) (bench_athena_results.py).
 - ingest_records_per_s_2000_snapshots, _new_table: send + flush of 200,000 records into that table
   and into a new one: how much an aged local table slows the stream (no target; docs/known-limits.md).
 """
@@ -36,6 +39,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import numpy as np
 
+from benchmarks.bench_athena_results import athena_result_figures
 from benchmarks.bench_backfill import backfill_figures
 from benchmarks.bench_lambda import lambda_figures
 from benchmarks.bench_sensor import sensor_figures
@@ -170,6 +174,7 @@ def main() -> None:
         figures["summary_peak_rss_mb"] = round(peak_rss_child(tmp_path / "heavy", heavy_day), 1)
         print(f"summary_peak_rss_mb: {figures['summary_peak_rss_mb']}")
     figures.update(athena_polling())
+    figures.update(athena_result_figures())
     figures.update(child_figures("benchmarks.bench_ingest"))
     figures.update(sensor_figures())
     figures.update(backfill_figures())
