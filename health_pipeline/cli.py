@@ -126,6 +126,8 @@ def cmd_schema_status(args: argparse.Namespace) -> int:
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from health_pipeline.engines import stack_for
     from health_pipeline.summary.estimate import estimate_backfill
 
@@ -133,8 +135,14 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     if args.last < args.first:
         raise SetupError(f"--to {args.last} is before --from {args.first}: give the first day, then the last")
     stack = stack_for(settings)
-    table = stack.table.iceberg_table()
-    estimate = estimate_backfill(table, args.first, args.last, settings.zone, stack.table.table_name)
+    try:
+        table = stack.table.iceberg_table()
+        estimate = estimate_backfill(table, args.first, args.last, settings.zone, stack.table.table_name)
+    except (BotoCoreError, ClientError) as err:
+        raise SetupError(
+            f"could not read the table {stack.table.identifier} to estimate ({err}); check the AWS credentials"
+            " and region, and that they may read the Glue table and its S3 Tables metadata"
+        ) from err
     if args.json:
         print(json.dumps({**estimate.as_dict(), "timezone": settings.timezone, "table_exists": table is not None}))
         return EXIT_OK

@@ -172,3 +172,14 @@ def test_a_compacted_file_of_several_row_groups_counts_the_share_its_window_cove
     assert _window_share(four_days, 2, datetime(2026, 10, 1), datetime(2026, 12, 1)) == 1.0
     assert _window_share(SimpleNamespace(split_offsets=[4], lower_bounds={}, upper_bounds={}), 2,
                          datetime(2026, 11, 2), datetime(2026, 11, 3)) == 1.0  # fmt: skip
+
+
+def test_the_estimate_command_says_what_to_check_when_aws_cannot_be_read(cli_env):
+    from health_pipeline_tests.support import free_loopback_port
+
+    env = {**cli_env, "HEALTH_PIPELINE_MODE": "aws", "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_loopback_port()}",
+           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "ap-northeast-1"}  # fmt: skip
+    env.pop("AWS_PROFILE", None)
+    refused = run_cli(env, "estimate", "--from", "2026-11-01", "--to", "2026-11-01")
+    assert refused.returncode == 2, refused.stderr
+    assert b"could not read the table" in refused.stderr and b"credentials" in refused.stderr
