@@ -164,3 +164,35 @@ def test_a_result_object_of_another_shape_is_refused(clients, data, problem):
     preset_athena_results(clients["endpoint"], [HEADER, *SMALL], types=SUMMARY_TYPES)
     with pytest.raises(QueryFailed, match=problem):
         engine(clients).run(QUERY)
+
+
+def test_every_athena_type_parses_from_the_object_as_from_the_pages():
+    from health_pipeline.engines.aws.athena.result_object import parse_result_csv
+    from health_pipeline.engines.aws.athena.results import typed_table
+
+    columns = [
+        {"Name": name, "Label": name, "Type": kind, "Precision": precision, "Scale": scale}
+        for name, kind, precision, scale in [
+            ("t", "tinyint", 3, 0), ("s", "smallint", 5, 0), ("i", "integer", 10, 0), ("b", "bigint", 19, 0),
+            ("d", "double", 17, 0), ("r", "real", 7, 0), ("ok", "boolean", 0, 0), ("day", "date", 0, 0),
+            ("at", "timestamp", 3, 0), ("price", "decimal", 12, 3), ("text", "varchar", 0, 0),
+            ("tags", "array", 0, 0),
+        ]
+    ]  # fmt: skip
+    rows = [
+        ["-7", "300", "-2147483648", "9223372036854775807", "NaN", "1.5", "true", "2026-11-11",
+         "2026-11-11 23:59:59.999", "123456789.125", 'q"uote', "[a, b]"],
+        ["7", "-300", "2147483647", "-9223372036854775808", "Infinity", "-Infinity", "false", "1970-01-01",
+         "1970-01-01 00:00:00.000", "-0.001", "", "[]"],
+        ["0", "0", "0", "0", "-Infinity", "1.0E-10", None, None, None, None, None, None],
+        [None, None, None, None, None, None, "true", "2026-02-28", "2026-02-28 12:00:00.500", "0.000",
+         "改行\nあり", None],
+    ]  # fmt: skip
+    names = [c["Name"] for c in columns]
+    from_object = parse_result_csv(pa.BufferReader(athena_csv(names, rows)), columns)
+    from_pages = typed_table(columns, rows)
+    assert from_object.schema == from_pages.schema
+    assert from_object.to_pylist()[1:] == from_pages.to_pylist()[1:]
+    # NaN equals nothing, so the first row is compared as text.
+    assert [str(v) for v in from_object.to_pylist()[0].values()] == [str(v) for v in from_pages.to_pylist()[0].values()]
+    assert from_object.column("text").to_pylist() == ['q"uote', "", None, "改行\nあり"]

@@ -33,14 +33,6 @@ from health_pipeline.schema.types import athena_result_arrow_type
 if TYPE_CHECKING:
     from health_pipeline.engines.aws.athena.engine import AthenaQueryEngine
 
-# Types pyarrow.csv converts itself, exactly as results._parse does (ints, floats with NaN/Infinity,
-# true/false, ISO dates and timestamps, decimals); any other column is read as text and converted
-# by typed_table, as the page path converts it.
-_CSV_NATIVE = (
-    pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean,
-    pa.types.is_date, pa.types.is_timestamp, pa.types.is_decimal,
-)  # fmt: skip
-
 
 def read_result_object(engine: AthenaQueryEngine, execution: AthenaExecution) -> pa.Table:
     """A finished SELECT's rows from its result object: one GetQueryResults (the types) and one GetObject."""
@@ -82,15 +74,15 @@ def parse_result_csv(source: Any, columns: list[dict]) -> pa.Table:
     import pyarrow.csv as pv
 
     labels = [column.get("Label") or column["Name"] for column in columns]
-    arrow = {label: athena_result_arrow_type(column) for label, column in zip(labels, columns)}
-    native = {label: t for label, t in arrow.items() if any(check(t) for check in _CSV_NATIVE)}
     try:
         table = pv.read_csv(
             source,
             read_options=pv.ReadOptions(block_size=16 << 20),
             parse_options=pv.ParseOptions(newlines_in_values=True),
             convert_options=pv.ConvertOptions(
-                column_types={label: native.get(label, pa.string()) for label in labels},
+                # Every type athena_result_arrow_type gives (ints, floats with NaN and Infinity, true /
+                # false, ISO dates and timestamps, decimals, text) is one pyarrow.csv converts itself.
+                column_types={label: athena_result_arrow_type(c) for label, c in zip(labels, columns)},
                 null_values=[""],
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=False,
@@ -105,10 +97,4 @@ def parse_result_csv(source: Any, columns: list[dict]) -> pa.Table:
             f"Athena's result CSV has the header {table.column_names}, not the columns {labels} its"
             " metadata names; the result shape is not what this engine reads"
         )
-    arrays = []
-    for label, column in zip(labels, columns):
-        values = table.column(label)
-        if label not in native and arrow[label] != pa.string():
-            values = typed_table([column], [[v] for v in values.to_pylist()]).column(0)
-        arrays.append(values)
-    return pa.Table.from_arrays(arrays, names=[column["Name"] for column in columns])
+    return table.rename_columns([column["Name"] for column in columns])
