@@ -5,6 +5,15 @@ these checks (plus `terraform fmt` below and checkov in scripts/lint.sh) stand i
 invariant is a `check_*` function over a `Stack` (a terraform/ tree, with the deploy/ beside it); the
 tests run them on the repository's tree, and `test_a_careless_edit_is_caught` runs them on edited
 copies to prove they can fail.
+
+modules/dagster has two profiles (var.profile, from envs/prod's dagster_profile). A resource of one
+profile only says so with `count = local.standard ? 1 : 0` (or `local.small`), a for_each one through
+`local.components` or a `local.standard ? tomap({...}) : tomap({...})`. A `Stack` is read for one
+profile: it sets dagster_profile as `terraform apply -var dagster_profile=...` would, and evaluates
+those conditions as Terraform does (`==`, `cond ? a : b`, `coalesce`, `toset`/`tomap` literals), so
+that `typed()` lists only the resources that exist in that profile, and every check runs on each
+profile's own set of resources. An expression outside that subset is kept as text, and a check that
+needs its value fails rather than guess.
 """
 
 from __future__ import annotations
@@ -32,8 +41,14 @@ from health_pipeline_tests.test_image import DOCKERFILE, dockerfile_instructions
 
 TERRAFORM_DIR = PROJECT_ROOT / "terraform"
 MODULES = ("s3tables", "firehose", "glue", "athena", "iam", "alarms", "dagster", "lambda")
-# Actions AWS offers no resource-level permissions for: the only ones allowed on "*".
+PROFILES = ("standard", "small")
+# Actions AWS offers no resource-level permissions for: the only ones allowed on "*". ssmmessages
+# (ECS Exec's Session Manager channels, the small profile's task role) has no resource types at all.
 UNSCOPABLE_ACTIONS = {
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
     "lakeformation:GetDataAccess",
     "cloudwatch:GetMetricStatistics",
     "cloudwatch:GetMetricData",
@@ -86,9 +101,10 @@ class Stack:
     """A terraform/ tree as parsed HCL, with just enough evaluation to follow values from
     envs/prod through module inputs, locals, variable defaults, resource arguments and outputs."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, profile: str | None = None) -> None:
         self.root = root
         self.deploy = root.parent / "deploy"
+        self.profile = profile  # None: envs/prod's default
         self._docs: dict[str, dict[str, list]] = {}
 
     def doc(self, module: str | None) -> dict[str, list]:
@@ -109,13 +125,20 @@ class Stack:
         return {_unquote(name): body for item in self.doc(module).get(kind, []) for name, body in item.items()}
 
     def typed(self, module: str | None, kind: str, type_name: str) -> dict[str, dict]:
-        """`resource` or `data` blocks of one type, by name."""
+        """`resource` or `data` blocks of one type that exist in this profile (count 1), by name."""
         found: dict[str, dict] = {}
         for item in self.doc(module).get(kind, []):
             for rtype, named in item.items():
                 if _unquote(rtype) == type_name:
-                    found.update({_unquote(name): body for name, body in named.items()})
+                    found.update({_unquote(name): body for name, body in named.items() if self._exists(module, body)})
         return found
+
+    def _exists(self, module: str | None, body: dict) -> bool:
+        if "count" not in body:
+            return True
+        count = self.value(module, body["count"])
+        assert count in (0, 1), f"count = {body['count']!r} is not 0 or 1 for profile {self.profile!r}"
+        return count == 1
 
     def resource(self, module: str, type_name: str, name: str) -> dict:
         resources = self.typed(module, "resource", type_name)
@@ -146,15 +169,32 @@ class Stack:
         if not isinstance(raw, str):
             return raw
         text = _unquote(raw)
-        whole = re.fullmatch(r"\$\{([^{}]*)\}", text)
-        if whole:
-            return self._expression(module, whole.group(1).strip())
+        whole = _whole_expression(text)
+        if whole is not None:
+            return self._expression(module, whole)
         return _INTERPOLATION.sub(lambda m: str(self._expression(module, m.group(1).strip())), text)
 
     def _expression(self, module: str | None, expr: str) -> object:
         expr = expr.strip()
-        if expr.startswith("(") and expr.endswith(")"):
+        if expr.startswith("(") and expr.endswith(")") and _top_level(expr[1:-1], "") is not None:
             expr = expr[1:-1].strip()
+        ternary = _split_ternary(expr)
+        if ternary:
+            condition, when_true, when_false = ternary
+            chosen = self._expression(module, condition)
+            assert isinstance(chosen, bool), f"cannot decide {condition!r} offline (it is {chosen!r})"
+            return self._literal_or_expression(module, when_true if chosen else when_false)
+        equal = _top_level(expr, "==")
+        if equal is not None:
+            left, right = expr[:equal], expr[equal + 2 :]
+            return self._literal_or_expression(module, left) == self._literal_or_expression(module, right)
+        call = re.fullmatch(r"coalesce\((.*)\)", expr, re.DOTALL)
+        if call:
+            for argument in _split_arguments(call.group(1)):
+                value = self._literal_or_expression(module, argument)
+                if value not in (None, ""):
+                    return value
+            return None
         product = re.fullmatch(r"(\d+)\s*\*\s*(.+)", expr)
         if product:
             operand = self._expression(module, product.group(2))
@@ -183,7 +223,25 @@ class Stack:
                 return self.value(module, body[parts[2]])
         return "${" + expr + "}"
 
+    def _literal_or_expression(self, module: str | None, text: str) -> object:
+        """An HCL literal (null, a bool, a number, a quoted string, a list or object, in toset/tomap)
+        as Python data; anything else evaluated as an expression."""
+        text = text.strip()
+        wrapped = re.fullmatch(r"(?:toset|tomap|tolist)\((.*)\)", text, re.DOTALL)
+        if wrapped:
+            text = wrapped.group(1).strip()
+        if text in ("null", "true", "false"):
+            return {"null": None, "true": True, "false": False}[text]
+        if re.fullmatch(r"-?\d+", text):
+            return int(text)
+        if text[:1] in ('"', "[", "{"):
+            parsed = hcl2.loads(f"x = {text}\n")["x"]
+            return self.value(module, parsed) if isinstance(parsed, str) else parsed
+        return self._expression(module, text)
+
     def _variable(self, module: str | None, name: str) -> object:
+        if module is None and name == "dagster_profile" and self.profile is not None:
+            return self.profile  # as `terraform apply -var dagster_profile=...`
         if module is not None:
             args = self.call_args(module)
             if name in args:
@@ -192,6 +250,75 @@ class Stack:
         assert variable is not None, f"{module or 'envs/prod'}: var.{name} is not declared"
         assert "default" in variable, f"{module or 'envs/prod'}: var.{name} has no value (no input, no default)"
         return self.value(module, variable["default"])
+
+
+def _whole_expression(text: str) -> str | None:
+    """The inside of `${...}` when that one interpolation is the whole text."""
+    if not (text.startswith("${") and text.endswith("}")):
+        return None
+    depth = 0
+    for index, char in enumerate(_unquoted_chars(text)):
+        if char in "{[(":
+            depth += 1
+        elif char in "}])":
+            depth -= 1
+            if depth == 0 and index != len(text) - 1:
+                return None
+    return text[2:-1].strip()
+
+
+def _unquoted_chars(text: str) -> list[str]:
+    """The text's characters, those inside string literals replaced by spaces (so that brackets,
+    `?`, `:` and `,` in strings are not taken for operators)."""
+    chars, quoted, escaped = [], False, False
+    for char in text:
+        if quoted:
+            chars.append(" ")
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                quoted = False
+        else:
+            chars.append(char)
+            quoted = char == '"'
+    return chars
+
+
+def _top_level(text: str, token: str) -> int | None:
+    """Index of the first `token` outside brackets and strings (for "", whether the brackets of the
+    text balance: 0 or None)."""
+    depth = 0
+    chars = _unquoted_chars(text)
+    for index, char in enumerate(chars):
+        if char in "{[(":
+            depth += 1
+        elif char in "}])":
+            depth -= 1
+            if depth < 0:
+                return None
+        elif token and depth == 0 and "".join(chars[index : index + len(token)]) == token:
+            return index
+    return (0 if depth == 0 else None) if not token else None
+
+
+def _split_ternary(expr: str) -> tuple[str, str, str] | None:
+    question = _top_level(expr, "?")
+    if question is None:
+        return None
+    rest = expr[question + 1 :]
+    colon = _top_level(rest, ":")
+    assert colon is not None, f"a conditional without its `:`: {expr!r}"
+    return expr[:question].strip(), rest[:colon].strip(), rest[colon + 1 :].strip()
+
+
+def _split_arguments(text: str) -> list[str]:
+    arguments = []
+    while (comma := _top_level(text, ",")) is not None:
+        arguments.append(text[:comma])
+        text = text[comma + 1 :]
+    return [*arguments, text]
 
 
 def _block(body: dict, name: str) -> dict:
@@ -537,8 +664,8 @@ def _text(raw: object) -> str:
 
 
 def _named_ref(raw: object, type_name: str) -> str:
-    """`aws_x.name.id` / `.arn` / `.name` -> name."""
-    match = re.fullmatch(rf"\$\{{{type_name}\.(\w+)\.(?:id|arn|name)\}}", _text(raw))
+    """`aws_x.name.id` / `.arn` / `.name` (or `aws_x.name[0].id`, of a counted resource) -> name."""
+    match = re.fullmatch(rf"\$\{{{type_name}\.(\w+)(?:\[0\])?\.(?:id|arn|name)\}}", _text(raw))
     assert match, f"{_text(raw)!r} is not a reference to a {type_name} of the module"
     return match.group(1)
 
@@ -550,6 +677,8 @@ def _for_each_keys(stack: Stack, module: str, body: dict) -> list[str]:
     value = stack.value(module, raw)
     if isinstance(value, dict):
         return list(value)
+    if isinstance(value, list):
+        return [_unquote(str(v)) for v in value]
     listed = re.fullmatch(r"\$\{toset\(\[(.*)\]\)\}", str(value), re.DOTALL)
     assert listed, f"cannot list the keys of for_each = {raw}"
     return re.findall(r'"([^"]+)"', listed.group(1))
@@ -1107,7 +1236,7 @@ CARELESS_EDITS = [
         "check_webserver_behind_login",
         "modules/dagster/alb.tf",
         'type = "redirect"\n',
-        'type             = "forward"\n    target_group_arn = aws_lb_target_group.webserver.arn\n',
+        'type             = "forward"\n    target_group_arn = aws_lb_target_group.webserver[0].arn\n',
     ),
     (
         "check_webserver_behind_login",
@@ -1127,22 +1256,22 @@ CARELESS_EDITS = [
         "check_security_groups",
         "modules/dagster/network.tf",
         '"PostgreSQL from the code server (sensors read the instance)."\n'
-        "  referenced_security_group_id = aws_security_group.code.id",
+        "  referenced_security_group_id = aws_security_group.code[0].id",
         '"PostgreSQL from the code server (sensors read the instance)."\n  cidr_ipv4 = "0.0.0.0/0"',
     ),
     (
         "check_security_groups",
         "modules/dagster/network.tf",
-        '"gRPC from the daemon (sensor and schedule ticks)."\n  referenced_security_group_id = aws_security_group.daemon.id',
-        '"gRPC from the daemon (sensor and schedule ticks)."\n  referenced_security_group_id = aws_security_group.alb.id',
+        '"gRPC from the daemon (sensor and schedule ticks)."\n  referenced_security_group_id = aws_security_group.daemon[0].id',
+        '"gRPC from the daemon (sensor and schedule ticks)."\n  referenced_security_group_id = aws_security_group.alb[0].id',
     ),
     (
         "check_security_groups",
         "modules/dagster/network.tf",
         '"PostgreSQL from the code server (sensors read the instance)."\n'
-        "  referenced_security_group_id = aws_security_group.code.id",
+        "  referenced_security_group_id = aws_security_group.code[0].id",
         '"PostgreSQL from the code server (sensors read the instance)."\n'
-        "  referenced_security_group_id = aws_security_group.alb.id",
+        "  referenced_security_group_id = aws_security_group.alb[0].id",
     ),
     (
         "check_database_private_and_guarded",
@@ -1217,8 +1346,8 @@ CARELESS_EDITS = [
     (
         "check_deploy_config_matches",
         "modules/dagster/main.tf",
-        'name = "${local.name}-code"',
-        'name = "${local.name}-grpc"',
+        'name  = "${local.name}-code"',
+        'name  = "${local.name}-grpc"',
     ),
     (
         "check_deploy_config_matches",
