@@ -751,10 +751,34 @@ def _listeners(stack: Stack) -> dict[tuple, dict]:
     return {(m, name): body for m, name, body in _everywhere(stack, "resource", "aws_lb_listener")}
 
 
+def profile_of(stack: Stack) -> str:
+    profile = stack.value("dagster", "${var.profile}")
+    assert profile in PROFILES, f"modules/dagster's profile is {profile!r}"
+    return str(profile)
+
+
+def _script_hosts(script: Path) -> dict[str, list[str]]:
+    """deploy/small-task.sh's `--host` arguments of the webserver and the code server."""
+    joined = script.read_text(encoding="utf-8").replace("\\\n", " ")
+    hosts: dict[str, list[str]] = {"dagster-webserver": [], "code-server start": []}
+    for line in joined.splitlines():
+        for command in hosts:
+            if command in line and not line.lstrip().startswith("#"):
+                words = line.split()
+                hosts[command] += [words[i + 1] for i, word in enumerate(words[:-1]) if word in ("--host", "-h")]
+    return hosts
+
+
 def check_webserver_behind_login(stack: Stack) -> None:
-    """Every listener action that forwards to the webserver's target group comes after an
-    authenticate action (that does not let unauthenticated requests through), on HTTPS with a TLS 1.3
-    policy; HTTP listeners only redirect to HTTPS."""
+    """Nothing reaches the webserver without authentication. standard: every listener action that
+    forwards to the webserver's target group comes after an authenticate action (that does not let
+    unauthenticated requests through), on HTTPS with a TLS 1.3 policy; HTTP listeners only redirect to
+    HTTPS. small: no load balancer, listener or target group at all; the one task maps no port, its
+    webserver and code server listen on loopback (deploy/small-task.sh), and the way in is ECS Exec's
+    Session Manager channel, which IAM authorizes."""
+    if profile_of(stack) == "small":
+        _check_small_ui_behind_iam(stack)
+        return
     webserver_groups = {
         (m, _named_ref(lb["target_group_arn"], "aws_lb_target_group"))
         for m, _, service in _everywhere(stack, "resource", "aws_ecs_service")
@@ -801,6 +825,27 @@ def check_webserver_behind_login(stack: Stack) -> None:
                     )
                     forwards += 1
     assert forwards, "no listener forwards to the webserver"
+
+
+def _check_small_ui_behind_iam(stack: Stack) -> None:
+    for type_name in ("aws_lb", "aws_lb_listener", "aws_lb_listener_rule", "aws_lb_target_group"):
+        found = _everywhere(stack, "resource", type_name)
+        assert not found, f"the small profile has a {type_name} ({[name for _, name, _ in found]})"
+    services = stack.typed("dagster", "resource", "aws_ecs_service")
+    assert set(services) == {"dagster"}, f"the small profile runs the services {sorted(services)}"
+    service = services["dagster"]
+    assert not service.get("load_balancer"), "the small task is behind a load balancer"
+    assert service.get("enable_execute_command") is True, "no ECS Exec: operators could not reach the UI"
+    definition = stack.resource("dagster", "aws_ecs_task_definition", "this")
+    (container,) = container_definitions(stack, "dagster")["this[dagster]"]
+    assert "local.ports[each.key]" in _text(container.get("portMappings", "")), "portMappings are not local.ports"
+    ports = stack.value("dagster", stack.locals("dagster")["ports"]["dagster"])
+    assert ports == [], f"the small task maps ports {ports}: its servers are for loopback only"
+    command = [stack.value("dagster", part) for part in stack.locals("dagster")["commands"]["dagster"]]
+    assert command[-1].endswith("/small-task.sh"), f"the small task runs {command}, not deploy/small-task.sh"
+    for server, hosts in _script_hosts(stack.deploy / "small-task.sh").items():
+        assert hosts and set(hosts) == {"127.0.0.1"}, f"deploy/small-task.sh starts {server} on {hosts or 'no host'}"
+    assert _text(container.get("command")) == "${local.commands[each.key]}" and definition.get("for_each")
 
 
 # Where ingress is declared: resource type -> (address keys, source-group key, protocol key).
@@ -873,25 +918,29 @@ def check_security_groups(stack: Stack) -> None:
     }
     (database,) = stack.typed("dagster", "resource", "aws_db_instance").values()
     role["database"] = _named_ref(database["vpc_security_group_ids"][0], "aws_security_group")
-    (role["alb"],) = {group for module, group in alb_groups if module == "dagster"}
-    port = {
-        "webserver": stack.value("dagster", _block(services["webserver"], "load_balancer")["container_port"]),
-        "code": stack.value("dagster", "${local.code_port}"),
-        "database": stack.value("dagster", database.get("port", 5432)),
-    }
-    allowed = {
-        "webserver": {"alb"},
-        "code": {"webserver", "daemon"},
-        "database": {"webserver", "daemon", "code"},
-        "daemon": set(),
-    }
+    port = {"database": stack.value("dagster", database.get("port", 5432))}
+    if profile_of(stack) == "small":
+        # The one task takes nothing; the database takes the task only.
+        allowed = {"database": {"dagster"}, "dagster": set()}
+        assert set(role) == set(allowed), f"the small profile's services and database: {sorted(role)}"
+    else:
+        (role["alb"],) = {group for module, group in alb_groups if module == "dagster"}
+        port["webserver"] = stack.value("dagster", _block(services["webserver"], "load_balancer")["container_port"])
+        port["code"] = stack.value("dagster", "${local.code_port}")
+        allowed = {
+            "webserver": {"alb"},
+            "code": {"webserver", "daemon"},
+            "database": {"webserver", "daemon", "code"},
+            "daemon": set(),
+        }
     by_group = {group: name for name, group in role.items()}
     flows = set()
-    for rule in (r for r in rules if r["module"] == "dagster" and r["group"] != role["alb"]):
+    for rule in (r for r in rules if r["module"] == "dagster" and r["group"] != role.get("alb")):
         target = by_group.get(rule["group"])
         assert target in allowed, (
             f"{rule['where']}: ingress into {rule['group']}, which no Dagster task or the database uses"
         )
+        assert allowed[target], f"{rule['where']}: ingress into the {target}'s group, which takes none"
         assert not rule["cidrs"], f"{rule['where']}: {target} takes addresses {rule['cidrs']}, not only security groups"
         sources = {by_group.get(source) for source in rule["sources"]}
         assert sources <= allowed[target], f"{rule['where']}: {target} reachable from {sorted(map(str, sources))}"
@@ -908,18 +957,24 @@ def check_database_private_and_guarded(stack: Stack) -> None:
     assert instances, "no RDS instance for the Dagster instance"
     for module, name, db in instances:
         where = f"modules/{module}: aws_db_instance.{name}"
-        assert db.get("publicly_accessible") is False, f"{where} must set publicly_accessible = false"
-        assert db.get("storage_encrypted") is True, f"{where} is not encrypted"
-        assert db.get("deletion_protection") is True, f"{where} lacks deletion_protection = true"
-        assert db.get("skip_final_snapshot") is False, f"{where} would be destroyed without a final snapshot"
+        assert stack.value(module, db.get("publicly_accessible")) is False, (
+            f"{where} must set publicly_accessible = false"
+        )
+        assert stack.value(module, db.get("storage_encrypted")) is True, f"{where} is not encrypted"
+        assert stack.value(module, db.get("deletion_protection")) is True, f"{where} lacks deletion_protection = true"
+        assert stack.value(module, db.get("skip_final_snapshot")) is False, (
+            f"{where} would be destroyed without a final snapshot"
+        )
         backups = stack.value(module, db.get("backup_retention_period", 0))
         assert isinstance(backups, int) and backups >= 1, f"{where}: backup_retention_period is {backups!r}"
         subnets = stack.resource(
             module, "aws_db_subnet_group", _named_ref(db["db_subnet_group_name"], "aws_db_subnet_group")
         )
-        assert "private" in _text(subnets["subnet_ids"]), (
-            f"{where}: subnet group {subnets['subnet_ids']} is not private"
+        assert _text(subnets["subnet_ids"]) == "${var.private_subnet_ids}", (
+            f"{where}: subnet group {subnets['subnet_ids']} is not the private subnets"
         )
+        wired = _text(stack.call_args(module).get("private_subnet_ids", "")) if module else ""
+        assert "private" in wired, f"{where}: envs/prod gives private_subnet_ids = {wired!r}"
 
 
 def check_db_password_only_as_secret(stack: Stack) -> None:
@@ -943,11 +998,12 @@ def check_db_password_only_as_secret(stack: Stack) -> None:
                 f"output {name} exposes the password"
             )
     definitions = container_definitions(stack, "dagster")
-    assert {key.split("[")[1].rstrip("]") for key in definitions} >= {"webserver", "daemon", "code", "run"}
+    expected = {"standard": {"webserver", "daemon", "code", "run"}, "small": {"dagster"}}[profile_of(stack)]
+    assert {key.split("[")[1].rstrip("]") for key in definitions} == expected, f"task definitions {sorted(definitions)}"
     for where, containers in definitions.items():
         for container in containers:
             secrets = _each(stack, "dagster", container.get("secrets", "[]"), container["__key__"])
-            passwords = [s for s in secrets or [] if _unquote(s["name"]) == password_env]
+            passwords = [s for s in secrets or [] if isinstance(s, dict) and _unquote(s["name"]) == password_env]
             assert len(passwords) == 1, f"{where}: no secret {password_env} (dagster.yaml's postgres password)"
             value_from = _unquote(passwords[0]["valueFrom"])
             assert re.fullmatch(
@@ -991,9 +1047,62 @@ def check_no_wildcard_actions(stack: Stack) -> None:
             )
 
 
+def _image_paths(stack: Stack, source: str) -> set[str]:
+    """Where the Dockerfile copies `source` (a file of the repository) in the image."""
+    steps = dockerfile_instructions(stack.deploy / DOCKERFILE.name)
+    workdir = next(args for op, args in steps if op == "WORKDIR")
+    return {
+        posixpath.normpath(posixpath.join(workdir, args.split()[-1]))
+        for op, args in steps
+        if op == "COPY" and args.split()[0] == source
+    }
+
+
+# What deploy/dagster-small.yaml may set differently from deploy/dagster.yaml: no run launcher (the
+# default: runs are subprocesses of the small task's code server) and fewer runs at once.
+SMALL_INSTANCE_DIFFERENCES = {("run_launcher",), ("concurrency", "runs", "max_concurrent_runs")}
+
+
+def _without(config: dict, paths: set[tuple[str, ...]]) -> dict:
+    config = json.loads(json.dumps(config))
+    for path in paths:
+        node = config
+        for key in path[:-1]:
+            node = node.get(key, {})
+        node.pop(path[-1], None)
+    return config
+
+
+def _check_small_deploy_config(stack: Stack) -> None:
+    standard = yaml.safe_load((stack.deploy / "dagster.yaml").read_text(encoding="utf-8"))
+    small = yaml.safe_load((stack.deploy / "dagster-small.yaml").read_text(encoding="utf-8"))
+    assert "run_launcher" not in small, "the small task's runs are its own subprocesses: no run_launcher"
+    runs = small["concurrency"]["runs"]["max_concurrent_runs"]
+    assert isinstance(runs, int) and 1 <= runs <= 2, f"the small task's memory holds 1-2 runs, not {runs!r}"
+    assert _without(small, SMALL_INSTANCE_DIFFERENCES) == _without(standard, SMALL_INSTANCE_DIFFERENCES), (
+        "deploy/dagster-small.yaml and deploy/dagster.yaml differ beyond the run launcher and max_concurrent_runs"
+    )
+    environment = stack.locals("dagster")["task_environment"]["dagster"]
+    home = stack.value("dagster", environment.get("DAGSTER_HOME"))
+    assert f"{home}/dagster.yaml" in _image_paths(stack, "deploy/dagster-small.yaml"), (
+        f"the small task's DAGSTER_HOME {home!r} does not hold deploy/dagster-small.yaml in the image"
+    )
+    command = [stack.value("dagster", part) for part in stack.locals("dagster")["commands"]["dagster"]]
+    assert command[-1] in _image_paths(stack, "deploy/small-task.sh"), (
+        f"the small task runs {command[-1]!r}, where the image has no deploy/small-task.sh"
+    )
+    runtime = _block(stack.resource("dagster", "aws_ecs_task_definition", "this"), "runtime_platform")
+    assert stack.value("dagster", runtime["cpu_architecture"]) == "ARM64", "the small task runs on ARM64 (Graviton)"
+
+
 def check_deploy_config_matches(stack: Stack) -> None:
-    """deploy/ (baked into the image) and modules/dagster agree: the run task definition and its
-    container, the PostgreSQL variables, the code server's address and the workspace's path."""
+    """deploy/ (baked into the image) and modules/dagster agree. standard: the run task definition and
+    its container, the PostgreSQL variables, the code server's address and the workspace's path.
+    small: deploy/dagster-small.yaml is deploy/dagster.yaml but for the run launcher and the runs at
+    once, and the task's DAGSTER_HOME and script are where the image has them."""
+    if profile_of(stack) == "small":
+        _check_small_deploy_config(stack)
+        return
     instance = yaml.safe_load((stack.deploy / "dagster.yaml").read_text(encoding="utf-8"))
     launcher = instance["run_launcher"]["config"]
     run_env = launcher["task_definition"]["env"]
@@ -1052,6 +1161,15 @@ def check_dagster_settings(stack: Stack) -> None:
     assert _unquote(stack.call_args("dagster")["pipeline_role_arn"]) == "${module.iam.role_arn}", (
         "runs act as the pipeline role"
     )
+    # The profile: envs/prod's dagster_profile, validated to the two the module knows.
+    assert _text(stack.call_args("dagster").get("profile")) == "${var.dagster_profile}", "envs/prod sets no profile"
+    for module, name in ((None, "dagster_profile"), ("dagster", "profile")):
+        variable = stack.named(module, "variable")[name]
+        condition = _text(_block(variable, "validation")["condition"])
+        assert re.fullmatch(rf'\$\{{contains\(\["standard", "small"\], var\.{name}\)\}}', condition), (
+            f"{module or 'envs/prod'}: var.{name} accepts {condition}"
+        )
+        assert stack.value(module, variable["default"]) == "standard", f"var.{name}'s default is not standard"
 
 
 CHECKS = {
@@ -1087,9 +1205,10 @@ def stack() -> Stack:
     return Stack(TERRAFORM_DIR)
 
 
+@pytest.mark.parametrize("profile", PROFILES)
 @pytest.mark.parametrize("check", CHECKS)
-def test_invariant_holds(stack: Stack, check: str) -> None:
-    CHECKS[check](stack)
+def test_invariant_holds(check: str, profile: str) -> None:
+    CHECKS[check](Stack(TERRAFORM_DIR, profile))
 
 
 # (check, file under terraform/, text, replacement): each edit must be caught by its check.
@@ -1366,6 +1485,116 @@ CARELESS_EDITS = [
 ]
 
 
+# The small profile's careless edits, each caught on Stack(copy, "small").
+SMALL_CARELESS_EDITS = [
+    # Nothing reachable without authentication: no load balancer, no port, loopback only.
+    (
+        "check_webserver_behind_login",
+        "deploy/small-task.sh",
+        "dagster-webserver --host 127.0.0.1",
+        "dagster-webserver --host 0.0.0.0",
+    ),
+    (
+        "check_webserver_behind_login",
+        "deploy/small-task.sh",
+        "code-server start --host 127.0.0.1",
+        "code-server start --host 0.0.0.0",
+    ),
+    (
+        "check_webserver_behind_login",
+        "modules/dagster/ecs.tf",
+        "    dagster   = []\n",
+        "    dagster   = [local.webserver_port]\n",
+    ),
+    (
+        "check_webserver_behind_login",
+        "modules/dagster/alb.tf",
+        '  count                      = local.standard ? 1 : 0\n  name                       = "${local.name}-ui"',
+        '  name                       = "${local.name}-ui"',
+    ),
+    (
+        "check_webserver_behind_login",
+        "modules/dagster/ecs.tf",
+        "enable_execute_command             = true",
+        "enable_execute_command             = false",
+    ),
+    # No inbound from anywhere; the database from the task's group only.
+    (
+        "check_security_groups",
+        "modules/dagster/network.tf",
+        'resource "aws_vpc_security_group_ingress_rule" "database_from_task" {',
+        'resource "aws_vpc_security_group_ingress_rule" "ui" {\n  count             = local.small ? 1 : 0\n'
+        '  security_group_id = aws_security_group.task[0].id\n  cidr_ipv4         = "0.0.0.0/0"\n'
+        '  ip_protocol       = "tcp"\n  from_port         = 3000\n  to_port           = 3000\n}\n\n'
+        'resource "aws_vpc_security_group_ingress_rule" "database_from_task" {',
+    ),
+    (
+        "check_security_groups",
+        "modules/dagster/network.tf",
+        '"PostgreSQL from Dagster\'s one task."\n  referenced_security_group_id = aws_security_group.task[0].id',
+        '"PostgreSQL from Dagster\'s one task."\n  cidr_ipv4                    = "10.0.0.0/8"',
+    ),
+    # The database private and encrypted, its password only the RDS-managed secret.
+    (
+        "check_database_private_and_guarded",
+        "modules/dagster/database.tf",
+        "publicly_accessible    = false",
+        "publicly_accessible    = local.small",
+    ),
+    (
+        "check_database_private_and_guarded",
+        "modules/dagster/database.tf",
+        "storage_encrypted     = true",
+        "storage_encrypted     = local.standard",
+    ),
+    (
+        "check_db_password_only_as_secret",
+        "modules/dagster/ecs.tf",
+        "    secrets      = local.secrets\n",
+        "    secrets      = local.small ? [] : local.secrets\n",
+    ),
+    (
+        "check_db_password_only_as_secret",
+        "modules/dagster/ecs.tf",
+        "dagster   = { DAGSTER_HOME = local.small_home,",
+        "dagster   = { DAGSTER_PG_PASSWORD = var.oidc_client_secret, DAGSTER_HOME = local.small_home,",
+    ),
+    # No wildcard action; "*" resources only for actions that have no resource type.
+    ("check_no_wildcard_actions", "modules/dagster/iam.tf", '"ssmmessages:OpenDataChannel",', '"ssmmessages:*",'),
+    (
+        "check_no_wildcard_actions",
+        "modules/dagster/iam.tf",
+        '"ssmmessages:CreateControlChannel",',
+        '"ssmmessages:CreateControlChannel",\n      "ecs:ExecuteCommand",',
+    ),
+    # deploy/ and the task agree.
+    (
+        "check_deploy_config_matches",
+        "deploy/dagster-small.yaml",
+        "        env: DAGSTER_PG_HOST",
+        "        env: PG_HOST",
+    ),
+    (
+        "check_deploy_config_matches",
+        "modules/dagster/ecs.tf",
+        'small_home = "/opt/dagster/home-small"',
+        'small_home = "/opt/dagster/home"',
+    ),
+    (
+        "check_deploy_config_matches",
+        "deploy/Dockerfile",
+        "COPY deploy/small-task.sh ./deploy/",
+        "COPY deploy/small-task.sh ./",
+    ),
+    (
+        "check_dagster_settings",
+        "envs/prod/main.tf",
+        "profile            = var.dagster_profile",
+        'profile            = "standard"',
+    ),
+]
+
+
 def _copy(tmp_path: Path) -> Path:
     """terraform/ and the deploy/ beside it, copied; the copy's terraform/."""
     copy = tmp_path / "terraform"
@@ -1383,6 +1612,19 @@ def test_a_careless_edit_is_caught(tmp_path: Path, check: str, relative: str, te
     target.write_text(source.replace(text, replacement), encoding="utf-8")
     with pytest.raises(AssertionError):
         CHECKS[check](Stack(copy))
+
+
+@pytest.mark.parametrize(("check", "relative", "text", "replacement"), SMALL_CARELESS_EDITS)
+def test_a_careless_edit_of_the_small_profile_is_caught(
+    tmp_path: Path, check: str, relative: str, text: str, replacement: str
+) -> None:
+    copy = _copy(tmp_path)
+    target = tmp_path / relative if relative.startswith("deploy/") else copy / relative
+    source = target.read_text(encoding="utf-8")
+    assert source.count(text) == 1, f"{relative} no longer contains {text!r} exactly once: update this edit"
+    target.write_text(source.replace(text, replacement), encoding="utf-8")
+    with pytest.raises(AssertionError):
+        CHECKS[check](Stack(copy, "small"))
 
 
 def test_a_pristine_copy_passes_every_check(tmp_path: Path) -> None:
