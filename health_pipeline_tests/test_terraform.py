@@ -1172,6 +1172,34 @@ def check_dagster_settings(stack: Stack) -> None:
         assert stack.value(module, variable["default"]) == "standard", f"var.{name}'s default is not standard"
 
 
+# Fargate's CPU units and the memory (MiB) each takes (Linux; "Task size" in the ECS developer guide).
+FARGATE_MEMORY = {
+    256: {512, 1024, 2048},
+    512: {1024 * n for n in range(1, 5)},
+    1024: {1024 * n for n in range(2, 9)},
+    2048: {1024 * n for n in range(4, 17)},
+    4096: {1024 * n for n in range(8, 31)},
+}
+
+
+def check_idle_cost(stack: Stack) -> None:
+    """The profile's idle month at on-demand list prices (health_pipeline_tests/idle_cost.py) stays in
+    its budget: small <= USD 40, standard <= USD 140; every task is a size Fargate offers."""
+    from health_pipeline_tests.idle_cost import BUDGET_USD, idle_cost
+
+    sizes = stack.value("dagster", "${var.task_sizes}")
+    for component in _for_each_keys(stack, "dagster", stack.resource("dagster", "aws_ecs_task_definition", "this")):
+        cpu, memory = sizes[component]["cpu"], sizes[component]["memory"]
+        assert memory in FARGATE_MEMORY.get(cpu, set()), f"{component}: Fargate has no {cpu} CPU / {memory} MiB task"
+    profile = profile_of(stack)
+    items = idle_cost(stack)
+    total = sum(item.usd for item in items)
+    assert total <= BUDGET_USD[profile], (
+        f"the {profile} profile idles at USD {total:.2f} a month, over its USD {BUDGET_USD[profile]:.0f}: "
+        + "; ".join(f"{item.what} {item.usd:.2f}" for item in items)
+    )
+
+
 CHECKS = {
     check.__name__: check
     for check in (
@@ -1196,6 +1224,7 @@ CHECKS = {
         check_no_wildcard_actions,
         check_deploy_config_matches,
         check_dagster_settings,
+        check_idle_cost,
     )
 }
 
@@ -1213,6 +1242,12 @@ def test_invariant_holds(check: str, profile: str) -> None:
 
 # (check, file under terraform/, text, replacement): each edit must be caught by its check.
 CARELESS_EDITS = [
+    (
+        "check_idle_cost",
+        "modules/dagster/variables.tf",
+        "webserver = { cpu = 512, memory = 1024 }",
+        "webserver = { cpu = 1024, memory = 2048 }",
+    ),
     (
         "check_firehose_delivery",
         "envs/prod/main.tf",
@@ -1487,6 +1522,26 @@ CARELESS_EDITS = [
 
 # The small profile's careless edits, each caught on Stack(copy, "small").
 SMALL_CARELESS_EDITS = [
+    # Its idle month within USD 40.
+    (
+        "check_idle_cost",
+        "modules/dagster/variables.tf",
+        "dagster   = { cpu = 256, memory = 2048 }",
+        "dagster   = { cpu = 512, memory = 2048 }",
+    ),
+    (
+        "check_idle_cost",
+        "modules/dagster/variables.tf",
+        "dagster   = { cpu = 256, memory = 2048 }",
+        "dagster   = { cpu = 256, memory = 4096 }",
+    ),
+    ("check_idle_cost", "modules/dagster/main.tf", 'local.small ? "db.t4g.micro"', 'local.small ? "db.t4g.small"'),
+    (
+        "check_idle_cost",
+        "modules/dagster/ecs.tf",
+        'cpu_architecture        = local.small ? "ARM64" : "X86_64"',
+        'cpu_architecture        = "X86_64"',
+    ),
     # Nothing reachable without authentication: no load balancer, no port, loopback only.
     (
         "check_webserver_behind_login",
