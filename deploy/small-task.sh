@@ -50,9 +50,14 @@ until dagster api grpc-health-check --host 127.0.0.1 --port "$code_port" >/dev/n
   sleep 2
 done
 
-dagster-webserver --host 127.0.0.1 --port "$ui_port" --grpc-host 127.0.0.1 --grpc-port "$code_port" &
+# Their workspace: the code server on loopback, under the name the standard profile's has too.
+workspace="$(mktemp -d)/workspace.yaml"
+printf 'load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: %s\n      location_name: %s\n' \
+  "$code_port" health_pipeline >"$workspace"
+
+dagster-webserver --host 127.0.0.1 --port "$ui_port" --workspace "$workspace" &
 children+=("$!")
-dagster-daemon run --grpc-host 127.0.0.1 --grpc-port "$code_port" &
+dagster-daemon run --workspace "$workspace" &
 children+=("$!")
 
 wait -n "${children[@]}"

@@ -1059,8 +1059,13 @@ def _image_paths(stack: Stack, source: str) -> set[str]:
 
 
 # What deploy/dagster-small.yaml may set differently from deploy/dagster.yaml: no run launcher (the
-# default: runs are subprocesses of the small task's code server) and fewer runs at once.
-SMALL_INSTANCE_DIFFERENCES = {("run_launcher",), ("concurrency", "runs", "max_concurrent_runs")}
+# default: runs are subprocesses of the small task's code server), fewer runs at once, and a longest
+# run (the default launcher cannot see a run that died with its task).
+SMALL_INSTANCE_DIFFERENCES = {
+    ("run_launcher",),
+    ("concurrency", "runs", "max_concurrent_runs"),
+    ("run_monitoring", "max_runtime_seconds"),
+}
 
 
 def _without(config: dict, paths: set[tuple[str, ...]]) -> dict:
@@ -1079,6 +1084,8 @@ def _check_small_deploy_config(stack: Stack) -> None:
     assert "run_launcher" not in small, "the small task's runs are its own subprocesses: no run_launcher"
     runs = small["concurrency"]["runs"]["max_concurrent_runs"]
     assert isinstance(runs, int) and 1 <= runs <= 2, f"the small task's memory holds 1-2 runs, not {runs!r}"
+    longest = small["run_monitoring"].get("max_runtime_seconds")
+    assert isinstance(longest, int) and longest > 0, "a run that died with the task would hold the run slot forever"
     assert _without(small, SMALL_INSTANCE_DIFFERENCES) == _without(standard, SMALL_INSTANCE_DIFFERENCES), (
         "deploy/dagster-small.yaml and deploy/dagster.yaml differ beyond the run launcher and max_concurrent_runs"
     )
