@@ -39,6 +39,7 @@ DAYS = [date(2026, 11, 10) + timedelta(days=n) for n in range(3)]
 SERVING_WITHIN_S = 120
 # new_data_sensor's minimum interval is 60 s: its second tick comes a minute after the first.
 SECOND_TICK_WITHIN_S = 150
+IDLE_SAMPLE_S = 60
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +76,20 @@ class ConnectionSampler(threading.Thread):
                 self.peak = max(self.peak, cursor.fetchone()[0])
                 time.sleep(0.2)
         connection.close()
+
+
+def session_cpu_s(session: int) -> float:
+    """CPU time (user and system) the processes of the task's session and their ended children have
+    used so far (an ended process's time moves into its parent's cutime and cstime)."""
+    ticks = 0
+    for status in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = status.read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) == session:
+                ticks += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime: fields 14-17
+        except (OSError, IndexError, ValueError):
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def session_rss_mb(session: int) -> float:
@@ -218,12 +233,17 @@ def test_the_small_task_runs_a_partition_and_a_sensor_tick_on_postgresql(small_t
     assert "late-phone,1," in csv.read_text()
     assert all(status in {"SUCCESS", "SKIPPED"} for _, status in ticks()), ticks()
 
+    # A minute with nothing to do but the daemon's ticks: the CPU the task needs idle.
+    cpu_before, idle_started = session_cpu_s(task.pid), time.monotonic()
+    time.sleep(IDLE_SAMPLE_S)
+    idle_cpu = (session_cpu_s(task.pid) - cpu_before) / (time.monotonic() - idle_started)
     sampler.running = False
     sampler.join(timeout=5)
     size = query(postgres, "SELECT pg_database_size(current_database())")[0][0]
     runs = query(postgres, "SELECT count(*) FROM runs")[0][0]
     print(
         f"small task: {idle_rss:.0f} MB resident serving, {peak_rss:.0f} MB at most during a run;"
+        f" {idle_cpu:.1%} of one CPU idle;"
         f" database {size / 1e6:.1f} MB after {runs} runs, at most {sampler.peak} connections at once"
     )
 

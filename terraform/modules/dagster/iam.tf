@@ -206,6 +206,20 @@ data "aws_iam_policy_document" "ecs_exec" {
     ]
     resources = ["*"]
   }
+
+  # With the cluster's default ECS Exec logging, the agent writes a shell session's output to the
+  # container's log group (the same page, "Logging and auditing"); port forwards carry no output.
+  statement {
+    sid       = "ExecSessionLogs"
+    actions   = ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.this["dagster"].arn}:log-stream:*", aws_cloudwatch_log_group.this["dagster"].arn]
+  }
+
+  statement {
+    sid       = "FindTheLogGroup"
+    actions   = ["logs:DescribeLogGroups"]
+    resources = ["arn:${data.aws_partition.current.partition}:logs:${local.region}:${local.account_id}:log-group:*"]
+  }
 }
 
 resource "aws_iam_role_policy" "ecs_exec" {
