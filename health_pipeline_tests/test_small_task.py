@@ -233,7 +233,14 @@ def test_the_small_task_runs_a_partition_and_a_sensor_tick_on_postgresql(small_t
     assert "late-phone,1," in csv.read_text()
     assert all(status in {"SUCCESS", "SKIPPED"} for _, status in ticks()), ticks()
 
-    # A minute with nothing to do but the daemon's ticks: the CPU the task needs idle.
+    # Once every run the sensors asked for has ended (the quality job too), a minute with nothing to
+    # do but the daemon's ticks: the CPU the task needs idle.
+    def all_runs_ended():
+        return not query(postgres, "SELECT run_id FROM runs WHERE status IN ('QUEUED', 'STARTING', 'STARTED')")
+
+    _wait("the end of the requested runs", all_runs_ended, 300, task, log_path)
+    failed = query(postgres, "SELECT pipeline_name, status FROM runs WHERE status <> 'SUCCESS'")
+    assert not failed, f"runs that did not succeed: {failed}"
     cpu_before, idle_started = session_cpu_s(task.pid), time.monotonic()
     time.sleep(IDLE_SAMPLE_S)
     idle_cpu = (session_cpu_s(task.pid) - cpu_before) / (time.monotonic() - idle_started)
