@@ -1,6 +1,8 @@
 """A real PostgreSQL server for tests: the machine's Debian PostgreSQL (initdb, pg_ctl, postgres on
 PATH or in /usr/local/bin), in a temporary directory, on a free loopback port, trust auth for the
-test's own user only. As root, the server runs as the `postgres` user (initdb refuses root)."""
+test's own user only. As root, the server runs as the `postgres` user (initdb refuses root). With
+`tls=True` it also takes TLS connections (a throwaway self-signed certificate made with openssl), so
+that an instance config with `sslmode: require`, as RDS needs, connects to it unchanged."""
 
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ def _binary(name: str) -> str:
 
 
 @contextmanager
-def postgres_server(database: str = "dagster") -> Iterator[PostgresServer]:
+def postgres_server(database: str = "dagster", tls: bool = False) -> Iterator[PostgresServer]:
     root = Path(tempfile.mkdtemp(prefix="hp-postgres-"))
     as_user: list[str] = []
     if os.geteuid() == 0:
@@ -51,11 +53,19 @@ def postgres_server(database: str = "dagster") -> Iterator[PostgresServer]:
     try:
         subprocess.run([*as_user, _binary("initdb"), "-D", str(data), "-U", "dagster", "--auth=trust", "-E", "UTF8"],
                        check=True, capture_output=True)  # fmt: skip
+        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        if tls:
+            subprocess.run(
+                [*as_user, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                 "/CN=127.0.0.1", "-keyout", str(data / "server.key"), "-out", str(data / "server.crt")],
+                check=True, capture_output=True,
+            )  # fmt: skip
+            options += " -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key"
         subprocess.run(
-            [*as_user, _binary("pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "start",
-             "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"],
-            check=True, capture_output=True,
-        )  # fmt: skip
+            [*as_user, _binary("pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "start", "-o", options],
+            check=True,
+            capture_output=True,
+        )
         import psycopg2
 
         deadline = time.monotonic() + 30

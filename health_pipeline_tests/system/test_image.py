@@ -11,6 +11,12 @@ then `dagster api grpc-health-check` must report the server healthy, and the cod
 repository, fetched over gRPC as the webserver and the daemon fetch it, must hold the pipeline's
 assets, sensors and schedule. The server runs in its own session and is always killed.
 
+The small profile's command (terraform/modules/dagster: `bash .../deploy/small-task.sh`, with its
+task's DAGSTER_HOME) runs from the same image on the image's own deploy/dagster-small.yaml, against a
+PostgreSQL that takes TLS (the file says `sslmode: require`, as RDS needs): its webserver must serve
+the code location and report all the daemon's loops healthy, and SIGTERM must stop the whole task
+within ECS's 30 s.
+
 Not covered: the base image, `useradd` and USER (the test runs as the current user), and bytecode
 compilation (UV_COMPILE_BYTECODE=1 takes ~30 s and changes nothing that runs).
 """
@@ -27,7 +33,11 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.request
 from pathlib import Path
+
+import hcl2
+import pytest
 
 # The repository, found from this file: the test does not import the code it is about to serve.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -164,9 +174,16 @@ SNAPSHOT = textwrap.dedent(
 )
 
 
-def test_image_installs_the_lock_and_serves_the_code_location(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[Image, list[str], dict[str, float], float]:
     started = time.monotonic()
-    image, command, timings = build(tmp_path / "image")
+    image, command, timings = build(tmp_path_factory.mktemp("image"))
+    return image, command, timings, time.monotonic() - started
+
+
+def test_image_installs_the_lock_and_serves_the_code_location(built, tmp_path: Path) -> None:
+    started = time.monotonic()
+    image, command, timings, build_s = built
     venv = Path(image.env["UV_PROJECT_ENVIRONMENT"])
     assert (venv / "bin" / "dagster").is_file(), "dagster is not installed in the image's environment"
     assert not (venv / "bin" / "pytest").exists(), "the dev group (pytest) was installed"
@@ -215,7 +232,7 @@ def test_image_installs_the_lock_and_serves_the_code_location(tmp_path: Path) ->
         assert set(snapshot["schedules"]) >= SCHEDULES, f"schedules: {snapshot['schedules']}"
         print(
             f"image test: uv sync {timings} s; healthy {serving_at - launched:.1f} s after the CMD started;"
-            f" code location read; total {time.monotonic() - started:.1f} s"
+            f" code location read; total {build_s + time.monotonic() - started:.1f} s"
         )
     finally:
         _stop(server)
@@ -255,3 +272,91 @@ def test_image_copies_only_what_the_code_location_needs() -> None:
     for source in sources:
         assert not any(part.startswith(".") for part in Path(source).parts), f"COPY {source}: a hidden path"
         assert (PROJECT_ROOT / source).exists(), f"COPY {source}: missing"
+
+
+WORKSPACE_QUERY = """
+{ workspaceOrError { ... on Workspace { locationEntries { name locationOrLoadError { __typename } } } }
+  instance { daemonHealth { allDaemonStatuses { daemonType healthy required } } } }
+"""
+
+
+def _small_task_definition() -> tuple[list[str], dict[str, str]]:
+    """The small task's command and its own environment, from terraform/modules/dagster/ecs.tf."""
+    with (PROJECT_ROOT / "terraform" / "modules" / "dagster" / "ecs.tf").open(encoding="utf-8") as handle:
+        merged: dict = {}
+        for block in hcl2.load(handle)["locals"]:
+            merged.update(block)
+
+    def resolve(raw: str) -> str:
+        text = raw.strip('"')
+        local = text.removeprefix("${local.").removesuffix("}")
+        return resolve(merged[local]) if text.startswith("${local.") else text
+
+    command = [resolve(part) for part in merged["commands"]["dagster"]]
+    environment = {name: resolve(value) for name, value in merged["task_environment"]["dagster"].items()}
+    environment["DAGSTER_UI_PORT"] = environment["DAGSTER_UI_PORT"].replace("${tostring(local.webserver_port)}", "3000")
+    return command, environment
+
+
+def test_image_runs_the_small_task(built, tmp_path: Path) -> None:
+    from health_pipeline_tests.postgres_server import postgres_server
+
+    image, _, _, _ = built
+    command, task_environment = _small_task_definition()
+    assert command[0] == "bash" and command[1].startswith("/opt/"), command
+    home = Path(str(image.path(task_environment["DAGSTER_HOME"])))
+    assert "sslmode: require" in (home / "dagster.yaml").read_text(), "the image's small instance config"
+    ui_port, code_port = _free_port(), _free_port()
+    log_path = tmp_path / "small-task.log"
+    with postgres_server(tls=True) as database, log_path.open("w") as log:
+        env = {
+            **image.env,
+            "HOME": str(image.path("/opt/dagster")),
+            "HEALTH_PIPELINE_HOME": str(tmp_path / "state"),
+            "DAGSTER_HOME": str(home),
+            "DAGSTER_UI_PORT": str(ui_port),
+            "DAGSTER_CODE_PORT": str(code_port),
+            "DAGSTER_PG_HOST": database.host,
+            "DAGSTER_PG_PORT": str(database.port),
+            "DAGSTER_PG_USERNAME": database.user,
+            "DAGSTER_PG_PASSWORD": "",
+            "DAGSTER_PG_DB": database.database,
+        }
+        task = subprocess.Popen(
+            [command[0], str(image.path(command[1]))], cwd=image.workdir, env=env, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        try:
+            answer = _wait_for_healthy_workspace(task, ui_port, log_path)
+            (entry,) = answer["workspaceOrError"]["locationEntries"]
+            assert (entry["name"], entry["locationOrLoadError"]["__typename"]) == (
+                "health_pipeline",
+                "RepositoryLocation",
+            )
+            os.killpg(task.pid, signal.SIGTERM)  # as ECS stops the task
+            stopping = time.monotonic()
+            task.wait(timeout=30)
+            print(f"image test: the small task stopped {time.monotonic() - stopping:.1f} s after SIGTERM")
+        finally:
+            _stop(task)
+
+
+def _wait_for_healthy_workspace(task: subprocess.Popen, port: int, log_path: Path) -> dict:
+    deadline, answer = time.monotonic() + 180, None
+    while time.monotonic() < deadline:
+        assert task.poll() is None, f"the small task exited ({task.returncode}):\n{log_path.read_text()[-4000:]}"
+        try:
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": WORKSPACE_QUERY}).encode(),
+                headers={"Content-Type": "application/json"},
+            )  # fmt: skip
+            with urllib.request.urlopen(request, timeout=10) as response:
+                answer = json.loads(response.read())["data"]
+        except OSError:
+            time.sleep(1)
+            continue
+        statuses = answer["instance"]["daemonHealth"]["allDaemonStatuses"]
+        if answer["workspaceOrError"].get("locationEntries") and all(s["healthy"] for s in statuses if s["required"]):
+            return answer
+        time.sleep(2)
+    raise AssertionError(f"no healthy workspace and daemons within 180 s ({answer}):\n{log_path.read_text()[-4000:]}")

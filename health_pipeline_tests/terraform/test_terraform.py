@@ -5,6 +5,15 @@ these checks (plus `terraform fmt` below and checkov in scripts/lint.sh) stand i
 invariant is a `check_*` function over a `Stack` (a terraform/ tree, with the deploy/ beside it); the
 tests run them on the repository's tree, and `test_a_careless_edit_is_caught` runs them on edited
 copies to prove they can fail.
+
+modules/dagster has two profiles (var.profile, from envs/prod's dagster_profile). A resource of one
+profile only says so with `count = local.standard ? 1 : 0` (or `local.small`), a for_each one through
+`local.components` or a `local.standard ? tomap({...}) : tomap({...})`. A `Stack` is read for one
+profile: it sets dagster_profile as `terraform apply -var dagster_profile=...` would, and evaluates
+those conditions as Terraform does (`==`, `cond ? a : b`, `coalesce`, `toset`/`tomap` literals), so
+that `typed()` lists only the resources that exist in that profile, and every check runs on each
+profile's own set of resources. An expression outside that subset is kept as text, and a check that
+needs its value fails rather than guess.
 """
 
 from __future__ import annotations
@@ -32,8 +41,14 @@ from health_pipeline_tests.system.test_image import DOCKERFILE, dockerfile_instr
 
 TERRAFORM_DIR = PROJECT_ROOT / "terraform"
 MODULES = ("s3tables", "firehose", "glue", "athena", "iam", "alarms", "dagster", "lambda")
-# Actions AWS offers no resource-level permissions for: the only ones allowed on "*".
+PROFILES = ("standard", "small")
+# Actions AWS offers no resource-level permissions for: the only ones allowed on "*". ssmmessages
+# (ECS Exec's Session Manager channels, the small profile's task role) has no resource types at all.
 UNSCOPABLE_ACTIONS = {
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
     "lakeformation:GetDataAccess",
     "cloudwatch:GetMetricStatistics",
     "cloudwatch:GetMetricData",
@@ -86,9 +101,10 @@ class Stack:
     """A terraform/ tree as parsed HCL, with just enough evaluation to follow values from
     envs/prod through module inputs, locals, variable defaults, resource arguments and outputs."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, profile: str | None = None) -> None:
         self.root = root
         self.deploy = root.parent / "deploy"
+        self.profile = profile  # None: envs/prod's default
         self._docs: dict[str, dict[str, list]] = {}
 
     def doc(self, module: str | None) -> dict[str, list]:
@@ -109,13 +125,20 @@ class Stack:
         return {_unquote(name): body for item in self.doc(module).get(kind, []) for name, body in item.items()}
 
     def typed(self, module: str | None, kind: str, type_name: str) -> dict[str, dict]:
-        """`resource` or `data` blocks of one type, by name."""
+        """`resource` or `data` blocks of one type that exist in this profile (count 1), by name."""
         found: dict[str, dict] = {}
         for item in self.doc(module).get(kind, []):
             for rtype, named in item.items():
                 if _unquote(rtype) == type_name:
-                    found.update({_unquote(name): body for name, body in named.items()})
+                    found.update({_unquote(name): body for name, body in named.items() if self._exists(module, body)})
         return found
+
+    def _exists(self, module: str | None, body: dict) -> bool:
+        if "count" not in body:
+            return True
+        count = self.value(module, body["count"])
+        assert count in (0, 1), f"count = {body['count']!r} is not 0 or 1 for profile {self.profile!r}"
+        return count == 1
 
     def resource(self, module: str, type_name: str, name: str) -> dict:
         resources = self.typed(module, "resource", type_name)
@@ -146,15 +169,32 @@ class Stack:
         if not isinstance(raw, str):
             return raw
         text = _unquote(raw)
-        whole = re.fullmatch(r"\$\{([^{}]*)\}", text)
-        if whole:
-            return self._expression(module, whole.group(1).strip())
+        whole = _whole_expression(text)
+        if whole is not None:
+            return self._expression(module, whole)
         return _INTERPOLATION.sub(lambda m: str(self._expression(module, m.group(1).strip())), text)
 
     def _expression(self, module: str | None, expr: str) -> object:
         expr = expr.strip()
-        if expr.startswith("(") and expr.endswith(")"):
+        if expr.startswith("(") and expr.endswith(")") and _top_level(expr[1:-1], "") is not None:
             expr = expr[1:-1].strip()
+        ternary = _split_ternary(expr)
+        if ternary:
+            condition, when_true, when_false = ternary
+            chosen = self._expression(module, condition)
+            assert isinstance(chosen, bool), f"cannot decide {condition!r} offline (it is {chosen!r})"
+            return self._literal_or_expression(module, when_true if chosen else when_false)
+        equal = _top_level(expr, "==")
+        if equal is not None:
+            left, right = expr[:equal], expr[equal + 2 :]
+            return self._literal_or_expression(module, left) == self._literal_or_expression(module, right)
+        call = re.fullmatch(r"coalesce\((.*)\)", expr, re.DOTALL)
+        if call:
+            for argument in _split_arguments(call.group(1)):
+                value = self._literal_or_expression(module, argument)
+                if value not in (None, ""):
+                    return value
+            return None
         product = re.fullmatch(r"(\d+)\s*\*\s*(.+)", expr)
         if product:
             operand = self._expression(module, product.group(2))
@@ -183,7 +223,25 @@ class Stack:
                 return self.value(module, body[parts[2]])
         return "${" + expr + "}"
 
+    def _literal_or_expression(self, module: str | None, text: str) -> object:
+        """An HCL literal (null, a bool, a number, a quoted string, a list or object, in toset/tomap)
+        as Python data; anything else evaluated as an expression."""
+        text = text.strip()
+        wrapped = re.fullmatch(r"(?:toset|tomap|tolist)\((.*)\)", text, re.DOTALL)
+        if wrapped:
+            text = wrapped.group(1).strip()
+        if text in ("null", "true", "false"):
+            return {"null": None, "true": True, "false": False}[text]
+        if re.fullmatch(r"-?\d+", text):
+            return int(text)
+        if text[:1] in ('"', "[", "{"):
+            parsed = hcl2.loads(f"x = {text}\n")["x"]
+            return self.value(module, parsed) if isinstance(parsed, str) else parsed
+        return self._expression(module, text)
+
     def _variable(self, module: str | None, name: str) -> object:
+        if module is None and name == "dagster_profile" and self.profile is not None:
+            return self.profile  # as `terraform apply -var dagster_profile=...`
         if module is not None:
             args = self.call_args(module)
             if name in args:
@@ -192,6 +250,75 @@ class Stack:
         assert variable is not None, f"{module or 'envs/prod'}: var.{name} is not declared"
         assert "default" in variable, f"{module or 'envs/prod'}: var.{name} has no value (no input, no default)"
         return self.value(module, variable["default"])
+
+
+def _whole_expression(text: str) -> str | None:
+    """The inside of `${...}` when that one interpolation is the whole text."""
+    if not (text.startswith("${") and text.endswith("}")):
+        return None
+    depth = 0
+    for index, char in enumerate(_unquoted_chars(text)):
+        if char in "{[(":
+            depth += 1
+        elif char in "}])":
+            depth -= 1
+            if depth == 0 and index != len(text) - 1:
+                return None
+    return text[2:-1].strip()
+
+
+def _unquoted_chars(text: str) -> list[str]:
+    """The text's characters, those inside string literals replaced by spaces (so that brackets,
+    `?`, `:` and `,` in strings are not taken for operators)."""
+    chars, quoted, escaped = [], False, False
+    for char in text:
+        if quoted:
+            chars.append(" ")
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                quoted = False
+        else:
+            chars.append(char)
+            quoted = char == '"'
+    return chars
+
+
+def _top_level(text: str, token: str) -> int | None:
+    """Index of the first `token` outside brackets and strings (for "", whether the brackets of the
+    text balance: 0 or None)."""
+    depth = 0
+    chars = _unquoted_chars(text)
+    for index, char in enumerate(chars):
+        if char in "{[(":
+            depth += 1
+        elif char in "}])":
+            depth -= 1
+            if depth < 0:
+                return None
+        elif token and depth == 0 and "".join(chars[index : index + len(token)]) == token:
+            return index
+    return (0 if depth == 0 else None) if not token else None
+
+
+def _split_ternary(expr: str) -> tuple[str, str, str] | None:
+    question = _top_level(expr, "?")
+    if question is None:
+        return None
+    rest = expr[question + 1 :]
+    colon = _top_level(rest, ":")
+    assert colon is not None, f"a conditional without its `:`: {expr!r}"
+    return expr[:question].strip(), rest[:colon].strip(), rest[colon + 1 :].strip()
+
+
+def _split_arguments(text: str) -> list[str]:
+    arguments = []
+    while (comma := _top_level(text, ",")) is not None:
+        arguments.append(text[:comma])
+        text = text[comma + 1 :]
+    return [*arguments, text]
 
 
 def _block(body: dict, name: str) -> dict:
@@ -539,8 +666,8 @@ def _text(raw: object) -> str:
 
 
 def _named_ref(raw: object, type_name: str) -> str:
-    """`aws_x.name.id` / `.arn` / `.name` -> name."""
-    match = re.fullmatch(rf"\$\{{{type_name}\.(\w+)\.(?:id|arn|name)\}}", _text(raw))
+    """`aws_x.name.id` / `.arn` / `.name` (or `aws_x.name[0].id`, of a counted resource) -> name."""
+    match = re.fullmatch(rf"\$\{{{type_name}\.(\w+)(?:\[0\])?\.(?:id|arn|name)\}}", _text(raw))
     assert match, f"{_text(raw)!r} is not a reference to a {type_name} of the module"
     return match.group(1)
 
@@ -552,6 +679,8 @@ def _for_each_keys(stack: Stack, module: str, body: dict) -> list[str]:
     value = stack.value(module, raw)
     if isinstance(value, dict):
         return list(value)
+    if isinstance(value, list):
+        return [_unquote(str(v)) for v in value]
     listed = re.fullmatch(r"\$\{toset\(\[(.*)\]\)\}", str(value), re.DOTALL)
     assert listed, f"cannot list the keys of for_each = {raw}"
     return re.findall(r'"([^"]+)"', listed.group(1))
@@ -624,10 +753,34 @@ def _listeners(stack: Stack) -> dict[tuple, dict]:
     return {(m, name): body for m, name, body in _everywhere(stack, "resource", "aws_lb_listener")}
 
 
+def profile_of(stack: Stack) -> str:
+    profile = stack.value("dagster", "${var.profile}")
+    assert profile in PROFILES, f"modules/dagster's profile is {profile!r}"
+    return str(profile)
+
+
+def _script_hosts(script: Path) -> dict[str, list[str]]:
+    """deploy/small-task.sh's `--host` arguments of the webserver and the code server."""
+    joined = script.read_text(encoding="utf-8").replace("\\\n", " ")
+    hosts: dict[str, list[str]] = {"dagster-webserver": [], "code-server start": []}
+    for line in joined.splitlines():
+        for command in hosts:
+            if command in line and not line.lstrip().startswith("#"):
+                words = line.split()
+                hosts[command] += [words[i + 1] for i, word in enumerate(words[:-1]) if word in ("--host", "-h")]
+    return hosts
+
+
 def check_webserver_behind_login(stack: Stack) -> None:
-    """Every listener action that forwards to the webserver's target group comes after an
-    authenticate action (that does not let unauthenticated requests through), on HTTPS with a TLS 1.3
-    policy; HTTP listeners only redirect to HTTPS."""
+    """Nothing reaches the webserver without authentication. standard: every listener action that
+    forwards to the webserver's target group comes after an authenticate action (that does not let
+    unauthenticated requests through), on HTTPS with a TLS 1.3 policy; HTTP listeners only redirect to
+    HTTPS. small: no load balancer, listener or target group at all; the one task maps no port, its
+    webserver and code server listen on loopback (deploy/small-task.sh), and the way in is ECS Exec's
+    Session Manager channel, which IAM authorizes."""
+    if profile_of(stack) == "small":
+        _check_small_ui_behind_iam(stack)
+        return
     webserver_groups = {
         (m, _named_ref(lb["target_group_arn"], "aws_lb_target_group"))
         for m, _, service in _everywhere(stack, "resource", "aws_ecs_service")
@@ -674,6 +827,27 @@ def check_webserver_behind_login(stack: Stack) -> None:
                     )
                     forwards += 1
     assert forwards, "no listener forwards to the webserver"
+
+
+def _check_small_ui_behind_iam(stack: Stack) -> None:
+    for type_name in ("aws_lb", "aws_lb_listener", "aws_lb_listener_rule", "aws_lb_target_group"):
+        found = _everywhere(stack, "resource", type_name)
+        assert not found, f"the small profile has a {type_name} ({[name for _, name, _ in found]})"
+    services = stack.typed("dagster", "resource", "aws_ecs_service")
+    assert set(services) == {"dagster"}, f"the small profile runs the services {sorted(services)}"
+    service = services["dagster"]
+    assert not service.get("load_balancer"), "the small task is behind a load balancer"
+    assert service.get("enable_execute_command") is True, "no ECS Exec: operators could not reach the UI"
+    definition = stack.resource("dagster", "aws_ecs_task_definition", "this")
+    (container,) = container_definitions(stack, "dagster")["this[dagster]"]
+    assert "local.ports[each.key]" in _text(container.get("portMappings", "")), "portMappings are not local.ports"
+    ports = stack.value("dagster", stack.locals("dagster")["ports"]["dagster"])
+    assert ports == [], f"the small task maps ports {ports}: its servers are for loopback only"
+    command = [stack.value("dagster", part) for part in stack.locals("dagster")["commands"]["dagster"]]
+    assert command[-1].endswith("/small-task.sh"), f"the small task runs {command}, not deploy/small-task.sh"
+    for server, hosts in _script_hosts(stack.deploy / "small-task.sh").items():
+        assert hosts and set(hosts) == {"127.0.0.1"}, f"deploy/small-task.sh starts {server} on {hosts or 'no host'}"
+    assert _text(container.get("command")) == "${local.commands[each.key]}" and definition.get("for_each")
 
 
 # Where ingress is declared: resource type -> (address keys, source-group key, protocol key).
@@ -746,25 +920,29 @@ def check_security_groups(stack: Stack) -> None:
     }
     (database,) = stack.typed("dagster", "resource", "aws_db_instance").values()
     role["database"] = _named_ref(database["vpc_security_group_ids"][0], "aws_security_group")
-    (role["alb"],) = {group for module, group in alb_groups if module == "dagster"}
-    port = {
-        "webserver": stack.value("dagster", _block(services["webserver"], "load_balancer")["container_port"]),
-        "code": stack.value("dagster", "${local.code_port}"),
-        "database": stack.value("dagster", database.get("port", 5432)),
-    }
-    allowed = {
-        "webserver": {"alb"},
-        "code": {"webserver", "daemon"},
-        "database": {"webserver", "daemon", "code"},
-        "daemon": set(),
-    }
+    port = {"database": stack.value("dagster", database.get("port", 5432))}
+    if profile_of(stack) == "small":
+        # The one task takes nothing; the database takes the task only.
+        allowed = {"database": {"dagster"}, "dagster": set()}
+        assert set(role) == set(allowed), f"the small profile's services and database: {sorted(role)}"
+    else:
+        (role["alb"],) = {group for module, group in alb_groups if module == "dagster"}
+        port["webserver"] = stack.value("dagster", _block(services["webserver"], "load_balancer")["container_port"])
+        port["code"] = stack.value("dagster", "${local.code_port}")
+        allowed = {
+            "webserver": {"alb"},
+            "code": {"webserver", "daemon"},
+            "database": {"webserver", "daemon", "code"},
+            "daemon": set(),
+        }
     by_group = {group: name for name, group in role.items()}
     flows = set()
-    for rule in (r for r in rules if r["module"] == "dagster" and r["group"] != role["alb"]):
+    for rule in (r for r in rules if r["module"] == "dagster" and r["group"] != role.get("alb")):
         target = by_group.get(rule["group"])
         assert target in allowed, (
             f"{rule['where']}: ingress into {rule['group']}, which no Dagster task or the database uses"
         )
+        assert allowed[target], f"{rule['where']}: ingress into the {target}'s group, which takes none"
         assert not rule["cidrs"], f"{rule['where']}: {target} takes addresses {rule['cidrs']}, not only security groups"
         sources = {by_group.get(source) for source in rule["sources"]}
         assert sources <= allowed[target], f"{rule['where']}: {target} reachable from {sorted(map(str, sources))}"
@@ -781,18 +959,24 @@ def check_database_private_and_guarded(stack: Stack) -> None:
     assert instances, "no RDS instance for the Dagster instance"
     for module, name, db in instances:
         where = f"modules/{module}: aws_db_instance.{name}"
-        assert db.get("publicly_accessible") is False, f"{where} must set publicly_accessible = false"
-        assert db.get("storage_encrypted") is True, f"{where} is not encrypted"
-        assert db.get("deletion_protection") is True, f"{where} lacks deletion_protection = true"
-        assert db.get("skip_final_snapshot") is False, f"{where} would be destroyed without a final snapshot"
+        assert stack.value(module, db.get("publicly_accessible")) is False, (
+            f"{where} must set publicly_accessible = false"
+        )
+        assert stack.value(module, db.get("storage_encrypted")) is True, f"{where} is not encrypted"
+        assert stack.value(module, db.get("deletion_protection")) is True, f"{where} lacks deletion_protection = true"
+        assert stack.value(module, db.get("skip_final_snapshot")) is False, (
+            f"{where} would be destroyed without a final snapshot"
+        )
         backups = stack.value(module, db.get("backup_retention_period", 0))
         assert isinstance(backups, int) and backups >= 1, f"{where}: backup_retention_period is {backups!r}"
         subnets = stack.resource(
             module, "aws_db_subnet_group", _named_ref(db["db_subnet_group_name"], "aws_db_subnet_group")
         )
-        assert "private" in _text(subnets["subnet_ids"]), (
-            f"{where}: subnet group {subnets['subnet_ids']} is not private"
+        assert _text(subnets["subnet_ids"]) == "${var.private_subnet_ids}", (
+            f"{where}: subnet group {subnets['subnet_ids']} is not the private subnets"
         )
+        wired = _text(stack.call_args(module).get("private_subnet_ids", "")) if module else ""
+        assert "private" in wired, f"{where}: envs/prod gives private_subnet_ids = {wired!r}"
 
 
 def check_db_password_only_as_secret(stack: Stack) -> None:
@@ -816,11 +1000,12 @@ def check_db_password_only_as_secret(stack: Stack) -> None:
                 f"output {name} exposes the password"
             )
     definitions = container_definitions(stack, "dagster")
-    assert {key.split("[")[1].rstrip("]") for key in definitions} >= {"webserver", "daemon", "code", "run"}
+    expected = {"standard": {"webserver", "daemon", "code", "run"}, "small": {"dagster"}}[profile_of(stack)]
+    assert {key.split("[")[1].rstrip("]") for key in definitions} == expected, f"task definitions {sorted(definitions)}"
     for where, containers in definitions.items():
         for container in containers:
             secrets = _each(stack, "dagster", container.get("secrets", "[]"), container["__key__"])
-            passwords = [s for s in secrets or [] if _unquote(s["name"]) == password_env]
+            passwords = [s for s in secrets or [] if isinstance(s, dict) and _unquote(s["name"]) == password_env]
             assert len(passwords) == 1, f"{where}: no secret {password_env} (dagster.yaml's postgres password)"
             value_from = _unquote(passwords[0]["valueFrom"])
             assert re.fullmatch(
@@ -864,9 +1049,69 @@ def check_no_wildcard_actions(stack: Stack) -> None:
             )
 
 
+def _image_paths(stack: Stack, source: str) -> set[str]:
+    """Where the Dockerfile copies `source` (a file of the repository) in the image."""
+    steps = dockerfile_instructions(stack.deploy / DOCKERFILE.name)
+    workdir = next(args for op, args in steps if op == "WORKDIR")
+    return {
+        posixpath.normpath(posixpath.join(workdir, args.split()[-1]))
+        for op, args in steps
+        if op == "COPY" and args.split()[0] == source
+    }
+
+
+# What deploy/dagster-small.yaml may set differently from deploy/dagster.yaml: no run launcher (the
+# default: runs are subprocesses of the small task's code server), fewer runs at once, and a longest
+# run (the default launcher cannot see a run that died with its task).
+SMALL_INSTANCE_DIFFERENCES = {
+    ("run_launcher",),
+    ("concurrency", "runs", "max_concurrent_runs"),
+    ("run_monitoring", "max_runtime_seconds"),
+}
+
+
+def _without(config: dict, paths: set[tuple[str, ...]]) -> dict:
+    config = json.loads(json.dumps(config))
+    for path in paths:
+        node = config
+        for key in path[:-1]:
+            node = node.get(key, {})
+        node.pop(path[-1], None)
+    return config
+
+
+def _check_small_deploy_config(stack: Stack) -> None:
+    standard = yaml.safe_load((stack.deploy / "dagster.yaml").read_text(encoding="utf-8"))
+    small = yaml.safe_load((stack.deploy / "dagster-small.yaml").read_text(encoding="utf-8"))
+    assert "run_launcher" not in small, "the small task's runs are its own subprocesses: no run_launcher"
+    runs = small["concurrency"]["runs"]["max_concurrent_runs"]
+    assert isinstance(runs, int) and 1 <= runs <= 2, f"the small task's memory holds 1-2 runs, not {runs!r}"
+    longest = small["run_monitoring"].get("max_runtime_seconds")
+    assert isinstance(longest, int) and longest > 0, "a run that died with the task would hold the run slot forever"
+    assert _without(small, SMALL_INSTANCE_DIFFERENCES) == _without(standard, SMALL_INSTANCE_DIFFERENCES), (
+        "deploy/dagster-small.yaml and deploy/dagster.yaml differ beyond the run launcher and max_concurrent_runs"
+    )
+    environment = stack.locals("dagster")["task_environment"]["dagster"]
+    home = stack.value("dagster", environment.get("DAGSTER_HOME"))
+    assert f"{home}/dagster.yaml" in _image_paths(stack, "deploy/dagster-small.yaml"), (
+        f"the small task's DAGSTER_HOME {home!r} does not hold deploy/dagster-small.yaml in the image"
+    )
+    command = [stack.value("dagster", part) for part in stack.locals("dagster")["commands"]["dagster"]]
+    assert command[-1] in _image_paths(stack, "deploy/small-task.sh"), (
+        f"the small task runs {command[-1]!r}, where the image has no deploy/small-task.sh"
+    )
+    runtime = _block(stack.resource("dagster", "aws_ecs_task_definition", "this"), "runtime_platform")
+    assert stack.value("dagster", runtime["cpu_architecture"]) == "ARM64", "the small task runs on ARM64 (Graviton)"
+
+
 def check_deploy_config_matches(stack: Stack) -> None:
-    """deploy/ (baked into the image) and modules/dagster agree: the run task definition and its
-    container, the PostgreSQL variables, the code server's address and the workspace's path."""
+    """deploy/ (baked into the image) and modules/dagster agree. standard: the run task definition and
+    its container, the PostgreSQL variables, the code server's address and the workspace's path.
+    small: deploy/dagster-small.yaml is deploy/dagster.yaml but for the run launcher and the runs at
+    once, and the task's DAGSTER_HOME and script are where the image has them."""
+    if profile_of(stack) == "small":
+        _check_small_deploy_config(stack)
+        return
     instance = yaml.safe_load((stack.deploy / "dagster.yaml").read_text(encoding="utf-8"))
     launcher = instance["run_launcher"]["config"]
     run_env = launcher["task_definition"]["env"]
@@ -925,6 +1170,43 @@ def check_dagster_settings(stack: Stack) -> None:
     assert _unquote(stack.call_args("dagster")["pipeline_role_arn"]) == "${module.iam.role_arn}", (
         "runs act as the pipeline role"
     )
+    # The profile: envs/prod's dagster_profile, validated to the two the module knows.
+    assert _text(stack.call_args("dagster").get("profile")) == "${var.dagster_profile}", "envs/prod sets no profile"
+    for module, name in ((None, "dagster_profile"), ("dagster", "profile")):
+        variable = stack.named(module, "variable")[name]
+        condition = _text(_block(variable, "validation")["condition"])
+        assert re.fullmatch(rf'\$\{{contains\(\["standard", "small"\], var\.{name}\)\}}', condition), (
+            f"{module or 'envs/prod'}: var.{name} accepts {condition}"
+        )
+        assert stack.value(module, variable["default"]) == "standard", f"var.{name}'s default is not standard"
+
+
+# Fargate's CPU units and the memory (MiB) each takes (Linux; "Task size" in the ECS developer guide).
+FARGATE_MEMORY = {
+    256: {512, 1024, 2048},
+    512: {1024 * n for n in range(1, 5)},
+    1024: {1024 * n for n in range(2, 9)},
+    2048: {1024 * n for n in range(4, 17)},
+    4096: {1024 * n for n in range(8, 31)},
+}
+
+
+def check_idle_cost(stack: Stack) -> None:
+    """The profile's idle month at on-demand list prices (health_pipeline_tests/idle_cost.py) stays in
+    its budget: small <= USD 40, standard <= USD 140; every task is a size Fargate offers."""
+    from health_pipeline_tests.idle_cost import BUDGET_USD, idle_cost
+
+    sizes = stack.value("dagster", "${var.task_sizes}")
+    for component in _for_each_keys(stack, "dagster", stack.resource("dagster", "aws_ecs_task_definition", "this")):
+        cpu, memory = sizes[component]["cpu"], sizes[component]["memory"]
+        assert memory in FARGATE_MEMORY.get(cpu, set()), f"{component}: Fargate has no {cpu} CPU / {memory} MiB task"
+    profile = profile_of(stack)
+    items = idle_cost(stack)
+    total = sum(item.usd for item in items)
+    assert total <= BUDGET_USD[profile], (
+        f"the {profile} profile idles at USD {total:.2f} a month, over its USD {BUDGET_USD[profile]:.0f}: "
+        + "; ".join(f"{item.what} {item.usd:.2f}" for item in items)
+    )
 
 
 CHECKS = {
@@ -951,6 +1233,7 @@ CHECKS = {
         check_no_wildcard_actions,
         check_deploy_config_matches,
         check_dagster_settings,
+        check_idle_cost,
     )
 }
 
@@ -960,13 +1243,20 @@ def stack() -> Stack:
     return Stack(TERRAFORM_DIR)
 
 
+@pytest.mark.parametrize("profile", PROFILES)
 @pytest.mark.parametrize("check", CHECKS)
-def test_invariant_holds(stack: Stack, check: str) -> None:
-    CHECKS[check](stack)
+def test_invariant_holds(check: str, profile: str) -> None:
+    CHECKS[check](Stack(TERRAFORM_DIR, profile))
 
 
 # (check, file under terraform/, text, replacement): each edit must be caught by its check.
 CARELESS_EDITS = [
+    (
+        "check_idle_cost",
+        "modules/dagster/variables.tf",
+        "webserver = { cpu = 512, memory = 1024 }",
+        "webserver = { cpu = 1024, memory = 2048 }",
+    ),
     (
         "check_firehose_delivery",
         "envs/prod/main.tf",
@@ -1109,7 +1399,7 @@ CARELESS_EDITS = [
         "check_webserver_behind_login",
         "modules/dagster/alb.tf",
         'type = "redirect"\n',
-        'type             = "forward"\n    target_group_arn = aws_lb_target_group.webserver.arn\n',
+        'type             = "forward"\n    target_group_arn = aws_lb_target_group.webserver[0].arn\n',
     ),
     (
         "check_webserver_behind_login",
@@ -1129,22 +1419,22 @@ CARELESS_EDITS = [
         "check_security_groups",
         "modules/dagster/network.tf",
         '"PostgreSQL from the code server (sensors read the instance)."\n'
-        "  referenced_security_group_id = aws_security_group.code.id",
+        "  referenced_security_group_id = aws_security_group.code[0].id",
         '"PostgreSQL from the code server (sensors read the instance)."\n  cidr_ipv4 = "0.0.0.0/0"',
     ),
     (
         "check_security_groups",
         "modules/dagster/network.tf",
-        '"gRPC from the daemon (sensor and schedule ticks)."\n  referenced_security_group_id = aws_security_group.daemon.id',
-        '"gRPC from the daemon (sensor and schedule ticks)."\n  referenced_security_group_id = aws_security_group.alb.id',
+        '"gRPC from the daemon (sensor and schedule ticks)."\n  referenced_security_group_id = aws_security_group.daemon[0].id',
+        '"gRPC from the daemon (sensor and schedule ticks)."\n  referenced_security_group_id = aws_security_group.alb[0].id',
     ),
     (
         "check_security_groups",
         "modules/dagster/network.tf",
         '"PostgreSQL from the code server (sensors read the instance)."\n'
-        "  referenced_security_group_id = aws_security_group.code.id",
+        "  referenced_security_group_id = aws_security_group.code[0].id",
         '"PostgreSQL from the code server (sensors read the instance)."\n'
-        "  referenced_security_group_id = aws_security_group.alb.id",
+        "  referenced_security_group_id = aws_security_group.alb[0].id",
     ),
     (
         "check_database_private_and_guarded",
@@ -1219,8 +1509,8 @@ CARELESS_EDITS = [
     (
         "check_deploy_config_matches",
         "modules/dagster/main.tf",
-        'name = "${local.name}-code"',
-        'name = "${local.name}-grpc"',
+        'name  = "${local.name}-code"',
+        'name  = "${local.name}-grpc"',
     ),
     (
         "check_deploy_config_matches",
@@ -1235,6 +1525,136 @@ CARELESS_EDITS = [
         "envs/prod/main.tf",
         "HEALTH_PIPELINE_TABLE            = module.s3tables.table_name",
         'HEALTH_PIPELINE_TABLE            = "health_records_v2"',
+    ),
+]
+
+
+# The small profile's careless edits, each caught on Stack(copy, "small").
+SMALL_CARELESS_EDITS = [
+    # Its idle month within USD 40.
+    (
+        "check_idle_cost",
+        "modules/dagster/variables.tf",
+        "dagster   = { cpu = 256, memory = 2048 }",
+        "dagster   = { cpu = 512, memory = 2048 }",
+    ),
+    (
+        "check_idle_cost",
+        "modules/dagster/variables.tf",
+        "dagster   = { cpu = 256, memory = 2048 }",
+        "dagster   = { cpu = 256, memory = 4096 }",
+    ),
+    ("check_idle_cost", "modules/dagster/main.tf", 'local.small ? "db.t4g.micro"', 'local.small ? "db.t4g.small"'),
+    (
+        "check_idle_cost",
+        "modules/dagster/ecs.tf",
+        'cpu_architecture        = local.small ? "ARM64" : "X86_64"',
+        'cpu_architecture        = "X86_64"',
+    ),
+    # Nothing reachable without authentication: no load balancer, no port, loopback only.
+    (
+        "check_webserver_behind_login",
+        "deploy/small-task.sh",
+        "dagster-webserver --host 127.0.0.1",
+        "dagster-webserver --host 0.0.0.0",
+    ),
+    (
+        "check_webserver_behind_login",
+        "deploy/small-task.sh",
+        "code-server start --host 127.0.0.1",
+        "code-server start --host 0.0.0.0",
+    ),
+    (
+        "check_webserver_behind_login",
+        "modules/dagster/ecs.tf",
+        "    dagster   = []\n",
+        "    dagster   = [local.webserver_port]\n",
+    ),
+    (
+        "check_webserver_behind_login",
+        "modules/dagster/alb.tf",
+        '  count                      = local.standard ? 1 : 0\n  name                       = "${local.name}-ui"',
+        '  name                       = "${local.name}-ui"',
+    ),
+    (
+        "check_webserver_behind_login",
+        "modules/dagster/ecs.tf",
+        "enable_execute_command             = true",
+        "enable_execute_command             = false",
+    ),
+    # No inbound from anywhere; the database from the task's group only.
+    (
+        "check_security_groups",
+        "modules/dagster/network.tf",
+        'resource "aws_vpc_security_group_ingress_rule" "database_from_task" {',
+        'resource "aws_vpc_security_group_ingress_rule" "ui" {\n  count             = local.small ? 1 : 0\n'
+        '  security_group_id = aws_security_group.task[0].id\n  cidr_ipv4         = "0.0.0.0/0"\n'
+        '  ip_protocol       = "tcp"\n  from_port         = 3000\n  to_port           = 3000\n}\n\n'
+        'resource "aws_vpc_security_group_ingress_rule" "database_from_task" {',
+    ),
+    (
+        "check_security_groups",
+        "modules/dagster/network.tf",
+        '"PostgreSQL from Dagster\'s one task."\n  referenced_security_group_id = aws_security_group.task[0].id',
+        '"PostgreSQL from Dagster\'s one task."\n  cidr_ipv4                    = "10.0.0.0/8"',
+    ),
+    # The database private and encrypted, its password only the RDS-managed secret.
+    (
+        "check_database_private_and_guarded",
+        "modules/dagster/database.tf",
+        "publicly_accessible    = false",
+        "publicly_accessible    = local.small",
+    ),
+    (
+        "check_database_private_and_guarded",
+        "modules/dagster/database.tf",
+        "storage_encrypted     = true",
+        "storage_encrypted     = local.standard",
+    ),
+    (
+        "check_db_password_only_as_secret",
+        "modules/dagster/ecs.tf",
+        "    secrets      = local.secrets\n",
+        "    secrets      = local.small ? [] : local.secrets\n",
+    ),
+    (
+        "check_db_password_only_as_secret",
+        "modules/dagster/ecs.tf",
+        "dagster   = { DAGSTER_HOME = local.small_home,",
+        "dagster   = { DAGSTER_PG_PASSWORD = var.oidc_client_secret, DAGSTER_HOME = local.small_home,",
+    ),
+    # No wildcard action; "*" resources only for actions that have no resource type.
+    ("check_no_wildcard_actions", "modules/dagster/iam.tf", '"ssmmessages:OpenDataChannel",', '"ssmmessages:*",'),
+    (
+        "check_no_wildcard_actions",
+        "modules/dagster/iam.tf",
+        '"ssmmessages:CreateControlChannel",',
+        '"ssmmessages:CreateControlChannel",\n      "ecs:ExecuteCommand",',
+    ),
+    # deploy/ and the task agree.
+    (
+        "check_deploy_config_matches",
+        "deploy/dagster-small.yaml",
+        "        env: DAGSTER_PG_HOST",
+        "        env: PG_HOST",
+    ),
+    (
+        "check_deploy_config_matches",
+        "modules/dagster/ecs.tf",
+        'small_home = "/opt/dagster/home-small"',
+        'small_home = "/opt/dagster/home"',
+    ),
+    (
+        "check_deploy_config_matches",
+        "deploy/Dockerfile",
+        "COPY deploy/small-task.sh ./deploy/",
+        "COPY deploy/small-task.sh ./",
+    ),
+    (
+        "check_dagster_settings",
+        "envs/prod/main.tf",
+        "profile            = var.dagster_profile",
+        'profile            = "standard"',
     ),
 ]
 
@@ -1256,6 +1676,19 @@ def test_a_careless_edit_is_caught(tmp_path: Path, check: str, relative: str, te
     target.write_text(source.replace(text, replacement), encoding="utf-8")
     with pytest.raises(AssertionError):
         CHECKS[check](Stack(copy))
+
+
+@pytest.mark.parametrize(("check", "relative", "text", "replacement"), SMALL_CARELESS_EDITS)
+def test_a_careless_edit_of_the_small_profile_is_caught(
+    tmp_path: Path, check: str, relative: str, text: str, replacement: str
+) -> None:
+    copy = _copy(tmp_path)
+    target = tmp_path / relative if relative.startswith("deploy/") else copy / relative
+    source = target.read_text(encoding="utf-8")
+    assert source.count(text) == 1, f"{relative} no longer contains {text!r} exactly once: update this edit"
+    target.write_text(source.replace(text, replacement), encoding="utf-8")
+    with pytest.raises(AssertionError):
+        CHECKS[check](Stack(copy, "small"))
 
 
 def test_a_pristine_copy_passes_every_check(tmp_path: Path) -> None:

@@ -110,11 +110,13 @@ module "iam" {
   table_arn           = module.s3tables.table_arn
 }
 
-# The operators' Dagster (webserver, daemon, code server, runs) on ECS Fargate, behind an ALB that
-# signs operators in at the identity provider first; its instance in RDS PostgreSQL.
+# The operators' Dagster (webserver, daemon, code server, runs) on ECS Fargate, its instance in RDS
+# PostgreSQL; standard: behind an ALB that signs operators in at the identity provider first; small:
+# one task, reached through Session Manager.
 module "dagster" {
   source = "../../modules/dagster"
 
+  profile            = var.dagster_profile
   vpc_id             = var.dagster_vpc_id
   private_subnet_ids = var.dagster_private_subnet_ids
   public_subnet_ids  = var.dagster_public_subnet_ids

@@ -49,17 +49,17 @@ output "dagster_role_arn" {
 
 # The operators' Dagster (not settings of the code; dagster_* like dagster_role_arn).
 output "dagster_ui_url" {
-  description = "The Dagster UI."
+  description = "The Dagster UI (small: on this machine, while a Session Manager port forward runs)."
   value       = module.dagster.ui_url
 }
 
 output "dagster_oidc_redirect_uri" {
-  description = "The OIDC client's redirect URI to register at the identity provider."
+  description = "The OIDC client's redirect URI to register at the identity provider (standard)."
   value       = module.dagster.oidc_redirect_uri
 }
 
 output "dagster_alb_dns_name" {
-  description = "Point dagster_ui_hostname at this load balancer name."
+  description = "Point dagster_ui_hostname at this load balancer name (standard)."
   value       = module.dagster.alb_dns_name
 }
 
@@ -74,17 +74,17 @@ output "dagster_cluster_name" {
 }
 
 output "dagster_service_names" {
-  description = "ECS services: webserver, daemon, code server."
+  description = "ECS services: webserver, daemon, code server (standard) or the one task (small)."
   value       = module.dagster.service_names
 }
 
 output "dagster_run_task_network" {
-  description = "Subnets and security group for a one-off task from the run task definition."
+  description = "Task definition, subnets, security group and public address for a one-off task (setting the pools)."
   value       = module.dagster.run_task_network
 }
 
 output "dagster_log_groups" {
-  description = "CloudWatch log groups of the webserver, daemon, code server and runs."
+  description = "CloudWatch log groups of the Dagster tasks."
   value       = module.dagster.log_groups
 }
 

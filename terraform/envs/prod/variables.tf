@@ -71,33 +71,46 @@ variable "producer_invoker_role_names" {
 }
 
 # -- the operators' Dagster (modules/dagster) -------------------------------------------------------
+variable "dagster_profile" {
+  description = "standard (three services, ECS run tasks, the UI behind an OIDC-authenticating ALB) or small (one ARM64 task, no load balancer, the UI through a Session Manager port forward): docs/operations/deploying.md."
+  type        = string
+  default     = "standard"
+
+  validation {
+    condition     = contains(["standard", "small"], var.dagster_profile)
+    error_message = "dagster_profile is \"standard\" or \"small\"."
+  }
+}
+
 variable "dagster_vpc_id" {
-  description = "VPC of the Dagster deployment; its private subnets need a NAT gateway or VPC endpoints to the AWS APIs."
+  description = "VPC of the Dagster deployment; standard: its private subnets need a NAT gateway or VPC endpoints to the AWS APIs; small: none (the task has a public address)."
   type        = string
 }
 
 variable "dagster_private_subnet_ids" {
-  description = "Private subnets (two or more AZs) for the ECS tasks and the database."
+  description = "Private subnets (two or more AZs): the database, and the ECS tasks in the standard profile."
   type        = list(string)
 }
 
 variable "dagster_public_subnet_ids" {
-  description = "Public subnets (two or more AZs) for the UI's load balancer."
+  description = "Public subnets (two or more AZs): the UI's load balancer (standard) or the one task (small)."
   type        = list(string)
 }
 
 variable "dagster_certificate_arn" {
-  description = "ACM certificate in var.region for dagster_ui_hostname."
+  description = "ACM certificate in var.region for dagster_ui_hostname (standard profile only)."
   type        = string
+  default     = null
 }
 
 variable "dagster_ui_hostname" {
-  description = "DNS name of the Dagster UI, e.g. dagster.example.com."
+  description = "DNS name of the Dagster UI, e.g. dagster.example.com (standard profile only)."
   type        = string
+  default     = null
 }
 
 variable "dagster_oidc" {
-  description = "The operators' OIDC identity provider (issuer and endpoints) and the UI's client id."
+  description = "The operators' OIDC identity provider (issuer and endpoints) and the UI's client id (standard profile only)."
   type = object({
     issuer                 = string
     authorization_endpoint = string
@@ -105,12 +118,14 @@ variable "dagster_oidc" {
     user_info_endpoint     = string
     client_id              = string
   })
+  default = null
 }
 
 variable "dagster_oidc_client_secret" {
-  description = "The UI's OIDC client secret: set TF_VAR_dagster_oidc_client_secret, never a file."
+  description = "The UI's OIDC client secret: set TF_VAR_dagster_oidc_client_secret, never a file (standard profile only)."
   type        = string
   sensitive   = true
+  default     = null
 }
 
 variable "dagster_image_tag" {

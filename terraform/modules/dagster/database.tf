@@ -1,7 +1,8 @@
 # PostgreSQL for the Dagster instance (runs, event logs, schedule and sensor state; no health data
 # beyond what runs log). Private, encrypted, backed up, protected from deletion. RDS generates the
 # master password and keeps it in Secrets Manager: it is in no variable, no state, no output; the
-# task definitions hand it to the containers as an ECS secret (DAGSTER_PG_PASSWORD).
+# task definitions hand it to the containers as an ECS secret (DAGSTER_PG_PASSWORD). The same in both
+# profiles but for the class (local.db_instance_class: db.t4g.small, or db.t4g.micro in small).
 
 resource "aws_db_subnet_group" "this" {
   name        = "${local.name}-dagster"
@@ -38,7 +39,7 @@ resource "aws_db_instance" "dagster" {
   identifier     = "${local.name}-dagster"
   engine         = "postgres"
   engine_version = "17"
-  instance_class = var.db_instance_class
+  instance_class = local.db_instance_class
 
   db_name                     = "dagster"
   username                    = "dagster"

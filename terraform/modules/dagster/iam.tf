@@ -2,8 +2,9 @@
 # task's log group, read the database secret. Task roles: the webserver may watch and stop run
 # tasks (terminating a run from the UI); the daemon may also start them (EcsRunLauncher) and pass
 # exactly the two roles a run task uses. The code server and the runs use the pipeline's role
-# (modules/iam). No wildcard action anywhere; "*" resources only where AWS has no resource-level
-# permission for the action.
+# (modules/iam). small: one execution role and, as task role, the pipeline's role, which gets
+# the four ssmmessages actions ECS Exec's agent needs (its Session Manager channels). No wildcard
+# action anywhere; "*" resources only where AWS has no resource-level permission for the action.
 
 locals {
   run_tasks = "${local.ecs_arn}:task/${aws_ecs_cluster.this.name}/*"
@@ -76,12 +77,15 @@ resource "aws_iam_role_policy" "execution" {
 
 # -- the webserver ---------------------------------------------------------------------------------
 resource "aws_iam_role" "webserver" {
+  count              = local.standard ? 1 : 0
   name               = "${local.name}-webserver-task"
   description        = "Dagster webserver: watch and stop run tasks."
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
 }
 
 data "aws_iam_policy_document" "webserver" {
+  count = local.standard ? 1 : 0
+
   statement {
     sid       = "WatchAndStopRunTasks"
     actions   = ["ecs:DescribeTasks", "ecs:StopTask"]
@@ -97,19 +101,23 @@ data "aws_iam_policy_document" "webserver" {
 }
 
 resource "aws_iam_role_policy" "webserver" {
+  count  = local.standard ? 1 : 0
   name   = "dagster-webserver"
-  role   = aws_iam_role.webserver.id
-  policy = data.aws_iam_policy_document.webserver.json
+  role   = aws_iam_role.webserver[0].id
+  policy = data.aws_iam_policy_document.webserver[0].json
 }
 
 # -- the daemon ------------------------------------------------------------------------------------
 resource "aws_iam_role" "daemon" {
+  count              = local.standard ? 1 : 0
   name               = "${local.name}-daemon-task"
   description        = "Dagster daemon: start, watch and stop run tasks in the cluster."
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
 }
 
 data "aws_iam_policy_document" "daemon" {
+  count = local.standard ? 1 : 0
+
   statement {
     sid       = "StartRunTasks"
     actions   = ["ecs:RunTask"]
@@ -174,7 +182,49 @@ data "aws_iam_policy_document" "daemon" {
 }
 
 resource "aws_iam_role_policy" "daemon" {
+  count  = local.standard ? 1 : 0
   name   = "dagster-daemon"
-  role   = aws_iam_role.daemon.id
-  policy = data.aws_iam_policy_document.daemon.json
+  role   = aws_iam_role.daemon[0].id
+  policy = data.aws_iam_policy_document.daemon[0].json
+}
+
+# -- small: ECS Exec in the one task ---------------------------------------------------------------
+# The agent ECS Exec injects opens its control and data channels with the task role's credentials
+# ("Using Amazon ECS Exec", https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-exec.html).
+# ssmmessages has no resource types: the "*" is the resource, the actions are named. Who may open a
+# session is the operators' own IAM policy (ssm:StartSession on this cluster's tasks).
+data "aws_iam_policy_document" "ecs_exec" {
+  count = local.small ? 1 : 0
+
+  statement {
+    sid = "SessionManagerChannels"
+    actions = [
+      "ssmmessages:CreateControlChannel",
+      "ssmmessages:CreateDataChannel",
+      "ssmmessages:OpenControlChannel",
+      "ssmmessages:OpenDataChannel",
+    ]
+    resources = ["*"]
+  }
+
+  # With the cluster's default ECS Exec logging, the agent writes a shell session's output to the
+  # container's log group (the same page, "Logging and auditing"); port forwards carry no output.
+  statement {
+    sid       = "ExecSessionLogs"
+    actions   = ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.this["dagster"].arn}:log-stream:*", aws_cloudwatch_log_group.this["dagster"].arn]
+  }
+
+  statement {
+    sid       = "FindTheLogGroup"
+    actions   = ["logs:DescribeLogGroups"]
+    resources = ["arn:${data.aws_partition.current.partition}:logs:${local.region}:${local.account_id}:log-group:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "ecs_exec" {
+  count  = local.small ? 1 : 0
+  name   = "dagster-ecs-exec"
+  role   = reverse(split("/", var.pipeline_role_arn))[0] # the role's name: the last part of its ARN
+  policy = data.aws_iam_policy_document.ecs_exec[0].json
 }

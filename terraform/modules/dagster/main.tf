@@ -1,9 +1,16 @@
-# The operators' Dagster on ECS Fargate, from the one image (deploy/Dockerfile):
+# The operators' Dagster on ECS Fargate, from the one image (deploy/Dockerfile), in one of two
+# profiles (var.profile; docs/operations/deploying.md weighs them).
+# standard:
 #   internet -> ALB :443 (OIDC login first) -> webserver :3000 --gRPC--> code server :4000
 #                                              daemon --------gRPC--> code server :4000
 #                                              daemon --RunTask--> one run task per run
 #   webserver, daemon, code server, runs -> PostgreSQL (RDS) :5432, password from Secrets Manager
-# Files: network.tf (security groups), alb.tf, database.tf, iam.tf, ecs.tf.
+# small: one ARM64 task (deploy/small-task.sh) in a public subnet, no inbound rule at all:
+#   operator --IAM--> Session Manager port forward -> webserver 127.0.0.1:3000 --gRPC--> code server
+#   127.0.0.1:4000 <--gRPC-- daemon; runs are subprocesses of the code server; the task -> PostgreSQL
+# Resources of one profile only carry `count = local.standard ? 1 : 0` (or local.small); the
+# for_each ones follow local.components. Files: network.tf (security groups), alb.tf, database.tf,
+# iam.tf, ecs.tf.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -23,12 +30,18 @@ locals {
   ecs_arn    = "arn:${data.aws_partition.current.partition}:ecs:${local.region}:${local.account_id}"
   image      = "${aws_ecr_repository.this.repository_url}:${var.image_tag}"
 
-  # Every task definition of the deployment (ecs.tf): three services and the runs' template.
-  components = toset(["webserver", "daemon", "code", "run"])
+  standard = var.profile == "standard"
+  small    = var.profile == "small"
+
+  # Every task definition of the deployment (ecs.tf): standard's three services and the runs'
+  # template, or small's one task.
+  components = local.small ? toset(["dagster"]) : toset(["webserver", "daemon", "code", "run"])
+
+  db_instance_class = coalesce(var.db_instance_class, local.small ? "db.t4g.micro" : "db.t4g.small")
 }
 
 resource "aws_ecs_cluster" "this" {
-  #checkov:skip=CKV_AWS_65:Container Insights bills per metric and log event while idle; the free AWS/ECS service CPU and memory metrics and the container logs cover three services.
+  #checkov:skip=CKV_AWS_65:Container Insights bills per metric and log event while idle; the free AWS/ECS service CPU and memory metrics and the container logs cover the services.
   name = local.name
 
   setting {
@@ -74,18 +87,21 @@ resource "aws_cloudwatch_log_group" "this" {
   retention_in_days = var.log_retention_days
 }
 
-# The code server's name on the VPC's resolver: deploy/workspace.yaml's grpc_server host.
+# The code server's name on the VPC's resolver: deploy/workspace.yaml's grpc_server host (standard;
+# small's processes meet on loopback).
 resource "aws_service_discovery_private_dns_namespace" "this" {
+  count       = local.standard ? 1 : 0
   name        = "${local.name}.local"
   description = "Service discovery for the Dagster code server."
   vpc         = var.vpc_id
 }
 
 resource "aws_service_discovery_service" "code" {
-  name = "${local.name}-code"
+  count = local.standard ? 1 : 0
+  name  = "${local.name}-code"
 
   dns_config {
-    namespace_id   = aws_service_discovery_private_dns_namespace.this.id
+    namespace_id   = aws_service_discovery_private_dns_namespace.this[0].id
     routing_policy = "MULTIVALUE"
 
     dns_records {

@@ -2,18 +2,18 @@
 # the secret RDS keeps it in.
 
 output "ui_url" {
-  description = "The Dagster UI (sign-in at the identity provider first)."
-  value       = "https://${var.ui_hostname}/"
+  description = "The Dagster UI: standard, sign-in at the identity provider first; small, on this machine while a Session Manager port forward to the task runs (docs/operations/deploying.md)."
+  value       = local.small ? "http://127.0.0.1:${local.webserver_port}/" : "https://${var.ui_hostname}/"
 }
 
 output "oidc_redirect_uri" {
-  description = "Register this as the OIDC client's redirect (callback) URI."
-  value       = "https://${var.ui_hostname}/oauth2/idpresponse"
+  description = "Register this as the OIDC client's redirect (callback) URI (standard; null in small)."
+  value       = local.small ? null : "https://${var.ui_hostname}/oauth2/idpresponse"
 }
 
 output "alb_dns_name" {
-  description = "Point ui_hostname at this name (CNAME, or a Route 53 alias)."
-  value       = aws_lb.this.dns_name
+  description = "Point ui_hostname at this name (CNAME, or a Route 53 alias) (standard; null in small)."
+  value       = one(aws_lb.this[*].dns_name)
 }
 
 output "ecr_repository_url" {
@@ -27,21 +27,21 @@ output "cluster_name" {
 }
 
 output "service_names" {
-  description = "ECS services (aws ecs update-service --force-new-deployment ...)."
-  value = {
-    webserver = aws_ecs_service.webserver.name
-    daemon    = aws_ecs_service.daemon.name
-    code      = aws_ecs_service.code.name
-  }
+  description = "ECS services (aws ecs update-service --force-new-deployment ...): webserver, daemon, code (standard) or dagster (small)."
+  value = local.small ? tomap({ dagster = aws_ecs_service.dagster[0].name }) : tomap({
+    webserver = aws_ecs_service.webserver[0].name
+    daemon    = aws_ecs_service.daemon[0].name
+    code      = aws_ecs_service.code[0].name
+  })
 }
 
 output "run_task_definition_family" {
-  description = "The task definition each run starts from (DAGSTER_RUN_TASK_DEFINITION)."
-  value       = local.run_family
+  description = "The task definition each run starts from (DAGSTER_RUN_TASK_DEFINITION); null in small, whose runs are subprocesses of its task."
+  value       = local.small ? null : local.run_family
 }
 
 output "log_groups" {
-  description = "CloudWatch log groups of the webserver, daemon, code server and runs."
+  description = "CloudWatch log groups: webserver, daemon, code server and runs (standard), or the one task (small)."
   value       = { for component, group in aws_cloudwatch_log_group.this : component => group.name }
 }
 
@@ -56,9 +56,16 @@ output "database_secret_arn" {
 }
 
 output "run_task_network" {
-  description = "Subnets and security group of the run tasks: for a one-off task (aws ecs run-task) such as setting the pools."
-  value = {
-    subnets         = var.private_subnet_ids
-    security_groups = [aws_security_group.daemon.id]
+  description = "Task definition, subnets, security group and public address of a one-off task (aws ecs run-task) such as setting the pools: the run task definition in private subnets (standard), or the one task's definition in a public subnet (small)."
+  value = local.small ? {
+    task_definition  = aws_ecs_task_definition.this["dagster"].family
+    subnets          = var.public_subnet_ids
+    security_groups  = [aws_security_group.task[0].id]
+    assign_public_ip = "ENABLED"
+    } : {
+    task_definition  = local.run_family
+    subnets          = var.private_subnet_ids
+    security_groups  = [aws_security_group.daemon[0].id]
+    assign_public_ip = "DISABLED"
   }
 }

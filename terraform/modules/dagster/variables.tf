@@ -1,10 +1,21 @@
+variable "profile" {
+  description = "standard: the webserver, the daemon and the code server as three services in private subnets, one ECS task per run, the UI behind an ALB that signs operators in at the OIDC identity provider. small: one ARM64 task running all three (runs as its subprocesses) in a public subnet with no inbound rule, the UI through a Session Manager port forward (IAM), db.t4g.micro. docs/operations/deploying.md compares them."
+  type        = string
+  default     = "standard"
+
+  validation {
+    condition     = contains(["standard", "small"], var.profile)
+    error_message = "profile is \"standard\" or \"small\"."
+  }
+}
+
 variable "vpc_id" {
-  description = "VPC of the deployment. Its private subnets need a route to the AWS APIs (a NAT gateway, or VPC endpoints for ECR, CloudWatch Logs, Secrets Manager, ECS, S3, Athena, Glue, Firehose, CloudWatch and STS)."
+  description = "VPC of the deployment. standard: its private subnets need a route to the AWS APIs (a NAT gateway, or VPC endpoints for ECR, CloudWatch Logs, Secrets Manager, ECS, S3, Athena, Glue, Firehose, CloudWatch and STS). small: the public subnets' internet gateway serves the one task; the private subnets hold only the database and need no route out."
   type        = string
 }
 
 variable "private_subnet_ids" {
-  description = "Private subnets (two or more AZs) for the ECS tasks and the database."
+  description = "Private subnets (two or more AZs): the database, and in the standard profile the ECS tasks."
   type        = list(string)
 
   validation {
@@ -14,7 +25,7 @@ variable "private_subnet_ids" {
 }
 
 variable "public_subnet_ids" {
-  description = "Public subnets (two or more AZs) for the load balancer only."
+  description = "Public subnets (two or more AZs): the load balancer (standard) or the one task, with a public address and no inbound rule (small)."
   type        = list(string)
 
   validation {
@@ -24,17 +35,19 @@ variable "public_subnet_ids" {
 }
 
 variable "certificate_arn" {
-  description = "ACM certificate (same region) for ui_hostname, served by the HTTPS listener."
+  description = "ACM certificate (same region) for ui_hostname, served by the HTTPS listener (standard profile; unused in small)."
   type        = string
+  default     = null
 }
 
 variable "ui_hostname" {
-  description = "The UI's DNS name (e.g. dagster.example.com), covered by the certificate; point it at the load balancer."
+  description = "The UI's DNS name (e.g. dagster.example.com), covered by the certificate; point it at the load balancer (standard profile; unused in small)."
   type        = string
+  default     = null
 }
 
 variable "oidc" {
-  description = "The operators' OpenID Connect identity provider (endpoints from its /.well-known/openid-configuration) and this client's id. Register https://<ui_hostname>/oauth2/idpresponse as the client's redirect URI, and let only the operators' group use the client."
+  description = "The operators' OpenID Connect identity provider (endpoints from its /.well-known/openid-configuration) and this client's id. Register https://<ui_hostname>/oauth2/idpresponse as the client's redirect URI, and let only the operators' group use the client (standard profile; unused in small)."
   type = object({
     issuer                 = string
     authorization_endpoint = string
@@ -42,12 +55,14 @@ variable "oidc" {
     user_info_endpoint     = string
     client_id              = string
   })
+  default = null
 }
 
 variable "oidc_client_secret" {
-  description = "The OIDC client's secret (TF_VAR_..., never in a file). The listener needs it: it is kept in the (encrypted) Terraform state, never output."
+  description = "The OIDC client's secret (TF_VAR_..., never in a file). The listener needs it: it is kept in the (encrypted) Terraform state, never output (standard profile; unused in small)."
   type        = string
   sensitive   = true
+  default     = null
 }
 
 variable "session_timeout_seconds" {
@@ -72,7 +87,7 @@ variable "environment" {
 }
 
 variable "task_sizes" {
-  description = "Fargate CPU units and memory (MiB) of the long-running services and of the run tasks (dagster.yaml's run_resources override the latter per run)."
+  description = "Fargate CPU units and memory (MiB) of each task definition: standard's webserver, daemon, code and run (dagster.yaml's run_resources override the latter per run), small's one task `dagster` (ARM64; its runs share it)."
   type = map(object({
     cpu    = number
     memory = number
@@ -82,13 +97,14 @@ variable "task_sizes" {
     daemon    = { cpu = 512, memory = 1024 }
     code      = { cpu = 512, memory = 2048 }
     run       = { cpu = 1024, memory = 4096 }
+    dagster   = { cpu = 256, memory = 2048 }
   }
 }
 
 variable "db_instance_class" {
-  description = "RDS instance class of the Dagster instance's PostgreSQL."
+  description = "RDS instance class of the Dagster instance's PostgreSQL; null: db.t4g.small (standard) or db.t4g.micro (small)."
   type        = string
-  default     = "db.t4g.small"
+  default     = null
 }
 
 variable "db_allocated_storage_gb" {
