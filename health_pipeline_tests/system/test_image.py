@@ -299,7 +299,7 @@ def _small_task_definition() -> tuple[list[str], dict[str, str]]:
 
 
 def test_image_runs_the_small_task(built, tmp_path: Path) -> None:
-    from health_pipeline_tests.postgres_server import postgres_server
+    from health_pipeline_tests.support.postgres_server import postgres_server
 
     image, _, _, _ = built
     command, task_environment = _small_task_definition()

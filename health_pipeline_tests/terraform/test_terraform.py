@@ -1194,7 +1194,7 @@ FARGATE_MEMORY = {
 def check_idle_cost(stack: Stack) -> None:
     """The profile's idle month at on-demand list prices (health_pipeline_tests/idle_cost.py) stays in
     its budget: small <= USD 40, standard <= USD 140; every task is a size Fargate offers."""
-    from health_pipeline_tests.idle_cost import BUDGET_USD, idle_cost
+    from health_pipeline_tests.support.idle_cost import BUDGET_USD, idle_cost
 
     sizes = stack.value("dagster", "${var.task_sizes}")
     for component in _for_each_keys(stack, "dagster", stack.resource("dagster", "aws_ecs_task_definition", "this")):

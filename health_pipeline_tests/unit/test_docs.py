@@ -184,3 +184,20 @@ def test_the_tfvars_example_sets_every_variable_without_a_default_and_no_secret(
     assert example <= set(variables), (
         f"terraform.tfvars.example sets unknown variables {sorted(example - set(variables))}"
     )
+
+
+@pytest.mark.parametrize(
+    "module", sorted(p.parent for p in (ROOT / "terraform").glob("*/*/variables.tf")), ids=lambda p: p.name
+)
+def test_each_module_readme_names_every_input_and_output(module: Path) -> None:
+    """A module's README is its interface: every variable and output of the module appears in it."""
+    import hcl2
+
+    readme = (module / "README.md").read_text(encoding="utf-8")
+    names = []
+    for kind, file in (("variable", "variables.tf"), ("output", "outputs.tf")):
+        if (module / file).exists():
+            for block in hcl2.loads((module / file).read_text(encoding="utf-8")).get(kind, []):
+                names += [name.strip('"') for name in block]
+    missing = [name for name in names if f"`{name}`" not in readme]
+    assert names and not missing, f"{module.name}/README.md does not name: {missing}"

@@ -28,9 +28,9 @@ from dagster_graphql import DagsterGraphQLClient
 
 from health_pipeline.demo import generate_records
 from health_pipeline.settings import PROJECT_ROOT
-from health_pipeline_tests.conftest import deliver as send
-from health_pipeline_tests.conftest import free_loopback_port
-from health_pipeline_tests.postgres_server import postgres_server
+from health_pipeline_tests.support import deliver as send
+from health_pipeline_tests.support import free_loopback_port
+from health_pipeline_tests.support.postgres_server import postgres_server
 
 DEPLOY = PROJECT_ROOT / "deploy"
 SCRIPT = DEPLOY / "small-task.sh"

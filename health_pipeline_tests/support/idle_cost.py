@@ -63,7 +63,7 @@ def _hourly(key: str, amount: float = 1.0) -> float:
 
 def idle_cost(stack) -> list[Item]:
     """One Item per line of the bill, from the resources that exist in the stack's profile."""
-    from health_pipeline_tests.test_terraform import _block, _everywhere, _text
+    from health_pipeline_tests.terraform.test_terraform import _block, _everywhere, _text
 
     items: list[Item] = []
     sizes = stack.value("dagster", "${var.task_sizes}")
