@@ -14,6 +14,9 @@ locals {
   exports_prefix      = "exports/"
   error_output_prefix = "firehose-errors/"
 
+  # The Dagster UI's base URL (modules/dagster serves it there), for the links in alerts.
+  ui_url = "https://${var.dagster_ui_hostname}"
+
   # Firehose delivers at 5 MB or 300 s, whichever comes first; the freshness alarm derives from it.
   buffering = {
     size_mb          = 5
@@ -80,12 +83,21 @@ module "lambda" {
   invoker_role_names   = var.producer_invoker_role_names
 }
 
+# Operators are told: the alerts sensor's messages and the delivery alarms' state changes go to one
+# encrypted SNS topic, with e-mail subscriptions from var.alert_email_addresses.
+module "alerts" {
+  source = "../../modules/alerts"
+
+  topic_name      = "health-logger-prod-alerts"
+  email_addresses = var.alert_email_addresses
+}
+
 module "alarms" {
   source = "../../modules/alarms"
 
   stream_name                = module.firehose.stream_name
   buffering_interval_seconds = local.buffering.interval_seconds
-  alarm_actions              = var.alarm_actions
+  alarm_actions              = [module.alerts.topic_arn]
 }
 
 module "iam" {
@@ -108,6 +120,8 @@ module "iam" {
   namespace           = module.s3tables.namespace
   table_name          = module.s3tables.table_name
   table_arn           = module.s3tables.table_arn
+  alert_topic_arn     = module.alerts.topic_arn
+  alert_key_arn       = module.alerts.key_arn
 }
 
 # The operators' Dagster (webserver, daemon, code server, runs) on ECS Fargate, behind an ALB that
@@ -135,6 +149,8 @@ module "dagster" {
     HEALTH_PIPELINE_ATHENA_WORKGROUP = module.athena.workgroup_name
     HEALTH_PIPELINE_ATHENA_OUTPUT    = module.athena.results_uri
     HEALTH_PIPELINE_EXPORT_URI       = "s3://${module.athena.bucket_name}/${local.exports_prefix}"
+    HEALTH_PIPELINE_ALERT_TOPIC_ARN  = module.alerts.topic_arn
+    HEALTH_PIPELINE_UI_URL           = local.ui_url
     AWS_REGION                       = var.region
   }
 }
