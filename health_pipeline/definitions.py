@@ -32,7 +32,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     sensors = [schema_drift_sensor, build_new_data_sensor(partitions, [summary_job, quality_job])]
     job_names = {job.name for job in jobs} | {maintenance_schedule.job_name}
     watched = {s.name for s in sensors} | {s.name for s in schedules}
-    alerts = build_alerts_sensor(partitions, CSV_DEADLINE_HOUR, settings.ui_url, job_names, watched)
+    # Every check daily_summary_job runs is blocking with severity ERROR (test_alerts holds it to that).
+    blocking_only = {summary_job.name}
+    alerts = build_alerts_sensor(partitions, CSV_DEADLINE_HOUR, settings.ui_url, job_names, blocking_only, watched)
     return dg.Definitions(
         assets=[
             firehose_delivery,

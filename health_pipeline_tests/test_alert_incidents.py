@@ -90,7 +90,7 @@ def test_the_daily_csv_missing_at_its_deadline_is_told_once(tmp_path):
     assert alert.key == f"overdue:daily_summary_csv:{due.isoformat()}"
     assert alert.subject == f"daily_summary_csv {due} overdue"
     assert (
-        f"deadline {deadline.isoformat(timespec='minutes')}" in alert.body and "Last materialized: never" in alert.body
+        f"deadline {deadline.isoformat(timespec='minutes')}" in alert.body and "never been materialized" in alert.body
     )
 
 
@@ -108,3 +108,14 @@ def test_no_overdue_alert_when_the_due_day_is_there_or_before_the_first_partitio
                 dg.build_sensor_context(instance=instance, resources=defs.resources)
             )
         assert LocalStack(settings).alert_destination.read() == []
+
+
+def test_every_check_daily_summary_job_runs_is_blocking(tmp_path):
+    """alerts_sensor does not read the checks of that job's successful runs (definitions.py): a failure
+    of any of them must fail the run, and so be told with it."""
+    defs = build_definitions(Settings(home=tmp_path / "home"))
+    summary_assets = {dg.AssetKey("daily_health_summary"), dg.AssetKey("daily_summary_csv")}
+    specs = [spec for checks in defs.asset_checks for spec in checks.check_specs if spec.asset_key in summary_assets]
+    specs += [spec for asset in defs.assets if isinstance(asset, dg.AssetsDefinition) for spec in asset.check_specs
+              if spec.asset_key in summary_assets]  # fmt: skip
+    assert len(specs) >= 3 and all(spec.blocking for spec in specs), [(s.name, s.blocking) for s in specs]

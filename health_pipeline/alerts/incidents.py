@@ -59,7 +59,6 @@ class ExportOverdue:
     asset: str
     day: date
     deadline: datetime
-    last_materialized: float | None
 
     @property
     def key(self) -> str:

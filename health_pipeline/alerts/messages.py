@@ -43,6 +43,7 @@ class Links:
     """Addresses in the Dagster UI; with no base URL (HEALTH_PIPELINE_UI_URL unset) there are none."""
 
     ui_url: str | None
+    location: str = "health_pipeline"  # the code location's name in workspace.yaml and deploy/workspace.yaml
 
     def _at(self, path: str) -> str | None:
         return f"{self.ui_url.rstrip('/')}/{path}" if self.ui_url else None
@@ -57,7 +58,8 @@ class Links:
         return self._at(f"assets/{quote(asset)}" + (f"?view={view}" if view else ""))
 
     def instigator(self, kind: str, name: str) -> str | None:
-        return self._at(f"overview/automation?search={quote(name)}") if kind else None
+        """A sensor's or schedule's page (`kind`: sensor or schedule)."""
+        return self._at(f"locations/{self.location}/{kind}s/{quote(name)}")
 
 
 def _when(at: float, zone: ZoneInfo) -> str:
@@ -154,19 +156,13 @@ def checks_failed_alert(checks: list[CheckFailed], links: Links, zone: ZoneInfo)
 
 
 def overdue_alert(overdue: ExportOverdue, links: Links, zone: ZoneInfo) -> Alert:
-    last = _when(overdue.last_materialized, zone) if overdue.last_materialized else "never"
     link = links.asset(overdue.asset)
+    deadline = overdue.deadline.isoformat(timespec="minutes")
     body = [
-        f"The {overdue.asset} of {overdue.day} is not there by its deadline"
-        f" {overdue.deadline.isoformat(timespec='minutes')}.",
+        f"The {overdue.asset} of {overdue.day} is not there by its deadline {deadline}: that partition"
+        " has never been materialized.",
         _lines(
-            [
-                ("Asset", overdue.asset),
-                ("Partition", overdue.day.isoformat()),
-                ("Deadline", overdue.deadline.isoformat(timespec="minutes")),
-                ("Last materialized", last),
-                ("Link", link),
-            ]
+            [("Asset", overdue.asset), ("Partition", overdue.day.isoformat()), ("Deadline", deadline), ("Link", link)]
         ),  # fmt: skip
         "Look for a failed or still running daily_summary_job run of that day, or launch one from the link.",
     ]

@@ -96,9 +96,16 @@ def failed_checks(instance: dg.DagsterInstance, run_id: str) -> tuple[list[Check
     return failed, passed
 
 
-def run_failure(instance: dg.DagsterInstance, record: dg.EventLogRecord) -> RunFailed | None:
+def runs_by_id(instance: dg.DagsterInstance, records: list[dg.EventLogRecord]) -> dict[str, dg.DagsterRun]:
+    """The runs of `records`, in one query."""
+    if not records:
+        return {}
+    runs = instance.get_runs(filters=dg.RunsFilter(run_ids=list({r.run_id for r in records})))
+    return {run.run_id: run for run in runs}
+
+
+def run_failure(instance: dg.DagsterInstance, record: dg.EventLogRecord, run: dg.DagsterRun | None) -> RunFailed | None:
     """The failed run as an incident; None when Dagster will retry it (the retry's outcome is told)."""
-    run = instance.get_run_by_id(record.run_id)
     tags = dict(run.tags) if run else {}
     if will_retry(instance, tags):
         return None
@@ -141,14 +148,11 @@ def last_materialized(instance: dg.DagsterInstance, asset: str, partition: str) 
 def export_overdue(
     instance: dg.DagsterInstance, asset: str, day, deadline: datetime, now: datetime
 ) -> ExportOverdue | None:
-    """`asset`'s partition `day` overdue at `now`: no materialization by `deadline` (one made later
-    does not undo it: the day was late; one made since the deadline means nothing is told)."""
-    if now < deadline:
+    """`asset`'s partition `day` overdue at `now`: past its `deadline` with no materialization of that
+    partition at all (FreshnessPolicy.cron's state, evaluated here: Dagster has no public API for it)."""
+    if now < deadline or last_materialized(instance, asset, day.isoformat()) is not None:
         return None
-    last = last_materialized(instance, asset, day.isoformat())
-    if last is not None:
-        return None
-    return ExportOverdue(asset, day, deadline, last)
+    return ExportOverdue(asset, day, deadline)
 
 
 def failing_instigators(instance: dg.DagsterInstance, names: set[str], threshold: int) -> list[TicksFailing]:

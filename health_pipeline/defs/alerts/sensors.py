@@ -19,10 +19,13 @@ def build_alerts_sensor(
     deadline_hour: int,
     ui_url: str | None,
     jobs: set[str],
+    blocking_checks_only: set[str],
     instigators: set[str],
 ) -> dg.SensorDefinition:
     """alerts_sensor: tells operators through `stack.alert_destination` about failed runs of `jobs`
-    (and of asset jobs), failed checks, the daily CSV overdue, and `instigators` whose ticks keep failing."""
+    (and of asset jobs), failed checks, the daily CSV overdue, and `instigators` whose ticks keep
+    failing. The checks of `blocking_checks_only` jobs are all blocking with severity ERROR: their
+    failures are told with their failed runs, and their successful runs are not read."""
     zone = ZoneInfo(partitions.timezone)
     first_day = datetime.fromisoformat(partitions.start.isoformat()).date()
     links = Links(ui_url)
@@ -53,11 +56,12 @@ def build_alerts_sensor(
         successes, cursor.run_success_after = event_log.run_status_changes(
             instance, dg.DagsterEventType.RUN_SUCCESS, cursor.run_success_after, jobs
         )
-        runs = [run for record in failures if (run := event_log.run_failure(instance, record))]
-        for check in [c for run in runs for c in run.checks]:  # told in their run's alert
-            cursor.open[f"check:{check.identity}"] = check.key
+        failed_runs = event_log.runs_by_id(instance, failures)
+        runs = [run for r in failures if (run := event_log.run_failure(instance, r, failed_runs.get(r.run_id)))]
         new_checks = []
         for record in successes:
+            if record.event_log_entry.job_name in blocking_checks_only:
+                continue  # a failed blocking ERROR check fails its run: a success has none to tell
             failed, passed = event_log.failed_checks(instance, record.run_id)
             for identity in passed:
                 cursor.open.pop(f"check:{identity}", None)
