@@ -18,6 +18,9 @@
 - sensor_tick_ms (and _idle, _first): one new_data_sensor evaluation on a local table with 2,000
   snapshots, 10 of them new since the cursor (none; no cursor yet); target well under 1,000 ms
   (bench_sensor.py).
+- alerts_sensor_tick_ms (and _idle, _first): one alerts_sensor evaluation on a SQLite instance whose
+  event log holds 2,000+ events of real runs, 10 runs ended since the cursor (none; no cursor yet);
+  target <= 200 ms (bench_alerts.py).
 - ingest_records_per_s_2000_snapshots, _new_table: send + flush of 200,000 records into that table
   and into a new one: how much an aged local table slows the stream (no target; README, known limit).
 """
@@ -42,6 +45,7 @@ from health_pipeline.settings import Settings
 from health_pipeline.sql import to_duckdb, with_table
 from health_pipeline.summary import daily_summary_query, day_window
 from health_pipeline_tests.athena_simulation import polling_figures
+from health_pipeline_tests.bench_alerts import alerts_figures
 from health_pipeline_tests.bench_backfill import backfill_figures
 from health_pipeline_tests.bench_lambda import lambda_figures
 from health_pipeline_tests.bench_sensor import sensor_figures
@@ -171,6 +175,7 @@ def main() -> None:
     figures.update(athena_polling())
     figures.update(child_figures("health_pipeline_tests.bench_ingest"))
     figures.update(sensor_figures())
+    figures.update(alerts_figures())
     figures.update(backfill_figures())
     figures.update(lambda_figures())
     figures["machine_cores"] = len(__import__("os").sched_getaffinity(0))
