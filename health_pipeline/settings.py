@@ -19,7 +19,7 @@ from health_pipeline.identifiers import is_identifier
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MODES = ("local", "aws")
 DEFAULT_START_DATE = "2026-11-01"
-SNS_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?")
+SNS_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}")
 
 
 class SettingsError(ValueError):

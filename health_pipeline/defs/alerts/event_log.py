@@ -149,7 +149,7 @@ def export_overdue(
     instance: dg.DagsterInstance, asset: str, day, deadline: datetime, now: datetime
 ) -> ExportOverdue | None:
     """`asset`'s partition `day` overdue at `now`: past its `deadline` with no materialization of that
-    partition at all (FreshnessPolicy.cron's state, evaluated here: Dagster has no public API for it)."""
+    partition at all (FreshnessPolicy.cron's deadline, evaluated here per partition)."""
     if now < deadline or last_materialized(instance, asset, day.isoformat()) is not None:
         return None
     return ExportOverdue(asset, day, deadline)

@@ -45,7 +45,8 @@ def build_alerts_sensor(
         alert per severity (ERROR, WARN), each check once until it passes again. The daily CSV is
         overdue when yesterday's partition has no materialization at its FreshnessPolicy deadline
         (03:00 in the partition time zone): evaluated here from the event log, because Dagster's
-        freshness state has no public API. A sensor or schedule whose last 3 ticks failed is told once
+        freshness state is not in its public API (the instance's get_freshness_state_records is internal)
+        and is per asset, not per partition. A sensor or schedule whose last 3 ticks failed is told once
         per streak. Each alert is sent once (its incident key); one the destination refused is kept in
         the cursor and sent on the next tick."""
         cursor = AlertCursor.parse(context.cursor)
