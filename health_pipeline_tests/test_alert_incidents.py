@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from health_pipeline.alerts.delivery import AlertCursor, deliver
-from health_pipeline.alerts.incidents import due_day, failing_streak
+from health_pipeline.alerts.incidents import CheckFailed, TicksFailing, due_day, failing_streak
 from health_pipeline.alerts.messages import Alert
 from health_pipeline.definitions import build_definitions
 from health_pipeline.defs.summary.assets import CSV_DEADLINE_HOUR
@@ -68,6 +68,24 @@ def test_undelivered_alerts_wait_in_the_cursor_in_order_and_each_key_goes_once()
     assert destination.got == ["k0", "k1", "k2", "k3"]
     deliver(cursor, alerts, destination)
     assert destination.got == ["k0", "k1", "k2", "k3"] and cursor.pending == []
+
+
+def test_a_check_is_told_once_until_it_passes_and_a_streak_once_until_a_good_tick():
+    def failure(run_id: str) -> CheckFailed:
+        return CheckFailed("health_records", "records_are_fresh", None, "WARN", "no records", {}, run_id, 1.0)
+
+    cursor = AlertCursor()
+    assert cursor.newly_failing([failure("r1")], set()) == [failure("r1")]
+    cursor = AlertCursor.parse(cursor.dump())
+    assert cursor.newly_failing([failure("r2")], set()) == []
+    assert cursor.newly_failing([], {"health_records:records_are_fresh"}) == []
+    assert cursor.newly_failing([failure("r4")], set()) == [failure("r4")]
+
+    streak = TicksFailing("new_data_sensor", "sensor", 3, 11, 1.0, "boom")
+    assert cursor.new_streaks([streak]) == [streak]
+    assert cursor.new_streaks([TicksFailing("new_data_sensor", "sensor", 4, 12, 2.0, "boom")]) == []
+    assert cursor.new_streaks([]) == []  # it ticked well
+    assert cursor.new_streaks([streak]) == [streak]
 
 
 def test_an_unreadable_cursor_starts_over_instead_of_stopping_the_sensor():

@@ -5,6 +5,7 @@ alerts_sensor, ticking among them, tells it through the alert files."""
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -51,4 +52,5 @@ def test_sensors_whose_last_three_ticks_failed_are_told_once_by_the_daemon_ticki
     assert alerts_seen[-2] == final, "a sensor still failing is told once"
     (alert,) = [a for a in LocalStack(settings).alert_destination.read() if "new_data_sensor" in a.key]
     assert alert.subject == "sensor new_data_sensor keeps failing"
-    assert "failed its last 3 ticks" in alert.body and "Newest error:" in alert.body
+    # 3 failed ticks, or 4 when alerts_sensor ticked before new_data_sensor in that iteration.
+    assert re.search(r"failed its last [34] ticks", alert.body) and "Newest error:" in alert.body

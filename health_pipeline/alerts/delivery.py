@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from health_pipeline.alerts.incidents import CheckFailed, TicksFailing
 from health_pipeline.alerts.messages import Alert
 
 SENT_KEPT = 500  # keys remembered as sent (a backfill, an overdue day: never told twice)
@@ -57,6 +58,27 @@ class AlertCursor:
             # A cursor from another version (or edited by hand): start over rather than stop alerting.
             log.warning(f"alerts sensor cursor not readable ({err}); starting from the recent history")
             return cls()
+
+    def newly_failing(self, failed: list[CheckFailed], passed: set[str]) -> list[CheckFailed]:
+        """Of a finished run's check results, the failures of checks not failing already; a check
+        that passed closes its incident, so its next failure is told again."""
+        for identity in passed:
+            self.open.pop(f"check:{identity}", None)
+        new = []
+        for check in failed:
+            if f"check:{check.identity}" not in self.open:
+                new.append(check)
+            self.open[f"check:{check.identity}"] = check.key
+        return new
+
+    def new_streaks(self, streaks: list[TicksFailing]) -> list[TicksFailing]:
+        """The failing streaks not told yet; a sensor or schedule no longer failing closes its incident."""
+        current = {streak.name: streak for streak in streaks}
+        for key in [k for k in self.open if k.startswith("ticks:") and k.removeprefix("ticks:") not in current]:
+            del self.open[key]
+        new = [streak for name, streak in current.items() if f"ticks:{name}" not in self.open]
+        self.open.update({f"ticks:{streak.name}": streak.key for streak in new})
+        return new
 
     def dump(self) -> str:
         return json.dumps(

@@ -63,25 +63,13 @@ def build_alerts_sensor(
         for record in successes:
             if record.event_log_entry.job_name in blocking_checks_only:
                 continue  # a failed blocking ERROR check fails its run: a success has none to tell
-            failed, passed = event_log.failed_checks(instance, record.run_id)
-            for identity in passed:
-                cursor.open.pop(f"check:{identity}", None)
-            for check in failed:
-                if f"check:{check.identity}" not in cursor.open:
-                    new_checks.append(check)
-                cursor.open[f"check:{check.identity}"] = check.key
+            new_checks += cursor.newly_failing(*event_log.failed_checks(instance, record.run_id))
 
         now = datetime.now(UTC)
         day, deadline = due_day(now, zone, deadline_hour)
         overdue = event_log.export_overdue(instance, OVERDUE_ASSET, day, deadline, now) if day >= first_day else None
 
-        streaks = {s.name: s for s in event_log.failing_instigators(instance, instigators, FAILING_TICKS)}
-        failing = [s for name, s in streaks.items() if f"ticks:{name}" not in cursor.open]
-        for key in [k for k in cursor.open if k.startswith("ticks:") and k.removeprefix("ticks:") not in streaks]:
-            del cursor.open[key]  # it ticked without failing since: a new streak is a new incident
-        cursor.open.update(
-            {f"ticks:{name}": s.key for name, s in streaks.items() if f"ticks:{name}" not in cursor.open}
-        )
+        failing = cursor.new_streaks(event_log.failing_instigators(instance, instigators, FAILING_TICKS))
 
         alerts = compose(runs, new_checks, [overdue] if overdue else [], failing, links, zone)
         report = deliver(cursor, alerts, stack.alert_destination)
