@@ -21,6 +21,9 @@
 - athena_result_rows_per_s, athena_result_calls_1m: a 1,000,000-row summary result read from its
   result object on moto (targets >= 1,000,000 and <= 5); estimate_vs_scanned (and _maintained): the
   manifests' scan estimate for a day over the bytes DuckDB reads (target 0.8-1.25) (bench_athena_results.py).
+- alerts_sensor_tick_ms (and _idle, _first): one alerts_sensor evaluation on a SQLite instance whose
+  event log holds 2,000+ events of real runs, 10 runs ended since the cursor (none; no cursor yet);
+  target <= 200 ms (bench_alerts.py).
 - ingest_records_per_s_2000_snapshots, _new_table: send + flush of 200,000 records into that table
   and into a new one: how much an aged local table slows the stream (no target; docs/known-limits.md).
 """
@@ -39,6 +42,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import numpy as np
 
+from benchmarks.bench_alerts import alerts_figures
 from benchmarks.bench_athena_results import athena_result_figures
 from benchmarks.bench_backfill import backfill_figures
 from benchmarks.bench_lambda import lambda_figures
@@ -177,6 +181,7 @@ def main() -> None:
     figures.update(athena_result_figures())
     figures.update(child_figures("benchmarks.bench_ingest"))
     figures.update(sensor_figures())
+    figures.update(alerts_figures())
     figures.update(backfill_figures())
     figures.update(lambda_figures())
     figures["machine_cores"] = len(__import__("os").sched_getaffinity(0))

@@ -47,6 +47,11 @@ DAGSTER_ROLE_ACTIONS: frozenset[str] = frozenset(
         "s3:PutObject",
         # Firehose: the delivery check reads the stream's status and destination.
         "firehose:DescribeDeliveryStream",
+        # SNS: the alerts sensor publishes to the alerts topic (and `health-pipeline alerts test`);
+        # the topic is encrypted with its own KMS key, which a publisher must be allowed to use.
+        "sns:Publish",
+        "kms:GenerateDataKey",
+        "kms:Decrypt",
         # CloudWatch: delivered/failed rows and freshness of the stream. Metric reads support no
         # resource-level permissions, so this is the one grant on "*" besides Lake Formation's.
         "cloudwatch:GetMetricStatistics",

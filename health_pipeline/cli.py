@@ -1,4 +1,4 @@
-"""The `health-pipeline` command: send records, flush the spool, show the schema state, estimate a backfill, run the demo.
+"""The `health-pipeline` command: send and flush records, show the schema state, estimate a backfill, test alerts, run the demo.
 
 Exit codes: 0 success; 1 some records rejected (each in the error output with its reason) or, in aws
 mode, not delivered after every retry (each in the dead-letter file with its error codes);
@@ -184,6 +184,26 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a day as YYYY-MM-DD (e.g. 2026-11-11)") from None
 
 
+def cmd_alerts_test(args: argparse.Namespace) -> int:
+    from health_pipeline.alerts.messages import AlertDestinationError, Links, test_alert
+    from health_pipeline.engines import stack_for
+
+    settings = load_settings()
+    destination = stack_for(settings).alert_destination
+    alert = test_alert(settings.mode, destination.where, Links(settings.ui_url))
+    try:
+        destination.send(alert)
+    except AlertDestinationError as err:
+        raise SetupError(str(err)) from err
+    except Exception as err:
+        raise SetupError(
+            f"the test alert was not delivered to {destination.where}: {type(err).__name__}: {err}"
+            " (aws: the role needs sns:Publish on the topic and kms:GenerateDataKey/Decrypt on its key)"
+        ) from err
+    print(f"sent a test alert to {destination.where} (incident {alert.key})")
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from health_pipeline.demo import run_demo
 
@@ -215,6 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
     estimate.add_argument("--to", dest="last", type=_day, required=True, help="the last day (inclusive), YYYY-MM-DD")
     estimate.add_argument("--json", action="store_true", help="print the estimate as JSON")
     estimate.set_defaults(handler=cmd_estimate)
+    alerts = commands.add_parser("alerts", help="the alerts operators receive")
+    alerts_commands = alerts.add_subparsers(dest="alerts_command", required=True)
+    alerts_test = alerts_commands.add_parser(
+        "test", help="send one test alert through the mode's destination (local: alert files, aws: the SNS topic)"
+    )
+    alerts_test.set_defaults(handler=cmd_alerts_test)
     demo = commands.add_parser("demo", help="the whole pipeline on the embedded local stack, from nothing")
     demo.add_argument("--users", type=int, default=300)
     demo.add_argument("--days", type=int, default=7)

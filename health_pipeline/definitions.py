@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from health_pipeline.defs.alerts.sensors import build_alerts_sensor
 from health_pipeline.defs.delivery.assets import firehose_delivery
 from health_pipeline.defs.quality.checks import build_data_quality_job, build_quality_checks
 from health_pipeline.defs.quality.sensors import build_new_data_sensor
@@ -9,7 +10,7 @@ from health_pipeline.defs.resources import build_resources
 from health_pipeline.defs.schema.assets import iceberg_schema
 from health_pipeline.defs.schema.jobs import schema_migration
 from health_pipeline.defs.schema.sensors import schema_drift_sensor
-from health_pipeline.defs.summary.assets import build_summary_assets
+from health_pipeline.defs.summary.assets import CSV_DEADLINE_HOUR, build_summary_assets
 from health_pipeline.defs.summary.partitions import daily_partitions
 from health_pipeline.defs.summary.schedules import build_daily_summary_job, build_daily_summary_schedule
 from health_pipeline.defs.table.assets import health_records_spec
@@ -25,6 +26,15 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     partitions = daily_partitions(settings)
     summary_job = build_daily_summary_job()
     quality_job = build_data_quality_job()
+    maintenance_schedule = build_table_maintenance_schedule(settings.timezone)
+    jobs = [summary_job, schema_migration, quality_job]
+    schedules = [build_daily_summary_schedule(summary_job), maintenance_schedule]
+    sensors = [schema_drift_sensor, build_new_data_sensor(partitions, [summary_job, quality_job])]
+    job_names = {job.name for job in jobs} | {maintenance_schedule.job_name}
+    watched = {s.name for s in sensors} | {s.name for s in schedules}
+    # Every check daily_summary_job runs is blocking with severity ERROR (test_alerts holds it to that).
+    blocking_only = {summary_job.name}
+    alerts = build_alerts_sensor(partitions, CSV_DEADLINE_HOUR, settings.ui_url, job_names, blocking_only, watched)
     return dg.Definitions(
         assets=[
             firehose_delivery,
@@ -34,9 +44,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             *build_summary_assets(partitions, stack.query_kind, stack.export_kinds),
         ],
         asset_checks=build_quality_checks(partitions),
-        jobs=[summary_job, schema_migration, quality_job],
-        sensors=[schema_drift_sensor, build_new_data_sensor(partitions, [summary_job, quality_job])],
-        schedules=[build_daily_summary_schedule(summary_job), build_table_maintenance_schedule(settings.timezone)],
+        jobs=jobs,
+        sensors=[*sensors, alerts],
+        schedules=schedules,
         resources=build_resources(stack),
     )
 

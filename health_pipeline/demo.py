@@ -136,5 +136,12 @@ def run_demo(users: int = 300, days: int = 7) -> int:
     with open(last, encoding="utf-8") as handle:
         for line in [next(handle) for _ in range(6)]:
             print("  " + line.rstrip("\n"))
+    from health_pipeline.alerts.messages import Links, test_alert
+
+    stack.alert_destination.send(test_alert(settings.mode, stack.alert_destination.where, Links(settings.ui_url)))
+    print(
+        f"\nalerts: a test alert is in {stack.alert_destination.where}/; under `make dev`, alerts_sensor writes"
+        " failed runs, failed checks and an overdue CSV there (docs/operations/alerts.md)."
+    )
     print("\nOpen the Dagster UI over this state with `make dev` (http://127.0.0.1:3000).")
     return 0

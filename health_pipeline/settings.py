@@ -7,6 +7,7 @@ chain are left to boto3 itself: no secret ever passes through here.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -18,6 +19,7 @@ from health_pipeline.identifiers import is_identifier
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MODES = ("local", "aws")
 DEFAULT_START_DATE = "2026-11-01"
+SNS_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}")
 
 
 class SettingsError(ValueError):
@@ -41,6 +43,10 @@ class Settings:
     export_uri: str = ""
     # DuckDB's memory budget per local query, in MB; None: 64 MB per DuckDB thread (engines.local.query_engine).
     local_query_memory_mb: int | None = None
+    # The Dagster UI's base URL, for links in alerts (none: alerts carry run ids, no links).
+    ui_url: str | None = None
+    # aws mode: the SNS topic alerts are published to (terraform/modules/alerts).
+    alert_topic_arn: str | None = None
     # Only for PyIceberg's S3 file IO, which (unlike boto3) does not read AWS_ENDPOINT_URL by itself.
     s3_endpoint_url: str | None = None
 
@@ -79,6 +85,18 @@ class Settings:
             object.__setattr__(self, "export_uri", default)
         if not self.export_uri.endswith("/"):
             object.__setattr__(self, "export_uri", self.export_uri + "/")
+        if self.ui_url is not None:
+            if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", self.ui_url):
+                raise SettingsError(
+                    f"HEALTH_PIPELINE_UI_URL={self.ui_url!r} is not the UI's base URL; give it as"
+                    " https://host[/path] (the `health_pipeline_ui_url` Terraform output), or leave it unset."
+                )
+            object.__setattr__(self, "ui_url", self.ui_url.rstrip("/"))
+        if self.alert_topic_arn is not None and not SNS_TOPIC_ARN.fullmatch(self.alert_topic_arn):
+            raise SettingsError(
+                f"HEALTH_PIPELINE_ALERT_TOPIC_ARN={self.alert_topic_arn!r} is not an SNS topic ARN"
+                " (arn:aws:sns:REGION:ACCOUNT:NAME); set it to the `health_pipeline_alert_topic_arn` Terraform output."
+            )
         if self.mode == "aws":
             for variable, value in (("HEALTH_PIPELINE_ATHENA_OUTPUT", self.athena_output),
                                     ("HEALTH_PIPELINE_EXPORT_URI", self.export_uri)):  # fmt: skip
@@ -117,6 +135,10 @@ class Settings:
         return self.home / "dagster"
 
     @property
+    def alerts_dir(self) -> Path:
+        return self.home / "alerts"
+
+    @property
     def query_spill_dir(self) -> Path:
         return self.home / "query_spill"
 
@@ -153,6 +175,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         "athena_output": env.get("HEALTH_PIPELINE_ATHENA_OUTPUT"),
         "export_uri": env.get("HEALTH_PIPELINE_EXPORT_URI"),
         "local_query_memory_mb": env.get("HEALTH_PIPELINE_LOCAL_QUERY_MEMORY_MB"),
+        "ui_url": env.get("HEALTH_PIPELINE_UI_URL", "").strip(),
+        "alert_topic_arn": env.get("HEALTH_PIPELINE_ALERT_TOPIC_ARN", "").strip(),
         "s3_endpoint_url": env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL"),
     }
     return Settings(**{name: value for name, value in values.items() if value})

@@ -40,7 +40,7 @@ from health_pipeline.settings import PROJECT_ROOT, Settings, load_settings
 from health_pipeline_tests.system.test_image import DOCKERFILE, dockerfile_instructions
 
 TERRAFORM_DIR = PROJECT_ROOT / "terraform"
-MODULES = ("s3tables", "firehose", "glue", "athena", "iam", "alarms", "dagster", "lambda")
+MODULES = ("s3tables", "firehose", "glue", "athena", "iam", "alarms", "alerts", "dagster", "lambda")
 PROFILES = ("standard", "small")
 # Actions AWS offers no resource-level permissions for: the only ones allowed on "*". ssmmessages
 # (ECS Exec's Session Manager channels, the small profile's task role) has no resource types at all.
@@ -248,7 +248,9 @@ class Stack:
                 return self.value(None, args[name])
         variable = self.named(module, "variable").get(name)
         assert variable is not None, f"{module or 'envs/prod'}: var.{name} is not declared"
-        assert "default" in variable, f"{module or 'envs/prod'}: var.{name} has no value (no input, no default)"
+        if module is None and "default" not in variable:
+            return "${var." + name + "}"  # the operator's to give (tfvars): known only at plan time
+        assert "default" in variable, f"modules/{module}: var.{name} has no value (no input, no default)"
         return self.value(module, variable["default"])
 
 
@@ -579,6 +581,17 @@ def check_alarms(stack: Stack) -> None:
         assert actual == threshold, f"{metric} alarm threshold is {actual!r}, expected {threshold}"
         dimensions = stack.value("alarms", alarm["dimensions"])
         assert isinstance(dimensions, dict) and "DeliveryStreamName" in dimensions, f"{metric} alarm names no stream"
+    topic = alerts_topic(stack)
+    for body in stack.typed("alarms", "resource", "aws_cloudwatch_metric_alarm").values():
+        for field in ("alarm_actions", "ok_actions"):
+            raw = body.get(field, [])
+            if raw == "${var.alarm_actions}":
+                actions = [stack.value(None, a) for a in stack.call_args("alarms").get("alarm_actions", [])]
+            else:
+                actions = [stack.value("alarms", a) for a in raw] if isinstance(raw, list) else [raw]
+            assert actions == [topic], (
+                f"{_unquote(body['alarm_name'])}: {field} is {actions!r}; every alarm's actions go to the alerts topic"
+            )
 
 
 def check_dagster_role_actions(stack: Stack) -> None:
@@ -591,11 +604,69 @@ def check_dagster_role_actions(stack: Stack) -> None:
         if "*" in resources:
             assert actions <= UNSCOPABLE_ACTIONS, f"{sorted(actions - UNSCOPABLE_ACTIONS)} granted on * but scopable"
         granted |= actions
+    publishing = [
+        st for st in _statements(stack, "iam", "dagster") if "sns:Publish" in {_unquote(a) for a in st["actions"]}
+    ]
+    assert len(publishing) == 1, f"{len(publishing)} statements of the Dagster policy grant sns:Publish"
+    (statement,) = publishing
+    assert {_unquote(a) for a in statement["actions"]} == {"sns:Publish"}, "the SNS statement grants more than Publish"
+    resources = [stack.value("iam", r) for r in statement["resources"]]
+    assert resources == [alerts_topic(stack)], f"the Dagster role may publish to {resources}, not the topic only"
     missing, extra = DAGSTER_ROLE_ACTIONS - granted, granted - DAGSTER_ROLE_ACTIONS
     assert not missing and not extra, (
         f"modules/iam grants what the code does not call: {sorted(extra)}; and lacks what it calls: {sorted(missing)}."
         " health_pipeline/aws_permissions.py and the policy must list the same actions."
     )
+
+
+def check_alerts_topic(stack: Stack) -> None:
+    """The alerts topic is encrypted with the module's own key (rotated, which CloudWatch may use for
+    this account's alarms only), e-mail subscriptions come from envs/prod's variable, and the Dagster
+    role may use that key and no other."""
+    topic = stack.resource("alerts", "aws_sns_topic", "alerts")
+    assert _unquote(topic.get("kms_master_key_id", "")) == "${aws_kms_key.alerts.arn}", (
+        "the alerts topic must be encrypted with the module's customer-managed key (alias/aws/sns cannot let"
+        " CloudWatch alarms publish)"
+    )
+    key = stack.resource("alerts", "aws_kms_key", "alerts")
+    assert key.get("enable_key_rotation") is True, "the alerts key must rotate"
+    assert _unquote(key["policy"]) == "${data.aws_iam_policy_document.key.json}", "the key policy must be checked here"
+    for statement in _statements(stack, "alerts", "key"):
+        for principals in statement.get("principals", []):
+            identifiers = [_unquote(i) for i in principals["identifiers"]]
+            assert "*" not in identifiers, f"the alerts key policy names every principal ({statement.get('sid')})"
+            if _unquote(principals["type"]) == "Service":
+                conditions = {_unquote(c["variable"]) for c in statement.get("condition", [])}
+                assert "aws:SourceAccount" in conditions, f"{identifiers} may use the key for any account"
+    subscription = stack.resource("alerts", "aws_sns_topic_subscription", "email")
+    assert _unquote(subscription["protocol"]) == "email"
+    assert _unquote(subscription["for_each"]) == "${toset(var.email_addresses)}"
+    assert _unquote(stack.call_args("alerts")["email_addresses"]) == "${var.alert_email_addresses}"
+    encrypting = [
+        st
+        for st in _statements(stack, "iam", "dagster")
+        if "kms:GenerateDataKey" in {_unquote(a) for a in st["actions"]}
+    ]
+    key_arn = stack.value(None, "${module.alerts.key_arn}")
+    assert key_arn == "${aws_kms_key.alerts.arn}", f"modules/alerts outputs {key_arn!r} as the key"
+    used = [[stack.value("iam", r) for r in st["resources"]] for st in encrypting]
+    assert used == [[key_arn]], f"the Dagster role may use the keys {used}, not the alerts key only"
+
+
+def alerts_topic(stack: Stack) -> object:
+    """The alerts topic's ARN as envs/prod sees it (module.alerts.topic_arn), which must be the topic."""
+    topic = stack.value(None, "${module.alerts.topic_arn}")
+    assert topic == "${aws_sns_topic.alerts.arn}", f"modules/alerts outputs {topic!r} as the topic"
+    return topic
+
+
+def _key_policy_documents(stack: Stack, module: str | None) -> set[str]:
+    """Documents used as a KMS key policy, where the resource "*" is the key itself."""
+    return {
+        match.group(1)
+        for body in stack.typed(module, "resource", "aws_kms_key").values()
+        if (match := re.fullmatch(r"\$\{data\.aws_iam_policy_document\.(\w+)\.json\}", _text(body.get("policy", ""))))
+    }
 
 
 def prod_output_values(stack: Stack) -> dict[str, object]:
@@ -1021,6 +1092,7 @@ def check_no_wildcard_actions(stack: Stack) -> None:
     """No Allow statement grants a wildcard action; `*` resources only for actions AWS cannot scope;
     iam:PassRole only on named roles, to ECS tasks; every policy is a document this check reads."""
     for module, name, document in _everywhere(stack, "data", "aws_iam_policy_document"):
+        key_policy = name in _key_policy_documents(stack, module)
         for statement in document.get("statement", []):
             where = f"{module or 'envs/prod'}: {name} {_text(statement.get('sid', ''))}"
             if _unquote(statement.get("effect", '"Allow"')) == "Deny":
@@ -1029,7 +1101,7 @@ def check_no_wildcard_actions(stack: Stack) -> None:
             actions = {_unquote(a) for a in statement["actions"]}
             assert not any("*" in a or "?" in a for a in actions), f"{where}: wildcard action in {sorted(actions)}"
             resources = [_unquote(r) for r in statement.get("resources", [])]
-            if "*" in resources:
+            if "*" in resources and not key_policy:
                 assert actions <= UNSCOPABLE_ACTIONS, (
                     f"{where}: {sorted(actions - UNSCOPABLE_ACTIONS)} on * but scopable"
                 )
@@ -1225,6 +1297,7 @@ CHECKS = {
         check_results_bucket,
         check_alarms,
         check_dagster_role_actions,
+        check_alerts_topic,
         check_prod_outputs,
         check_webserver_behind_login,
         check_security_groups,
@@ -1520,6 +1593,42 @@ CARELESS_EDITS = [
     ),
     ("check_deploy_config_matches", "deploy/Dockerfile", "COPY deploy/workspace.yaml", "COPY workspace.yaml"),
     ("check_deploy_config_matches", "deploy/dagster.yaml", "    secrets_tag: null\n", ""),
+    ("check_alarms", "modules/alarms/main.tf", "ok_actions    = var.alarm_actions\n}\n\nresource", "\n}\n\nresource"),
+    ("check_alarms", "envs/prod/main.tf", "alarm_actions              = [module.alerts.topic_arn]", ""),
+    ("check_alerts_topic", "modules/alerts/main.tf", "  kms_master_key_id = aws_kms_key.alerts.arn\n", ""),
+    (
+        "check_alerts_topic",
+        "modules/alerts/main.tf",
+        "kms_master_key_id = aws_kms_key.alerts.arn",
+        'kms_master_key_id = "alias/aws/sns"',
+    ),
+    (
+        "check_alerts_topic",
+        "modules/alerts/main.tf",
+        "enable_key_rotation     = true",
+        "enable_key_rotation     = false",
+    ),
+    ("check_alerts_topic", "modules/alerts/main.tf", "identifiers = [local.account_root]", 'identifiers = ["*"]'),
+    ("check_alerts_topic", "modules/iam/main.tf", "resources = [var.alert_key_arn]", 'resources = ["*"]'),
+    ("check_no_wildcard_actions", "modules/alerts/main.tf", '"kms:UpdateKeyDescription",', '"kms:*",'),
+    (
+        "check_dagster_role_actions",
+        "modules/iam/main.tf",
+        "resources = [var.alert_topic_arn]",
+        'resources = ["arn:aws:sns:${data.aws_region.current.region}:${local.account_id}:*"]',
+    ),
+    (
+        "check_dagster_role_actions",
+        "modules/iam/main.tf",
+        'actions   = ["sns:Publish"]',
+        'actions   = ["sns:Publish", "sns:Subscribe"]',
+    ),
+    (
+        "check_dagster_settings",
+        "envs/prod/main.tf",
+        "HEALTH_PIPELINE_ALERT_TOPIC_ARN  = module.alerts.topic_arn",
+        'HEALTH_PIPELINE_ALERT_TOPIC_ARN  = "arn:aws:sns:ap-northeast-1:123456789012:other"',
+    ),
     (
         "check_dagster_settings",
         "envs/prod/main.tf",
@@ -1716,6 +1825,15 @@ def test_prod_outputs_become_the_aws_settings(stack: Stack) -> None:
     """`terraform output -json` through scripts/terraform_outputs_env.py gives settings of the aws mode."""
     values = prod_output_values(stack)
     values["dagster_role_arn"] = "arn:aws:iam::123456789012:role/health-logger-prod-dagster"
+    # Known after apply: the topic's ARN, and the UI's address from the operator's dagster_ui_hostname
+    # (standard; it has no default, so the evaluation shows None); small links to the port forward.
+    assert (values["health_pipeline_alert_topic_arn"], values["health_pipeline_ui_url"]) == (
+        "${aws_sns_topic.alerts.arn}",
+        "https://None",
+    )
+    assert prod_output_values(Stack(TERRAFORM_DIR, "small"))["health_pipeline_ui_url"] == "http://127.0.0.1:3000"
+    values["health_pipeline_alert_topic_arn"] = "arn:aws:sns:ap-northeast-1:123456789012:health-logger-prod-alerts"
+    values["health_pipeline_ui_url"] = "https://dagster.example.com"
     terraform_json = {name: {"sensitive": False, "type": "string", "value": value} for name, value in values.items()}
     done = subprocess.run(
         [sys.executable, str(PROJECT_ROOT / "scripts" / "terraform_outputs_env.py")],
@@ -1740,6 +1858,8 @@ def test_prod_outputs_become_the_aws_settings(stack: Stack) -> None:
     assert settings.export_uri == "s3://health-logger-prod/exports/"
     assert settings.firehose_stream == "health-logger-prod-records"
     assert settings.aws_region == "ap-northeast-1"
+    assert settings.alert_topic_arn == "arn:aws:sns:ap-northeast-1:123456789012:health-logger-prod-alerts"
+    assert settings.ui_url == "https://dagster.example.com"
 
 
 def test_outputs_script_refuses_an_output_that_is_no_setting() -> None:

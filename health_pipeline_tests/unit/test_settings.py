@@ -26,6 +26,16 @@ from health_pipeline_tests.support import run_cli
             {"HEALTH_PIPELINE_MODE": "aws", "HEALTH_PIPELINE_EXPORT_URI": "s3:///exports/"},
             "HEALTH_PIPELINE_EXPORT_URI='s3:///exports/' is not an S3 location",
         ),
+        ({"HEALTH_PIPELINE_UI_URL": "dagster.example.com"}, "HEALTH_PIPELINE_UI_URL='dagster.example.com' is not the"),
+        ({"HEALTH_PIPELINE_UI_URL": "https://dagster.example.com/runs?x=1"}, "is not the UI's base URL"),
+        (
+            {"HEALTH_PIPELINE_ALERT_TOPIC_ARN": "health-logger-prod-alerts"},
+            "HEALTH_PIPELINE_ALERT_TOPIC_ARN='health-logger-prod-alerts' is not an SNS topic ARN",
+        ),
+        (
+            {"HEALTH_PIPELINE_ALERT_TOPIC_ARN": "arn:aws:sqs:ap-northeast-1:123456789012:alerts"},
+            "is not an SNS topic ARN",
+        ),
     ],
 )
 def test_a_bad_setting_names_the_variable_and_the_fix(environment, says):
@@ -44,6 +54,13 @@ def test_the_defaults_are_the_local_mode_and_the_seeds_names():
     assert settings.export_uri == str(settings.home / "exports") + "/"
     assert settings.local_query_memory_mb is None  # 64 MB per DuckDB thread
     assert load_settings({"HEALTH_PIPELINE_LOCAL_QUERY_MEMORY_MB": " 512 "}).local_query_memory_mb == 512
+    assert (settings.ui_url, settings.alert_topic_arn) == (None, None)  # no links; aws mode has no topic to publish to
+    given = load_settings({
+        "HEALTH_PIPELINE_UI_URL": " https://dagster.example.com/ ",
+        "HEALTH_PIPELINE_ALERT_TOPIC_ARN": "arn:aws:sns:ap-northeast-1:123456789012:health-logger-prod-alerts",
+    })  # fmt: skip
+    assert given.ui_url == "https://dagster.example.com"
+    assert given.alerts_dir == given.home / "alerts"
     aws = load_settings({"HEALTH_PIPELINE_MODE": "aws"})
     assert (aws.export_uri, aws.athena_output) == (
         "s3://health-logger-prod/exports/",

@@ -1,5 +1,5 @@
 """Production (`HEALTH_PIPELINE_MODE=aws`): Kinesis Firehose, S3 Tables through the Glue Data Catalog
-(read with PyIceberg), Athena for the SQL, S3 for the CSV exports.
+(read with PyIceberg), Athena for the SQL, S3 for the CSV exports, SNS for the alerts.
 
 `AwsStack` has the same parts as `engines.local.LocalStack`. Clients come from boto3's own credential
 chain (and AWS_ENDPOINT_URL, which is how the tests reach moto); nothing connects until a part is
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from health_pipeline.engines.aws.alert_destination import SnsAlertTopic
 from health_pipeline.engines.aws.athena import AthenaQueryEngine
 from health_pipeline.engines.aws.delivery_monitor import FirehoseMonitor
 from health_pipeline.engines.aws.delivery_stream import DeadLetterFile, FirehoseDeliveryStream, firehose_client
@@ -102,3 +103,7 @@ class AwsStack(TerraformDesired):
     @cached_property
     def schema_target(self) -> AthenaSchemaTarget:
         return AthenaSchemaTarget(self.table, self.desired_schema, self.query_engine, self.desired_layout)
+
+    @cached_property
+    def alert_destination(self) -> SnsAlertTopic:
+        return SnsAlertTopic(lambda: self.client("sns"), self.settings.alert_topic_arn)

@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from health_pipeline.engines.base import TerraformDesired
+from health_pipeline.engines.local.alert_destination import LocalAlertFiles
 from health_pipeline.engines.local.export_store import LocalExportStore, export_root
 from health_pipeline.engines.local.query_engine import DuckDBQueryEngine
 from health_pipeline.engines.local.table import LocalIcebergTable
@@ -70,3 +71,7 @@ class LocalStack(TerraformDesired):
         from health_pipeline.engines.local.schema_target import LocalSchemaTarget
 
         return LocalSchemaTarget(self.table, self.desired_schema, self.query_engine, self.desired_layout)
+
+    @cached_property
+    def alert_destination(self) -> LocalAlertFiles:
+        return LocalAlertFiles(self.settings.alerts_dir)

@@ -14,6 +14,10 @@ locals {
   exports_prefix      = "exports/"
   error_output_prefix = "firehose-errors/"
 
+  # The Dagster UI's base URL, for the links in alerts: the ALB's hostname (standard), or the local
+  # end of the operator's Session Manager port forward (small: docs/operations/deploying.md).
+  ui_url = var.dagster_profile == "small" ? "http://127.0.0.1:3000" : "https://${var.dagster_ui_hostname}"
+
   # Firehose delivers at 5 MB or 300 s, whichever comes first; the freshness alarm derives from it.
   buffering = {
     size_mb          = 5
@@ -80,12 +84,21 @@ module "lambda" {
   invoker_role_names   = var.producer_invoker_role_names
 }
 
+# Operators are told: the alerts sensor's messages and the delivery alarms' state changes go to one
+# encrypted SNS topic, with e-mail subscriptions from var.alert_email_addresses.
+module "alerts" {
+  source = "../../modules/alerts"
+
+  topic_name      = "health-logger-prod-alerts"
+  email_addresses = var.alert_email_addresses
+}
+
 module "alarms" {
   source = "../../modules/alarms"
 
   stream_name                = module.firehose.stream_name
   buffering_interval_seconds = local.buffering.interval_seconds
-  alarm_actions              = var.alarm_actions
+  alarm_actions              = [module.alerts.topic_arn]
 }
 
 module "iam" {
@@ -108,6 +121,8 @@ module "iam" {
   namespace           = module.s3tables.namespace
   table_name          = module.s3tables.table_name
   table_arn           = module.s3tables.table_arn
+  alert_topic_arn     = module.alerts.topic_arn
+  alert_key_arn       = module.alerts.key_arn
 }
 
 # The operators' Dagster (webserver, daemon, code server, runs) on ECS Fargate, its instance in RDS
@@ -137,6 +152,8 @@ module "dagster" {
     HEALTH_PIPELINE_ATHENA_WORKGROUP = module.athena.workgroup_name
     HEALTH_PIPELINE_ATHENA_OUTPUT    = module.athena.results_uri
     HEALTH_PIPELINE_EXPORT_URI       = "s3://${module.athena.bucket_name}/${local.exports_prefix}"
+    HEALTH_PIPELINE_ALERT_TOPIC_ARN  = module.alerts.topic_arn
+    HEALTH_PIPELINE_UI_URL           = local.ui_url
     AWS_REGION                       = var.region
   }
 }

@@ -37,6 +37,16 @@ output "health_pipeline_export_uri" {
   value       = "s3://${module.athena.bucket_name}/${local.exports_prefix}"
 }
 
+output "health_pipeline_alert_topic_arn" {
+  description = "HEALTH_PIPELINE_ALERT_TOPIC_ARN"
+  value       = module.alerts.topic_arn
+}
+
+output "health_pipeline_ui_url" {
+  description = "HEALTH_PIPELINE_UI_URL"
+  value       = local.ui_url
+}
+
 output "aws_region" {
   description = "AWS_REGION"
   value       = var.region

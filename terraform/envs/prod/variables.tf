@@ -28,8 +28,8 @@ variable "bytes_scanned_cutoff_per_query" {
   default     = 10737418240
 }
 
-variable "alarm_actions" {
-  description = "SNS topic ARNs (or other alarm actions) notified by the delivery alarms."
+variable "alert_email_addresses" {
+  description = "Operators' e-mail addresses subscribed to the alerts topic (each confirms the subscription from AWS's e-mail); remove one to unsubscribe it."
   type        = list(string)
   default     = []
 }

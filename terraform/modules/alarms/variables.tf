@@ -15,7 +15,7 @@ variable "period_seconds" {
 }
 
 variable "alarm_actions" {
-  description = "ARNs notified when an alarm changes state (e.g. an SNS topic); empty means the alarms are only visible in CloudWatch."
+  description = "ARNs notified when an alarm goes to ALARM and back to OK (envs/prod: the alerts SNS topic of modules/alerts); empty means the alarms are only visible in CloudWatch."
   type        = list(string)
   default     = []
 }

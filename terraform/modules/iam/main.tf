@@ -171,6 +171,20 @@ data "aws_iam_policy_document" "dagster" {
     resources = [var.stream_arn]
   }
 
+  # The alerts sensor publishes to the alerts topic, and only to it; the topic is encrypted with its
+  # own key, which a publisher must be allowed to use (SNS: "Configuring AWS KMS permissions").
+  statement {
+    sid       = "PublishAlerts"
+    actions   = ["sns:Publish"]
+    resources = [var.alert_topic_arn]
+  }
+
+  statement {
+    sid       = "EncryptAlerts"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [var.alert_key_arn]
+  }
+
   # CloudWatch metric reads do not support resource-level permissions.
   statement {
     sid       = "ReadDeliveryMetrics"

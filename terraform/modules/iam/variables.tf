@@ -79,3 +79,13 @@ variable "table_arn" {
   description = "ARN of the live S3 Tables table."
   type        = string
 }
+
+variable "alert_topic_arn" {
+  description = "ARN of the alerts SNS topic (modules/alerts) the alerts sensor publishes to."
+  type        = string
+}
+
+variable "alert_key_arn" {
+  description = "ARN of the KMS key encrypting the alerts topic."
+  type        = string
+}
