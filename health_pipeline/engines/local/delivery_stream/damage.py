@@ -23,7 +23,7 @@ TORN_TAIL = "Spool.TornTail"
 CORRUPT_LINE = "Spool.CorruptLine"
 REASONS = {
     TORN_TAIL: "the segment ends in a line cut short (no final newline): an append that a crash or a full disk"
-    " interrupted, never acknowledged",
+    " interrupted (never acknowledged), or the file was cut on disk",
     CORRUPT_LINE: "a line of the segment is not a JSON object: bytes the stream did not write (the file was changed"
     " or damaged on disk)",
 }
