@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import tempfile
 from collections import Counter
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,35 +16,11 @@ import pytest
 from health_pipeline.engines.local import LocalStack
 from health_pipeline.settings import PROJECT_ROOT, Settings
 from health_pipeline_tests.support import CLI, run_cli
+from health_pipeline_tests.support.small_disk import fill, small_disk
 from health_pipeline_tests.support.synthetic_records import write_jsonl
 
 ACKNOWLEDGED = re.compile(r"acknowledged: (\d+) records, through (.+):(\d+); re-send from line (\d+)")
 PROGRESS = re.compile(r"^acknowledged (\d+) through (.+):(\d+)$", re.M)
-
-
-@contextmanager
-def small_disk(where: Path, size: str):
-    where.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"a small disk is a tmpfs, and mounting one needs root: {mounted.stderr.decode().strip()}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=True)
-
-
-def fill(disk: Path) -> Path:
-    """Take every byte left on `disk`."""
-    filler = disk / "filler"
-    with open(filler, "wb") as handle:
-        try:
-            while True:
-                handle.write(b"\0" * 65536)
-                handle.flush()
-        except OSError:
-            pass
-    return filler
 
 
 def users_in_table(home: Path) -> Counter:

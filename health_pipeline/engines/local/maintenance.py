@@ -47,6 +47,7 @@ from health_pipeline.engines.maintenance import (
     table_figures,
 )
 from health_pipeline.engines.pyiceberg_patches import conform_rows, expire_snapshot_ids, rewrite_files
+from health_pipeline.engines.storage_fault import storage_fault
 
 COMPACTED_THROUGH = "health-pipeline.compacted-through"  # the last UTC day compaction has rewritten
 ROW_GROUP_ROWS = 4096  # about an hour of a day of 100,000 records: a day's window skips the rest
@@ -68,6 +69,19 @@ class LocalTableMaintenance:
     def run(
         self, now: datetime, policy: MaintenancePolicy = MaintenancePolicy(), keep_from: int | None = None
     ) -> MaintenanceReport:
+        try:
+            return self._run(now, policy, keep_from)
+        except Exception as err:
+            fault = storage_fault(err, "table maintenance could not maintain the table", self.table.warehouse_dir)
+            if fault is None:
+                raise
+            raise fault.but(
+                safe="the table as its last commit left it, every record once (each maintenance step is one commit);"
+                " files a step wrote and did not commit are removed by a later run",
+                then="run table_maintenance again",
+            ) from err
+
+    def _run(self, now: datetime, policy: MaintenancePolicy, keep_from: int | None) -> MaintenanceReport:
         report = MaintenanceReport()
         iceberg = self.table.iceberg_table()
         if iceberg is None or iceberg.current_snapshot() is None:
