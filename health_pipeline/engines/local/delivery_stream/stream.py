@@ -93,7 +93,7 @@ class LocalDeliveryStream:
         listener = listener or SendListener()
         report = SendReport()
         desired = self.desired_schema()
-        acknowledged, last = 0, None
+        acknowledged, last, damaged_before = 0, None, len(self.damaged)
         with Deliveries(self, desired) as deliveries, Spooler(self) as spooler:
 
             def settle(done: list[tuple[list[Path], int, str]]) -> None:
@@ -131,10 +131,11 @@ class LocalDeliveryStream:
                     raise
                 raise fault.but(
                     acknowledged=acknowledged_text(acknowledged, last),
-                    then="run `health-pipeline flush` (it delivers what the spool holds) and re-send from the line named above",
+                    then="run `health-pipeline flush` (it delivers what the spool holds) and re-send from the line"
+                    " named above",
                 ) from err
         report.accepted = acknowledged
-        report.damaged = [str(damage) for damage in self.damaged]
+        report.damaged = [str(damage) for damage in self.damaged[damaged_before:]]
         return report
 
     def flush(self) -> list[int]:
