@@ -6,6 +6,7 @@ completes the input. The disk is a real small tmpfs (mounting one needs root).""
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 from collections import Counter
@@ -146,3 +147,38 @@ def test_a_home_that_is_a_file_is_named_as_the_thing_to_move(tmp_path, cli_env):
     for args in (("send", str(source)), ("flush",)):
         said_plainly(run_cli(env, *args), "[ENOTDIR]", f"{home} is a file where health-pipeline needs a directory")
     assert home.read_text() == "not a directory\n"
+
+
+def test_a_catalog_another_process_holds_locked_is_named_and_the_spool_kept(tmp_path, cli_env, stack):
+    source = write_jsonl(tmp_path / "records.jsonl", 50, prefix="l-", unique_users=True)
+    assert run_cli(cli_env, "send", str(source), "--flush").returncode == 0
+    assert run_cli(cli_env, "send", str(source)).returncode == 0  # 50 more wait in the spool
+    holder = sqlite3.connect(stack.table.catalog_db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # as a writer that does not let go would
+    try:
+        said_plainly(
+            run_cli(cli_env, "flush"),
+            "SQLite: database is locked",
+            "another process holds the catalog's write lock",
+            "50 acknowledged records in 1 spool segment(s)",
+        )
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert run_cli(cli_env, "flush").returncode == 0
+    assert users_in_table(stack.settings.home) == Counter({f"l-{n}": 2 for n in range(1, 51)})  # sent twice
+
+
+def test_a_missing_catalog_is_told_rather_than_replaced_by_an_empty_table(tmp_path, cli_env, stack):
+    source = write_jsonl(tmp_path / "records.jsonl", 50, prefix="m-", unique_users=True)
+    assert run_cli(cli_env, "send", str(source), "--flush").returncode == 0
+    backup = tmp_path / "catalog.db"
+    shutil.move(stack.table.catalog_db, backup)
+    said_plainly(
+        run_cli(cli_env, "send", str(source)),
+        "the local catalog has no table",
+        "but the warehouse holds its files",
+        f"restore {stack.table.catalog_db} from a backup",
+    )
+    shutil.move(backup, stack.table.catalog_db)
+    assert users_in_table(stack.settings.home) == Counter({f"m-{n}": 1 for n in range(1, 51)})

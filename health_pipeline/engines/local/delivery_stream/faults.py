@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 def spool_fault(stream: LocalDeliveryStream, err: BaseException, command: str) -> StorageFault | None:
     """`err` told as a StorageFault of `command` (None: it is not a fault of the machine)."""
+    if isinstance(err, StorageFault):  # already told (a catalog that lost its table)
+        return err.but(safe=spool_state(stream))
     if isinstance(err, SpoolWriteFailed):
         fault = storage_fault(err.cause, "", err.path)
     else:
