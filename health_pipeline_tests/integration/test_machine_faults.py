@@ -182,3 +182,26 @@ def test_a_missing_catalog_is_told_rather_than_replaced_by_an_empty_table(tmp_pa
     )
     shutil.move(backup, stack.table.catalog_db)
     assert users_in_table(stack.settings.home) == Counter({f"m-{n}": 1 for n in range(1, 51)})
+
+
+def test_send_flush_whose_flush_fails_says_every_record_of_the_send_is_acknowledged(tmp_path, cli_env):
+    source = write_jsonl(tmp_path / "records.jsonl", 10_000, prefix="p-", unique_users=True)
+    with small_disk(tmp_path / "disk", "8m") as disk:
+        home = disk / "home"
+        env = {**cli_env, "HEALTH_PIPELINE_HOME": str(home)}
+        first = write_jsonl(tmp_path / "first.jsonl", 1, prefix="q-")
+        assert run_cli(env, "send", str(first), "--flush").returncode == 0  # the home and its table made
+        filler = fill(disk)
+        room = source.stat().st_size + 8192  # the spool's append fits; the table's data files do not
+        os.truncate(filler, filler.stat().st_size - room)
+        text = said_plainly(
+            run_cli(env, "send", str(source), "--flush"),
+            "health-pipeline flush could not write the table's files",
+            "[ENOSPC]",
+            f"acknowledged: 10000 records, through {source}:10000; re-send from line 10001",
+            "10000 acknowledged records in 1 spool segment(s)",
+        )
+        assert len(parquet_files(home)) == 1, text  # the first record's: no file of the failed flush stays
+        filler.unlink()
+        assert run_cli(env, "flush").returncode == 0
+        assert users_in_table(home) == Counter({"q-0": 1} | {f"p-{n}": 1 for n in range(1, 10_001)})
