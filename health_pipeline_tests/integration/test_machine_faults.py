@@ -205,3 +205,26 @@ def test_send_flush_whose_flush_fails_says_every_record_of_the_send_is_acknowled
         filler.unlink()
         assert run_cli(env, "flush").returncode == 0
         assert users_in_table(home) == Counter({"q-0": 1} | {f"p-{n}": 1 for n in range(1, 10_001)})
+
+
+def test_a_delivery_that_fails_during_a_send_keeps_what_it_acknowledged(tmp_path, cli_env):
+    source = write_jsonl(tmp_path / "records.jsonl", 60_000, prefix="d-", unique_users=True)  # ~6.9 MB
+    with small_disk(tmp_path / "disk", "16m") as disk:
+        home = disk / "home"
+        env = {**cli_env, "HEALTH_PIPELINE_HOME": str(home)}
+        first = write_jsonl(tmp_path / "first.jsonl", 1, prefix="q-")
+        assert run_cli(env, "send", str(first), "--flush").returncode == 0
+        filler = fill(disk)
+        os.truncate(filler, filler.stat().st_size - source.stat().st_size - 8192)
+        # The first 5 MB buffer is sealed and delivered while the send goes on: its data files do not fit.
+        said_plainly(
+            run_cli(env, "send", str(source)),
+            "health-pipeline send could not write the table's files",
+            "[ENOSPC]",
+            f"acknowledged: 60000 records, through {source}:60000",
+            "60000 acknowledged records in 2 spool segment(s)",
+        )
+        assert len(parquet_files(home)) == 1
+        filler.unlink()
+        assert run_cli(env, "flush").returncode == 0
+        assert users_in_table(home) == Counter({"q-0": 1} | {f"d-{n}": 1 for n in range(1, 60_001)})

@@ -122,6 +122,7 @@ class LocalDeliveryStream:
                     settle(spooler.put(checked, block.where(len(block) - 1), prefix))
                 settle(spooler.finish())
                 deliveries.submit(self._seal_due())
+                deliveries.finish()
             except Exception as err:
                 for _, count, through in spooler.abandon():
                     acknowledged, last = acknowledged + count, through

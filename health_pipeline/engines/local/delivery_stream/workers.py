@@ -189,16 +189,23 @@ class Deliveries:
             if future.done() and future.exception() is not None:
                 raise future.exception()
 
+    def finish(self) -> None:
+        """Wait for every submitted segment's commit; raises the first delivery that failed."""
+        if self._executor is None:
+            return
+        self._executor.shutdown(wait=True)
+        self._raise_failures()
+        if self._waiting:  # the worker stopped on a failure raised above; never silently
+            raise RuntimeError(
+                f"{len(self._waiting)} sealed segments were not delivered; `health-pipeline flush` delivers them"
+            )
+
     def __exit__(self, exc_type, exc, tb) -> None:
         if self._executor is None:
             return
         if exc_type is not None:  # what is not delivered stays sealed in the spool for the next send
             with self._condition:
                 self._waiting.clear()
-        self._executor.shutdown(wait=True)
-        if exc_type is None:
-            self._raise_failures()
-            if self._waiting:  # the worker stopped on a failure raised above; never silently
-                raise RuntimeError(
-                    f"{len(self._waiting)} sealed segments were not delivered; `health-pipeline flush` delivers them"
-                )
+            self._executor.shutdown(wait=True)
+        else:
+            self.finish()
