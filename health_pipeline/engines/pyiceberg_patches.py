@@ -11,7 +11,9 @@ What would retire it: PyIceberg applying staged updates incrementally (no `model
 and an append API that takes pre-sorted partition runs. Re-measure with `make bench` on upgrade.
 
 - `append_each`: one snapshot per (rows, properties) batch, sorted once by partition values and
-  written with PyIceberg's own `write_file` (the same Parquet files, field ids and statistics).
+  written with PyIceberg's own `write_file` (the same Parquet files, field ids and statistics), each
+  file on this module's own threads so that when one fails (a full disk) the others are waited for
+  and every file of the write, half-written ones included, is deleted: nothing refers to them.
 - `FastCommitSqlCatalog`: SqlCatalog whose commits to an existing table apply updates with `applied`.
 - `expire_snapshot_ids`: snapshot expiry without PyIceberg's per-id metadata copies.
 - `rewrite_files`: compaction's commit: new sorted files for old ones in one snapshot. Iceberg calls
