@@ -13,6 +13,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from health_pipeline.engines.storage_fault import StorageFault, acknowledged_text, storage_fault
 from health_pipeline.settings import SettingsError, load_settings
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_ADDITIVE_DRIFT, EXIT_NEEDS_PERSON = 0, 1, 2, 3, 4
@@ -39,8 +40,12 @@ def cmd_send(args: argparse.Namespace) -> int:
             raise SetupError(f"no such file: {path}; give a JSON Lines file or - for standard input")
         source, name = path.open("rb"), str(path)
 
+    last: list[tuple[int, str]] = []
+
     def progress(count: int, where: str) -> None:
-        print(f"acknowledged {count} through {where}", file=sys.stderr, flush=True)
+        last[:] = [(count, where)]
+        if args.progress:
+            print(f"acknowledged {count} through {where}", file=sys.stderr, flush=True)
 
     try:
         report = send_file(
@@ -50,10 +55,15 @@ def cmd_send(args: argparse.Namespace) -> int:
             name,
             raw=args.raw,
             on_reject=lambda r: print(f"rejected {r.where}: [{r.code}] {r.reason}", file=sys.stderr),
-            on_ack=progress if args.progress else None,
+            on_ack=progress,
         )
+        _tell_damage(report.damaged)
         if args.flush:
-            delivery.flush()
+            try:
+                delivery.flush()
+            except StorageFault as fault:  # every record of the send is acknowledged: the spool holds them
+                raise fault.but(acknowledged=acknowledged_text(*(last[0] if last else (0, None)))) from fault
+            _tell_damage([str(damage) for damage in delivery.damaged[len(report.damaged) :]])
     finally:
         if source is not sys.stdin.buffer:
             source.close()
@@ -83,8 +93,15 @@ def cmd_flush(args: argparse.Namespace) -> int:
     if not delivery.flushable:
         raise SetupError("flush is for the local delivery stream; Firehose flushes its own buffers in aws mode")
     snapshots = delivery.flush()
+    _tell_damage([str(damage) for damage in delivery.damaged])
     print(f"delivered {len(snapshots)} buffer(s) to the table" + (f": snapshots {snapshots}" if snapshots else ""))
     return EXIT_OK
+
+
+def _tell_damage(damage: list) -> None:
+    """A line on stderr for each damaged spool segment found and moved to the error output."""
+    for text in damage:
+        print(f"health-pipeline: {text}", file=sys.stderr)
 
 
 def cmd_schema_status(args: argparse.Namespace) -> int:
@@ -256,9 +273,25 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE if exit_.code not in (0, None) else EXIT_OK
     try:
         return args.handler(args)
-    except (SetupError, SettingsError, ValueError, FileNotFoundError) as err:
+    except (SetupError, SettingsError, StorageFault) as err:
         print(f"health-pipeline: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as err:
+        fault = storage_fault(err, f"health-pipeline {args.command} failed", _home())
+        if fault is None and isinstance(err, ValueError | FileNotFoundError):
+            print(f"health-pipeline: {err}", file=sys.stderr)
+            return EXIT_USAGE
+        if fault is None:
+            raise
+        print(f"health-pipeline: {fault}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _home() -> Path:
+    try:
+        return load_settings().home
+    except SettingsError:
+        return Path.cwd()
 
 
 if __name__ == "__main__":

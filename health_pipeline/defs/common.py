@@ -3,10 +3,15 @@ metadata or a Dagster failure."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import dagster as dg
 from botocore.exceptions import BotoCoreError
 
 from health_pipeline.engines.base import QueryFailed, QueryResult
+from health_pipeline.engines.storage_fault import StorageFault, storage_fault
 from health_pipeline.sql import Query
 
 OWNER = "team:health-pipeline"
@@ -33,6 +38,13 @@ def run_query(engine, query: Query) -> QueryResult:
         metadata = {**details, **({"console": dg.MetadataValue.url(link)} if link else {})}
         raise dg.Failure(str(err), metadata=metadata, allow_retries=bool(getattr(err, "retryable", False))) from err
     except Exception as err:  # a bug, or input the code did not foresee: a retry 30 s later would repeat it
+        fault = (
+            err
+            if isinstance(err, StorageFault)
+            else storage_fault(err, f"query {query.name} could not run", Path.cwd())
+        )
+        if fault is not None:
+            raise machine_failure(fault) from err
         raise dg.Failure(
             f"query {query.name} could not run: {type(err).__name__}: {err} (not retried: it is not a failure"
             " Athena or the network reported; the traceback below shows where)",
@@ -46,3 +58,27 @@ def query_metadata(result: QueryResult) -> dict:
     if link := metadata.pop("console_url", None):
         metadata["console"] = dg.MetadataValue.url(link)
     return metadata
+
+
+@contextmanager
+def machine_faults(failed: str, home: Path) -> Iterator[None]:
+    """A fault of the machine in the block (no space, permission denied, a read-only file system, a home
+    that is a file) fails the asset with the StorageFault's message: what failed, where, what is safe and
+    what to do. Not retried: a person frees the space or fixes the permission first."""
+    try:
+        yield
+    except dg.Failure:
+        raise
+    except Exception as err:
+        fault = err if isinstance(err, StorageFault) else storage_fault(err, failed, home)
+        if fault is None:
+            raise
+        raise machine_failure(fault) from err
+
+
+def machine_failure(fault: StorageFault) -> dg.Failure:
+    return dg.Failure(
+        str(fault),
+        metadata={"path": dg.MetadataValue.path(str(fault.path)), "reason": fault.reason},
+        allow_retries=False,
+    )

@@ -76,6 +76,7 @@ class Stack(Protocol):
 
     query_kind: ClassVar[str]
     export_kinds: ClassVar[frozenset[str]]
+    settings: Settings  # its home names where a fault of the machine happened
     table: Any
     query_engine: Any
     export_store: Any

@@ -45,6 +45,7 @@ class SendReport:
     dead_lettered: int = 0
     dead_letter_path: Path | None = None
     dead_letter_codes: dict[str, int] = field(default_factory=dict)
+    damaged: list[str] = field(default_factory=list)  # spool damage found and moved to the error output
 
     @property
     def complete(self) -> bool:

@@ -11,7 +11,9 @@ What would retire it: PyIceberg applying staged updates incrementally (no `model
 and an append API that takes pre-sorted partition runs. Re-measure with `make bench` on upgrade.
 
 - `append_each`: one snapshot per (rows, properties) batch, sorted once by partition values and
-  written with PyIceberg's own `write_file` (the same Parquet files, field ids and statistics).
+  written with PyIceberg's own `write_file` (the same Parquet files, field ids and statistics), each
+  file on this module's own threads so that when one fails (a full disk) the others are waited for
+  and every file of the write, half-written ones included, is deleted: nothing refers to them.
 - `FastCommitSqlCatalog`: SqlCatalog whose commits to an existing table apply updates with `applied`.
 - `expire_snapshot_ids`: snapshot expiry without PyIceberg's per-id metadata copies.
 - `rewrite_files`: compaction's commit: new sorted files for old ones in one snapshot. Iceberg calls
@@ -21,8 +23,11 @@ and an append API that takes pre-sorted partition runs. Re-measure with `make be
 
 from __future__ import annotations
 
+import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import datetime
+from functools import cache
 
 import numpy as np
 import pyarrow as pa
@@ -42,6 +47,7 @@ from pyiceberg.table.update import (
 )
 from pyiceberg.table.update.snapshot import ExpireSnapshots
 from pyiceberg.typedef import Identifier
+from pyiceberg.utils.concurrent import ExecutorFactory
 from pyiceberg.utils.datetime import datetime_to_millis
 
 PATCHED_VERSION = "0.12."
@@ -107,12 +113,40 @@ class _Transaction(Transaction):
         return metadata
 
 
-def _write_file(io, metadata: TableMetadata, tasks):
+def _write_file(io, metadata: TableMetadata, tasks) -> list[DataFile]:
+    """The data file of each task, written in parallel. When one fails (a full disk), the others are
+    waited for and every file of `tasks` is deleted, whole or half-written: nothing refers to them."""
     # Imported here, by writers only: pyiceberg.io.pyarrow imports pyarrow.dataset, which imports pandas
     # (~50 MB of a process that only queries; see summary_peak_rss_mb in make bench).
     from pyiceberg.io.pyarrow import write_file
 
-    return write_file(io, metadata, tasks)
+    tasks = list(tasks)
+    futures = [
+        _writers(os.getpid()).submit(lambda task: next(write_file(io, metadata, iter([task]))), task) for task in tasks
+    ]
+    wait(futures)
+    failure = next((future.exception() for future in futures if future.exception() is not None), None)
+    if failure is None:
+        return [future.result() for future in futures]
+    delete_uncommitted(io, metadata, tasks)
+    raise failure
+
+
+def delete_uncommitted(io, metadata: TableMetadata, tasks: list[WriteTask]) -> None:
+    """Delete the data files `tasks` write (PyIceberg's own names for them), those that exist."""
+    locations = load_location_provider(metadata.location, metadata.properties)
+    for task in tasks:
+        path = locations.new_data_location(task.generate_data_file_filename("parquet"), task.partition_key)
+        try:
+            io.delete(path)
+        except (FileNotFoundError, OSError):
+            pass
+
+
+@cache
+def _writers(pid: int) -> ThreadPoolExecutor:
+    """The threads that write data files, one pool per process (a forked child makes its own)."""
+    return ThreadPoolExecutor(max_workers=ExecutorFactory.max_workers(), thread_name_prefix=f"data-files-{pid}")
 
 
 def append_each(table: Table, batches: list[tuple[pa.Table, dict[str, str]]]) -> list[int]:
@@ -122,14 +156,19 @@ def append_each(table: Table, batches: list[tuple[pa.Table, dict[str, str]]]) ->
     write_ids = [uuid.uuid4() for _ in batches]
     schema, spec = metadata.schema(), metadata.spec()
     tasks = [_write_tasks(schema, spec, rows, write_id) for (rows, _), write_id in zip(batches, write_ids)]
-    files = list(_write_file(table.io, metadata, iter([task for batch in tasks for task in batch])))
-    with _Transaction(table) as transaction:
-        position = 0
-        for (_, properties), batch_tasks in zip(batches, tasks):
-            with transaction.update_snapshot(snapshot_properties=properties).fast_append() as append:
-                for data_file in files[position : position + len(batch_tasks)]:
-                    append.append_data_file(data_file)
-            position += len(batch_tasks)
+    every_task = [task for batch in tasks for task in batch]
+    files = _write_file(table.io, metadata, every_task)
+    try:
+        with _Transaction(table) as transaction:
+            position = 0
+            for (_, properties), batch_tasks in zip(batches, tasks):
+                with transaction.update_snapshot(snapshot_properties=properties).fast_append() as append:
+                    for data_file in files[position : position + len(batch_tasks)]:
+                        append.append_data_file(data_file)
+                position += len(batch_tasks)
+    except BaseException:
+        delete_uncommitted(table.io, metadata, every_task)  # written, never committed
+        raise
     snapshots = table.metadata.snapshots
     return [snapshot.snapshot_id for snapshot in snapshots[len(snapshots) - len(batches) :]]
 
@@ -141,7 +180,7 @@ def rewrite_files(table: Table, removed: list[DataFile], rows: list[pa.Table], p
     metadata = table.metadata
     schema, spec = metadata.schema(), metadata.spec()
     tasks = [task for batch in rows for task in _write_tasks(schema, spec, batch, uuid.uuid4())]
-    files = list(_write_file(table.io, metadata, iter(tasks)))
+    files = _write_file(table.io, metadata, tasks)
     try:
         with table.transaction() as transaction:
             with transaction.update_snapshot(snapshot_properties=properties).overwrite() as producer:

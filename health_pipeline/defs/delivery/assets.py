@@ -2,7 +2,7 @@ from typing import Any
 
 import dagster as dg
 
-from health_pipeline.defs.common import OWNER
+from health_pipeline.defs.common import OWNER, machine_faults
 from health_pipeline.defs.delivery.checks import CHECK_SPECS, check_results
 from health_pipeline.engines import Stack
 from health_pipeline.engines.delivery import DeliveryStatus
@@ -24,7 +24,8 @@ def firehose_delivery(context: dg.AssetExecutionContext, stack: dg.ResourceParam
     the age of the oldest undelivered record and the new error documents. Each run picks up where the
     last one stopped (a cursor kept in this asset's materialization); its checks say whether the
     stream is active, has new errors and keeps records fresh."""
-    status = stack.delivery_monitor.status(_previous_cursor(context))
+    with machine_faults("firehose_delivery could not read the delivery stream's state", stack.settings.home):
+        status = stack.delivery_monitor.status(_previous_cursor(context))
     context.log.info(
         f"{status.stream}: {status.state}; "
         + ", ".join(f"{name} {value}" for name, value in status.figures.items() if value is not None)

@@ -1,7 +1,7 @@
 import dagster as dg
 from pydantic import Field
 
-from health_pipeline.defs.common import HEALTH_RECORDS, OWNER
+from health_pipeline.defs.common import HEALTH_RECORDS, OWNER, machine_faults
 from health_pipeline.engines import Stack
 from health_pipeline.schema.migrate import migrate
 from health_pipeline.schema.model import TableSchema
@@ -102,7 +102,8 @@ def iceberg_schema(
     target = stack.schema_target
     migration: dict = {}
     if config.migrate:
-        outcome = migrate(target, confirm=config.confirm or None, log=context.log.info)
+        with machine_faults("iceberg_schema could not migrate the table", stack.settings.home):
+            outcome = migrate(target, confirm=config.confirm or None, log=context.log.info)
         plan = outcome.after
         migration = {
             "migration_applied": dg.MetadataValue.md(

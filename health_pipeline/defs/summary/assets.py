@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pyarrow as pa
 
-from health_pipeline.defs.common import HEALTH_RECORDS, OWNER, query_metadata, run_query
+from health_pipeline.defs.common import HEALTH_RECORDS, OWNER, machine_faults, query_metadata, run_query
 from health_pipeline.engines import Stack
 from health_pipeline.summary.csv_format import CSV_COLUMNS, preview_markdown
 from health_pipeline.summary.days import (
@@ -110,9 +110,10 @@ def build_summary_assets(
             result = run_query(stack.query_engine, query)
             results.append((query, result))
             for day, rows in rows_by_day(result.rows, chunk).items():
-                stack.summary_store.write(
-                    summary_key(day), summary_parquet(rows, result.query_id), content_type=PARQUET
-                )
+                with machine_faults(f"daily_health_summary could not keep the rows of {day}", stack.settings.home):
+                    stack.summary_store.write(
+                        summary_key(day), summary_parquet(rows, result.query_id), content_type=PARQUET
+                    )
                 records = int(pa.compute.sum(rows["record_count"]).as_py() or 0) if rows.num_rows else 0
                 counts[day] = (rows.num_rows, records)
         query, result = results[-1]
@@ -163,7 +164,8 @@ def build_summary_assets(
         exported = []
         for day in partition_days(context):
             rows, query_id = kept_summary(stack, day)
-            exported.append((day, rows, query_id, stack.export_store.export_summary(export_key(day), rows)))
+            with machine_faults(f"daily_summary_csv could not write the CSV of {day}", stack.settings.home):
+                exported.append((day, rows, query_id, stack.export_store.export_summary(export_key(day), rows)))
             context.log.info(f"{day}: {rows.num_rows} rows to {exported[-1][3].location}")
         day, rows, query_id, last = exported[-1]
         metadata = {

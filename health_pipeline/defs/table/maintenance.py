@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 from pydantic import Field
 
-from health_pipeline.defs.common import HEALTH_RECORDS, OWNER
+from health_pipeline.defs.common import HEALTH_RECORDS, OWNER, machine_faults
 from health_pipeline.defs.quality.sensors import FIRST_TICK_SNAPSHOTS, NEW_DATA_SENSOR
 from health_pipeline.engines import Stack
 from health_pipeline.engines.maintenance import MaintenancePolicy, MaintenanceReport
@@ -69,7 +69,8 @@ def table_maintenance(
         closed_after=timedelta(hours=config.closed_after_hours),
         keep_last=1 if cursor is not None else FIRST_TICK_SNAPSHOTS,
     )
-    report = stack.maintenance.run(datetime.now(UTC), policy, keep_from=cursor)
+    with machine_faults("table_maintenance could not maintain the table", stack.settings.home):
+        report = stack.maintenance.run(datetime.now(UTC), policy, keep_from=cursor)
     for line in [*report.problems, *report.notes]:
         (context.log.warning if report.problems else context.log.info)(line)
     healthy = report.state in ("OK", "UNKNOWN")

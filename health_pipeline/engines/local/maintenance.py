@@ -19,13 +19,18 @@
   snapshots that read them have expired, the manifests and manifest lists of expired snapshots, and
   whatever a crashed write left uncommitted. This is S3 Tables' unreferenced file removal, locally.
 
-Every commit takes the delivery stream's commit lock, so maintenance and deliveries never race.
+Each step (one commit at most) takes the delivery stream's commit lock, so maintenance and deliveries
+never race and a delivery waits for one maintenance commit at most. A step is planned under the lock
+it commits under; killed at any moment, a run leaves the table as of its last commit (the files it
+wrote and did not commit are unreferenced, and removed by a later run).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -42,6 +47,7 @@ from health_pipeline.engines.maintenance import (
     table_figures,
 )
 from health_pipeline.engines.pyiceberg_patches import conform_rows, expire_snapshot_ids, rewrite_files
+from health_pipeline.engines.storage_fault import storage_fault
 
 COMPACTED_THROUGH = "health-pipeline.compacted-through"  # the last UTC day compaction has rewritten
 ROW_GROUP_ROWS = 4096  # about an hour of a day of 100,000 records: a day's window skips the rest
@@ -51,6 +57,7 @@ TABLE_PROPERTIES = {
     "commit.manifest-merge.min-count-to-merge": "2",
 }
 EPOCH = date(1970, 1, 1)
+T = TypeVar("T")
 BATCH_DAYS = 7  # days rewritten per scan and commit: bounds the rows a compaction holds in memory
 
 
@@ -62,22 +69,40 @@ class LocalTableMaintenance:
     def run(
         self, now: datetime, policy: MaintenancePolicy = MaintenancePolicy(), keep_from: int | None = None
     ) -> MaintenanceReport:
+        try:
+            return self._run(now, policy, keep_from)
+        except Exception as err:
+            fault = storage_fault(err, "table maintenance could not maintain the table", self.table.warehouse_dir)
+            if fault is None:
+                raise
+            raise fault.but(
+                safe="the table as its last commit left it, every record once (each maintenance step is one commit);"
+                " files a step wrote and did not commit are removed by a later run",
+                then="run table_maintenance again",
+            ) from err
+
+    def _run(self, now: datetime, policy: MaintenancePolicy, keep_from: int | None) -> MaintenanceReport:
         report = MaintenanceReport()
         iceberg = self.table.iceberg_table()
         if iceberg is None or iceberg.current_snapshot() is None:
             report.notes.append(f"{self.table.identifier} has no data yet: nothing to maintain")
             return report
         report.figures.update(table_figures(iceberg, "before"))
-        with flocked(self.stream.commit_lock):
-            iceberg = self._set_properties(self.table.load())
-            # Merge first: compaction's commit rewrites every manifest that lists a file it replaces,
-            # which is thousands of one-file manifests on a table that has not been maintained.
-            self._merge_manifests(iceberg)
-            report.compacted_days = self._compact(self.table.load(), now, policy.closed_after)
-            self._merge_manifests(self.table.load())
-            spooled = {path.name for path in self.stream.segments()}
-            expired = self._expire(self.table.load(), now, policy, keep_from, spooled)
-            files_removed, bytes_removed = remove_unreferenced_files(self.table.load(), now, policy.unreferenced_after)
+        self._step(report, lambda: self._set_properties(self.table.load()))
+        # Merge first: compaction's commit rewrites every manifest that lists a file it replaces,
+        # which is thousands of one-file manifests on a table that has not been maintained.
+        self._step(report, lambda: self._merge_manifests(self.table.load()))
+        report.compacted_days = self._compact(report, now, policy.closed_after)
+        self._step(report, lambda: self._merge_manifests(self.table.load()))
+        expired = self._step(
+            report,
+            lambda: self._expire(
+                self.table.load(), now, policy, keep_from, {path.name for path in self.stream.segments()}
+            ),
+        )
+        files_removed, bytes_removed = self._step(
+            report, lambda: remove_unreferenced_files(self.table.load(), now, policy.unreferenced_after)
+        )
         iceberg = self.table.load()
         report.figures.update(table_figures(iceberg, "after"))
         report.figures.update(
@@ -86,13 +111,23 @@ class LocalTableMaintenance:
             unreferenced_files_removed=files_removed,
             unreferenced_bytes_removed=bytes_removed,
         )
-        if report.figures["records_after"] != report.figures["records_before"]:
+        return report
+
+    def _step(self, report: MaintenanceReport, step: Callable[[], T]) -> T:
+        """One step (at most one commit) under the stream's commit lock, so deliveries wait for one
+        commit at most; the table holds as many records after it as before (deliveries land between
+        steps, never within one)."""
+        with flocked(self.stream.commit_lock):
+            before = _total_records(self.table.load())
+            result = step()
+            after = _total_records(self.table.load())
+        if before != after:
             report.state = "FAILING"
             report.problems.append(
-                f"the table held {report.figures['records_before']} records before maintenance and"
-                f" {report.figures['records_after']} after; look at the snapshots it committed"
+                f"the table held {before} records before a maintenance commit and {after} after it; look at the"
+                " snapshots it committed"
             )
-        return report
+        return result
 
     @staticmethod
     def _set_properties(table: Table) -> Table:
@@ -102,45 +137,48 @@ class LocalTableMaintenance:
                 transaction.set_properties(missing)
         return table
 
-    def _compact(self, table: Table, now: datetime, closed_after: timedelta, attempts: int = 3) -> list[str]:
-        """Rewrite closed UTC days (partitions) with several files, or never compacted, in one snapshot.
-        PyIceberg's overwrite validation has been seen, once in a benchmark and not reproduced, to
-        miss a file it was asked to remove; the commit then fails whole and is planned again."""
+    def _compact(
+        self, report: MaintenanceReport, now: datetime, closed_after: timedelta, attempts: int = 3
+    ) -> list[str]:
+        """Rewrite closed UTC days (partitions) with several files, or never compacted, a batch of days a
+        commit. PyIceberg's overwrite validation has been seen, once in a benchmark and not reproduced,
+        to miss a file it was asked to remove; the commit then fails whole and is planned again."""
         for attempt in range(1, attempts + 1):
             try:
-                return self._compact_once(table, now, closed_after)
+                return self._compact_once(report, now, closed_after)
             except ValidationException:
                 if attempt == attempts:
                     raise
-                table = self.table.load()
         return []
 
-    def _compact_once(self, table: Table, now: datetime, closed_after: timedelta) -> list[str]:
+    def _compact_once(self, report: MaintenanceReport, now: datetime, closed_after: timedelta) -> list[str]:
+        table = self.table.load()
         through = table.properties.get(COMPACTED_THROUGH)
         compacted_through = date.fromisoformat(through) if through else None
         last_closed = (now.astimezone(UTC) - closed_after).date() - timedelta(days=1)
-        files_by_day: dict[date, list] = {}
-        for task in table.scan().plan_files():
-            partition_day = task.file.partition[0] if len(task.file.partition) else None
-            if partition_day is None:
-                continue  # rows without recorded_at (rejected upstream; never produced by the stream)
-            day = EPOCH + timedelta(days=partition_day)
-            if day <= last_closed:
-                files_by_day.setdefault(day, []).append(task.file)
         due = sorted(
             day
-            for day, files in files_by_day.items()
+            for day, files in closed_day_files(table, last_closed).items()
             if len(files) > 1 or compacted_through is None or day > compacted_through
         )
         if not due:
             return []
         for batch in _batches(due):
-            self._rewrite_days(self.table.load(), batch, files_by_day)
+
+            def rewrite(batch: list[date] = batch) -> None:
+                # planned again under the lock: a delivery since may have added a file to one of the days
+                table = self.table.load()
+                self._rewrite_days(table, batch, closed_day_files(table, last_closed))
+
+            self._step(report, rewrite)
         newest = max(due)
         if compacted_through is None or newest > compacted_through:
-            table = self.table.load()
-            with table.transaction() as transaction:
-                transaction.set_properties({COMPACTED_THROUGH: newest.isoformat()})
+
+            def mark() -> None:
+                with self.table.load().transaction() as transaction:
+                    transaction.set_properties({COMPACTED_THROUGH: newest.isoformat()})
+
+            self._step(report, mark)
         return [day.isoformat() for day in due]
 
     @staticmethod
@@ -158,7 +196,7 @@ class LocalTableMaintenance:
             day_rows = scanned.filter(pc.equal(day_of_row, (day - EPOCH).days))
             order = pc.sort_indices(day_rows, sort_keys=[("recorded_at", "ascending"), ("user_id", "ascending")])
             rows.append(day_rows.take(order))
-            removed += files_by_day[day]
+            removed += files_by_day.get(day, [])
         rewrite_files(table, removed, rows, {MAINTENANCE_PROPERTY: "compaction"})
 
     @staticmethod
@@ -189,6 +227,26 @@ class LocalTableMaintenance:
         if expired:
             expire_snapshot_ids(table, expired)
         return len(expired)
+
+
+def closed_day_files(table: Table, last_closed: date) -> dict[date, list]:
+    """The data files of each UTC day (partition) through `last_closed`."""
+    files_by_day: dict[date, list] = {}
+    for task in table.scan().plan_files():
+        partition_day = task.file.partition[0] if len(task.file.partition) else None
+        if partition_day is None:
+            continue  # rows without recorded_at (rejected upstream; never produced by the stream)
+        day = EPOCH + timedelta(days=partition_day)
+        if day <= last_closed:
+            files_by_day.setdefault(day, []).append(task.file)
+    return files_by_day
+
+
+def _total_records(table: Table) -> int:
+    current = table.current_snapshot()
+    if current is None or current.summary is None:
+        return 0
+    return int(current.summary.get("total-records") or 0)
 
 
 def remove_unreferenced_files(table: Table, now: datetime, older_than: timedelta) -> tuple[int, int]:

@@ -116,7 +116,27 @@ class LocalIcebergTable:
             try:
                 return self.load()
             except NoSuchTableError:
+                self._refuse_to_hide_a_table()
                 return self._create(catalog, desired)
+
+    def _refuse_to_hide_a_table(self) -> None:
+        """A catalog without the table while the warehouse holds its committed files (catalog.db deleted
+        or replaced): creating a new, empty table there would hide every record, so say so instead. A
+        first metadata file alone is a creation a crash interrupted, and is written over."""
+        location = self.warehouse_dir / self.database / self.table_name
+        committed = sorted(location.glob("metadata/*.metadata.json"))
+        if not any(path.name[:5] != "00000" for path in committed) and not any(location.glob("data/**/*.parquet")):
+            return
+        from health_pipeline.engines.storage_fault import StorageFault
+
+        raise StorageFault(
+            f"the local catalog has no table {self.identifier}, but the warehouse holds its files",
+            self.catalog_db,
+            f"no table {self.identifier} in the catalog (catalog.db deleted, replaced or from another home);"
+            f" its newest metadata file is {committed[-1] if committed else 'missing'}",
+            f"restore {self.catalog_db} from a backup, or move {location} aside to start an empty table (its"
+            " records stay in the files moved)",
+        )
 
     def _create(self, catalog: SqlCatalog, desired: TableSchema) -> Table:
         try:

@@ -42,26 +42,60 @@ def line_count(path: Path) -> int:
         return 0
 
 
+class SpoolWriteFailed(Exception):
+    """An append that failed (no space, permission, ...) after `durable_rows` of its rows were durable;
+    the segment it was writing is cut back to its last durable line."""
+
+    def __init__(self, cause: OSError, path: Path, durable_rows: int) -> None:
+        super().__init__(str(cause))
+        self.cause, self.path, self.durable_rows = cause, path, durable_rows
+
+
 def append(path: Path, data: memoryview) -> None:
-    with open(path, "ab") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    """Append and fsync; on failure the file is cut back to its size before, so that no line of a
+    failed append (never acknowledged) stays to be delivered."""
+    size = file_size(path)
+    try:
+        with open(path, "ab") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError:
+        try:
+            if file_size(path) > size:
+                os.truncate(path, size)
+        except OSError:  # a torn tail left behind is cut, and moved aside, by the next send
+            pass
+        raise
 
 
-def truncate_partial_tail(path: Path) -> None:
-    """Cut a line a crash left half-written (never acknowledged) so the next append starts clean."""
+def truncate_partial_tail(path: Path) -> bytes:
+    """Cut a line a crash left half-written (never acknowledged: an append is fsynced whole before it
+    is acknowledged) so the next append starts clean; returns the bytes cut."""
     size = file_size(path)
     if size == 0:
-        return
+        return b""
     with open(path, "rb+") as handle:
         handle.seek(size - 1)
         if handle.read(1) == b"\n":
-            return
+            return b""
         data = path.read_bytes()
-        handle.truncate(data.rfind(b"\n") + 1)
+        keep = data.rfind(b"\n") + 1
+        handle.truncate(keep)
         handle.flush()
         os.fsync(handle.fileno())
+        return data[keep:]
+
+
+def rewrite(path: Path, data: bytes) -> None:
+    """Replace a segment's content whole (a temporary file, fsynced, renamed over it)."""
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    fsync_dir(path.parent)
 
 
 def fsync_dir(directory: Path) -> None:

@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import pyarrow as pa
@@ -32,20 +33,25 @@ from health_pipeline.delivery.json_lines import CheckedLines, check_lines
 from health_pipeline.delivery.line_blocks import LineBlock
 from health_pipeline.engines.delivery import ErrorOutput, Rejection, SendListener, SendReport
 from health_pipeline.engines.local.delivery_stream.commit import commit_segments
+from health_pipeline.engines.local.delivery_stream.damage import TORN_TAIL, DamagedSegment, quarantine, read_segment
+from health_pipeline.engines.local.delivery_stream.faults import durable_prefix, spool_fault
 from health_pipeline.engines.local.delivery_stream.spool import (
     DEFAULT_BUFFER_BYTES,
     DEFAULT_BUFFER_SECONDS,
     OPEN,
     SEALED,
     CachedSegment,
+    SpoolWriteFailed,
     append,
     created_at,
     file_size,
     fsync_dir,
+    line_count,
     truncate_partial_tail,
 )
 from health_pipeline.engines.local.delivery_stream.workers import SEGMENTS_PER_COMMIT, Deliveries, Spooler, prefetched
 from health_pipeline.engines.local.table import LocalIcebergTable, flocked
+from health_pipeline.engines.storage_fault import acknowledged_text
 from health_pipeline.schema.model import TableSchema
 
 LIVE_SCHEMA_SECONDS = 5.0  # how long a send trusts the live schema it read before reading it again
@@ -73,6 +79,7 @@ class LocalDeliveryStream:
         self.clock = clock
         self._cache: dict[str, CachedSegment] = {}
         self._cache_lock = threading.Lock()
+        self.damaged: list[DamagedSegment] = []  # what this process moved aside from damaged segments
 
     # -- the write path -------------------------------------------------------------------------
     def send(
@@ -86,42 +93,67 @@ class LocalDeliveryStream:
         listener = listener or SendListener()
         report = SendReport()
         desired = self.desired_schema()
-        acknowledged = 0
+        acknowledged, last, damaged_before = 0, None, len(self.damaged)
         with Deliveries(self, desired) as deliveries, Spooler(self) as spooler:
 
             def settle(done: list[tuple[list[Path], int, str]]) -> None:
-                nonlocal acknowledged
-                for sealed, count, through in done:
-                    deliveries.submit(sealed)
-                    acknowledged += count
+                nonlocal acknowledged, last
+                for _, count, through in done:
+                    acknowledged, last = acknowledged + count, through
                     listener.acknowledged(acknowledged, through)
+                if spooler.failure is not None:
+                    raise spooler.failure
+                for sealed, _, _ in done:
+                    deliveries.submit(sealed)
 
-            live, live_read = self._live_schema(desired), time.monotonic()
-            for block in prefetched(blocks):
-                if not len(block):
-                    continue
-                if time.monotonic() - live_read > LIVE_SCHEMA_SECONDS:  # a migration during a long send
-                    live, live_read = self._live_schema(desired), time.monotonic()
-                checked, rejections = self._check(block, producer_schema, live)
-                for rejection, source in rejections:
-                    report.rejected.append(rejection)
-                    report.error_paths.append(self.errors.write(rejection, source=source))
-                    listener.rejected(rejection)
-                settle(spooler.put(checked, block.where(len(block) - 1)))
-            settle(spooler.finish())
-            deliveries.submit(self._seal_due())
+            try:
+                live, live_read = self._live_schema(desired), time.monotonic()
+                for block in prefetched(blocks):
+                    if not len(block):
+                        continue
+                    if time.monotonic() - live_read > LIVE_SCHEMA_SECONDS:  # a migration during a long send
+                        live, live_read = self._live_schema(desired), time.monotonic()
+                    checked, rejections = self._check(block, producer_schema, live)
+                    for rejection, source in rejections:
+                        report.rejected.append(rejection)
+                        report.error_paths.append(self.errors.write(rejection, source=source))
+                        listener.rejected(rejection)
+                    prefix = partial(durable_prefix, block, checked.index)
+                    settle(spooler.put(checked, block.where(len(block) - 1), prefix))
+                settle(spooler.finish())
+                deliveries.submit(self._seal_due())
+                deliveries.finish()
+            except Exception as err:
+                for _, count, through in spooler.abandon():
+                    acknowledged, last = acknowledged + count, through
+                    listener.acknowledged(acknowledged, through)
+                fault = spool_fault(self, err, "send")
+                if fault is None:
+                    raise
+                raise fault.but(
+                    acknowledged=acknowledged_text(acknowledged, last),
+                    then="run `health-pipeline flush` (it delivers what the spool holds) and re-send from the line"
+                    " named above",
+                ) from err
         report.accepted = acknowledged
+        report.damaged = [str(damage) for damage in self.damaged[damaged_before:]]
         return report
 
     def flush(self) -> list[int]:
         """Deliver everything the spool holds now; returns the snapshot ids committed."""
         desired = self.desired_schema()
-        with self._append_lock():
-            self._seal_open(force=True)
-        sealed = self._sealed()
-        snapshots = []
-        for start in range(0, len(sealed), SEGMENTS_PER_COMMIT):
-            snapshots += self._deliver(sealed[start : start + SEGMENTS_PER_COMMIT], desired, self.table)
+        try:
+            with self._append_lock():
+                self._seal_open(force=True)
+            sealed = self._sealed()
+            snapshots = []
+            for start in range(0, len(sealed), SEGMENTS_PER_COMMIT):
+                snapshots += self._deliver(sealed[start : start + SEGMENTS_PER_COMMIT], desired, self.table)
+        except Exception as err:
+            fault = spool_fault(self, err, "flush")
+            if fault is None:
+                raise
+            raise fault.but(then="run `health-pipeline flush` again: it delivers each spooled record once") from err
         return snapshots
 
     def backlog(self) -> tuple[int, int, float | None]:
@@ -197,31 +229,39 @@ class LocalDeliveryStream:
         sealed: list[Path] = []
         position = row = 0
         with self._append_lock():
-            while position < len(data):
-                path = self._open_segment()
-                truncate_partial_tail(path)
-                size = file_size(path)
-                room = self.buffer_bytes - size
-                rest = len(data) - position
-                if rest <= room:
-                    take = rest
-                elif room > 0 and (cut := checked.data.rfind(b"\n", position, position + room)) >= position:
-                    take = cut + 1 - position
-                elif size == 0:  # one line longer than the whole buffer: it makes a segment alone
-                    take = checked.data.find(b"\n", position) + 1 - position
-                else:
-                    take = 0
-                if take:
-                    count = (
-                        rows.num_rows - row if take == rest else checked.data.count(b"\n", position, position + take)
-                    )
-                    append(path, data[position : position + take])
-                    self._remember(path.name, size, size + take, rows.slice(row, count))
-                    position += take
-                    row += count
-                if position < len(data) or size + take >= self.buffer_bytes:
-                    sealed.append(self._seal(path))
-            fsync_dir(self.spool_dir)
+            path = self.spool_dir
+            try:
+                while position < len(data):
+                    path = self._open_segment()
+                    if torn := truncate_partial_tail(path):
+                        line = line_count(path) + 1
+                        self.damaged.append(quarantine(self.errors, path, [(line, torn)], TORN_TAIL))
+                    size = file_size(path)
+                    room = self.buffer_bytes - size
+                    rest = len(data) - position
+                    if rest <= room:
+                        take = rest
+                    elif room > 0 and (cut := checked.data.rfind(b"\n", position, position + room)) >= position:
+                        take = cut + 1 - position
+                    elif size == 0:  # one line longer than the whole buffer: it makes a segment alone
+                        take = checked.data.find(b"\n", position) + 1 - position
+                    else:
+                        take = 0
+                    if take:
+                        count = (
+                            rows.num_rows - row
+                            if take == rest
+                            else checked.data.count(b"\n", position, position + take)
+                        )
+                        append(path, data[position : position + take])
+                        self._remember(path.name, size, size + take, rows.slice(row, count))
+                        position += take
+                        row += count
+                    if position < len(data) or size + take >= self.buffer_bytes:
+                        sealed.append(self._seal(path))
+                fsync_dir(self.spool_dir)
+            except OSError as err:
+                raise SpoolWriteFailed(err, path, row) from err
         return sealed
 
     def _remember(self, name: str, before: int, after: int, rows: pa.Table) -> None:
@@ -282,14 +322,8 @@ class LocalDeliveryStream:
 
     def _read_segment(self, path: Path, table: LocalIcebergTable, desired: TableSchema) -> pa.Table:
         """A segment's rows read back from disk (after a crash, or one another process wrote)."""
-        data = path.read_bytes()
-        data = data[: data.rfind(b"\n") + 1]  # a torn last line was never acknowledged
-        if not data:
-            return desired.to_arrow().empty_table()
-        live = TableSchema.from_iceberg(table.load_or_create(desired).schema())
-        block = LineBlock.of(data, source=f"spool/{path.name}")
-        checked = check_lines(block, live, producer=False)
-        for i, err in checked.rejected:  # the table changed since the line was checked
-            rejection = Rejection(block.where(i), f"Stream.{err.code}", str(err), block.raw_line(i))
-            self.errors.write(rejection, source="delivery-stream")
-        return checked.rows
+        rows, damaged = read_segment(
+            path, self.errors, lambda: TableSchema.from_iceberg(table.load_or_create(desired).schema()), desired
+        )
+        self.damaged += damaged
+        return rows

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from queue import Full, Queue
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from health_pipeline.delivery.json_lines import CheckedLines
 from health_pipeline.delivery.line_blocks import LineBlock
+from health_pipeline.engines.local.delivery_stream.spool import SpoolWriteFailed
 from health_pipeline.engines.local.table import LocalIcebergTable
 from health_pipeline.schema.model import TableSchema
 
@@ -26,40 +27,75 @@ SEGMENTS_PER_COMMIT = 8  # segments that wait together are committed together (s
 
 class Spooler:
     """Writes checked lines to the spool (append, fsync) on its own thread while the sender checks the
-    next block; reports each write, in order, once it is durable."""
+    next block; reports each write, in order, once it is durable. The first write that fails stops the
+    rest (`failure`): what is reported durable is always a run of lines without a gap."""
 
     def __init__(self, stream: LocalDeliveryStream, depth: int = 2) -> None:
         self.stream = stream
         self.depth = depth
+        self.failure: BaseException | None = None
+        self._stopped = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-spool")
-        self._writes: deque[tuple[Future, int, str]] = deque()
+        self._writes: deque[tuple[Future, int, str, Callable[[int], tuple[int, str | None]]]] = deque()
 
     def __enter__(self) -> Spooler:
         return self
 
-    def put(self, checked: CheckedLines, through: str) -> list[tuple[list[Path], int, str]]:
-        """Queue a write; returns the writes that are durable by now (sealed segments, count, last line)."""
+    def put(
+        self, checked: CheckedLines, through: str, prefix: Callable[[int], tuple[int, str | None]]
+    ) -> list[tuple[list[Path], int, str]]:
+        """Queue a write; returns the writes that are durable by now (sealed segments, count, last line).
+        `prefix(k)`: when only the first k rows of a write landed, the lines of it acknowledged (those
+        before its first row that did not land) and the last of them."""
         if len(checked):
-            future = self._executor.submit(self.stream._spool, checked)
+            future = self._executor.submit(self._write, checked)
         else:
             future = Future()
             future.set_result([])
-        self._writes.append((future, len(checked), through))
-        done = []
-        while self._writes and (self._writes[0][0].done() or len(self._writes) > self.depth):
-            future, count, where = self._writes.popleft()
-            done.append((future.result(), count, where))
-        return done
+        self._writes.append((future, len(checked), through, prefix))
+        return self._settled(wait_all=False)
 
     def finish(self) -> list[tuple[list[Path], int, str]]:
+        return self._settled(wait_all=True)
+
+    def abandon(self) -> list[tuple[list[Path], int, str]]:
+        """After a failure elsewhere: no further write begins; the writes already under way complete
+        and those durable (in order, up to the first that failed) are returned."""
+        self._stopped = True
+        return self._settled(wait_all=True)
+
+    def _write(self, checked: CheckedLines) -> list[Path]:
+        if self._stopped:
+            raise SpoolStopped()
+        try:
+            return self.stream._spool(checked)
+        except BaseException:
+            self._stopped = True
+            raise
+
+    def _settled(self, wait_all: bool) -> list[tuple[list[Path], int, str]]:
         done = []
-        while self._writes:
-            future, count, where = self._writes.popleft()
-            done.append((future.result(), count, where))
+        while self._writes and self.failure is None:
+            if not (wait_all or self._writes[0][0].done() or len(self._writes) > self.depth):
+                break
+            future, count, where, prefix = self._writes.popleft()
+            try:
+                done.append((future.result(), count, where))
+            except SpoolWriteFailed as failed:
+                self.failure = failed
+                landed, through = prefix(failed.durable_rows) if failed.durable_rows else (0, None)
+                if landed:  # the lines of this write that landed before it failed
+                    done.append(([], landed, through))
+            except BaseException as err:
+                self.failure = err
         return done
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self._executor.shutdown(wait=True)  # a write under way completes: what it wrote is durable
+
+
+class SpoolStopped(Exception):
+    """A write not begun because an earlier one failed."""
 
 
 def prefetched(blocks: Iterable[LineBlock], depth: int = 2) -> Iterator[LineBlock]:
@@ -153,16 +189,23 @@ class Deliveries:
             if future.done() and future.exception() is not None:
                 raise future.exception()
 
+    def finish(self) -> None:
+        """Wait for every submitted segment's commit; raises the first delivery that failed."""
+        if self._executor is None:
+            return
+        self._executor.shutdown(wait=True)
+        self._raise_failures()
+        if self._waiting:  # the worker stopped on a failure raised above; never silently
+            raise RuntimeError(
+                f"{len(self._waiting)} sealed segments were not delivered; `health-pipeline flush` delivers them"
+            )
+
     def __exit__(self, exc_type, exc, tb) -> None:
         if self._executor is None:
             return
         if exc_type is not None:  # what is not delivered stays sealed in the spool for the next send
             with self._condition:
                 self._waiting.clear()
-        self._executor.shutdown(wait=True)
-        if exc_type is None:
-            self._raise_failures()
-            if self._waiting:  # the worker stopped on a failure raised above; never silently
-                raise RuntimeError(
-                    f"{len(self._waiting)} sealed segments were not delivered; `health-pipeline flush` delivers them"
-                )
+            self._executor.shutdown(wait=True)
+        else:
+            self.finish()
