@@ -1,4 +1,4 @@
-"""The `health-pipeline` command: send records, flush the local stream, show the schema state, run the demo.
+"""The `health-pipeline` command: send records, flush the local stream, show the schema state, erase people's data, run the demo.
 
 Exit codes: 0 success; 1 some records rejected (each in the error output with its reason) or, in aws
 mode, not delivered after every retry (each in the dead-letter file with its error codes);
@@ -124,6 +124,27 @@ def cmd_schema_status(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_erase(args: argparse.Namespace) -> int:
+    from health_pipeline.engines import stack_for
+    from health_pipeline.erasure import ErasureFailed, erase
+
+    settings = load_settings()
+    try:
+        receipt = erase(
+            stack_for(settings),
+            settings,
+            args.user,
+            reason=args.reason,
+            log=lambda line: print(line, file=sys.stderr, flush=True),
+        )
+    except ErasureFailed as err:
+        print(f"health-pipeline: the erasure did not finish: {err}", file=sys.stderr)
+        return EXIT_REJECTED
+    print(receipt.as_json().decode("utf-8"), end="")
+    print(f"receipt kept at {receipt.location}", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from health_pipeline.demo import run_demo
 
@@ -148,6 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
     status = schema_commands.add_parser("status", help="desired (Terraform) vs live Iceberg schema")
     status.add_argument("--json", action="store_true", help="print the state as JSON")
     status.set_defaults(handler=cmd_schema_status)
+    erase = commands.add_parser(
+        "erase", help="erase people's records, summaries, exports, spool and error output; prints the receipt"
+    )
+    erase.add_argument("--user", action="append", required=True, metavar="ID", help="a user_id to erase (repeat)")
+    erase.add_argument("--reason", help="why (kept in the receipt, e.g. the request's reference)")
+    erase.set_defaults(handler=cmd_erase)
     demo = commands.add_parser("demo", help="the whole pipeline on the embedded local stack, from nothing")
     demo.add_argument("--users", type=int, default=300)
     demo.add_argument("--days", type=int, default=7)

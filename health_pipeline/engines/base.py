@@ -85,5 +85,6 @@ class Stack(Protocol):
 
     summary_store: Any
     maintenance: Any
+    erasure: Any
 
     def desired_schema(self) -> Any: ...

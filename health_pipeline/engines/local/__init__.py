@@ -20,6 +20,7 @@ from health_pipeline.engines.local.table import LocalIcebergTable
 if TYPE_CHECKING:
     from health_pipeline.engines.local.delivery_monitor import LocalDeliveryMonitor
     from health_pipeline.engines.local.delivery_stream import LocalDeliveryStream
+    from health_pipeline.engines.local.erasure import LocalErasure
     from health_pipeline.engines.local.maintenance import LocalTableMaintenance
     from health_pipeline.engines.local.schema_target import LocalSchemaTarget
 
@@ -70,3 +71,9 @@ class LocalStack(TerraformDesired):
         from health_pipeline.engines.local.schema_target import LocalSchemaTarget
 
         return LocalSchemaTarget(self.table, self.desired_schema, self.query_engine, self.desired_layout)
+
+    @cached_property
+    def erasure(self) -> LocalErasure:
+        from health_pipeline.engines.local.erasure import LocalErasure
+
+        return LocalErasure(self.table, self.delivery_stream, self.maintenance, self.summary_store, self.settings.home)

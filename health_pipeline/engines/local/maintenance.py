@@ -94,6 +94,21 @@ class LocalTableMaintenance:
             )
         return report
 
+    def forget_history(self, now: datetime) -> tuple[int, int, int]:
+        """Expire every snapshot but the current one (and those of spool segments still on disk, which
+        the stream needs to deliver them only once) and delete at once every file no kept snapshot
+        references: what an erasure needs so that no snapshot a reader can open holds the erased rows.
+        Returns (snapshots expired, files removed, bytes removed)."""
+        iceberg = self.table.iceberg_table()
+        if iceberg is None or iceberg.current_snapshot() is None:
+            return 0, 0, 0
+        everything = MaintenancePolicy(snapshot_retention=timedelta(0), keep_last=1, unreferenced_after=timedelta(0))
+        with flocked(self.stream.commit_lock):
+            spooled = {path.name for path in self.stream.segments()}
+            expired = self._expire(self.table.load(), now, everything, None, spooled)
+            files, bytes_removed = remove_unreferenced_files(self.table.load(), now, everything.unreferenced_after)
+        return expired, files, bytes_removed
+
     @staticmethod
     def _set_properties(table: Table) -> Table:
         missing = {k: v for k, v in TABLE_PROPERTIES.items() if table.properties.get(k) != v}
