@@ -3,6 +3,7 @@
 import dagster as dg
 
 from health_pipeline.defs.delivery.assets import firehose_delivery
+from health_pipeline.defs.erasure.jobs import user_erasure
 from health_pipeline.defs.quality.checks import build_data_quality_job, build_quality_checks
 from health_pipeline.defs.quality.sensors import build_new_data_sensor
 from health_pipeline.defs.resources import build_resources
@@ -34,7 +35,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             *build_summary_assets(partitions, stack.query_kind, stack.export_kinds),
         ],
         asset_checks=build_quality_checks(partitions),
-        jobs=[summary_job, schema_migration, quality_job],
+        jobs=[summary_job, schema_migration, quality_job, user_erasure],
         sensors=[schema_drift_sensor, build_new_data_sensor(partitions, [summary_job, quality_job])],
         schedules=[build_daily_summary_schedule(summary_job), build_table_maintenance_schedule(settings.timezone)],
         resources=build_resources(stack),
