@@ -20,6 +20,8 @@
   (bench_sensor.py).
 - ingest_records_per_s_2000_snapshots, _new_table: send + flush of 200,000 records into that table
   and into a new one: how much an aged local table slows the stream (no target; docs/known-limits.md).
+- erase_seconds, erase_files_rewritten: one person erased from a 60-day, one-million-record table
+  (target <= 30 s), and the data files its delete rewrote (bench_erasure.py).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import duckdb
 import numpy as np
 
 from benchmarks.bench_backfill import backfill_figures
+from benchmarks.bench_erasure import erasure_figures
 from benchmarks.bench_lambda import lambda_figures
 from benchmarks.bench_sensor import sensor_figures
 from health_pipeline.engines.local import LocalStack
@@ -174,6 +177,7 @@ def main() -> None:
     figures.update(sensor_figures())
     figures.update(backfill_figures())
     figures.update(lambda_figures())
+    figures.update(erasure_figures())
     figures["machine_cores"] = len(__import__("os").sched_getaffinity(0))
     print("BENCH " + json.dumps(figures, sort_keys=True))
 

@@ -118,7 +118,7 @@ def erase(
     before = {day: _kept_rows(stack, wanted, day) for day in days}
     days = [day for day in days if day in record_days or any(before[day])]
 
-    deleted = part.delete_records(ids, window)
+    deleted = part.delete_records(ids, window, sum(minutes.values()))
     log(f"deleted {deleted.rows} row(s) from {settings.table}: {deleted.describe()}")
     left = part.find_minutes(ids, window)
     if left:
@@ -134,7 +134,7 @@ def erase(
         log(f"re-exported {len(days)} day(s): {days[0]} .. {days[-1]}")
     error_documents = part.purge_error_output(wanted)
     log(f"removed {error_documents} error document(s)")
-    history = part.forget_history(datetime.now(UTC))
+    history = part.forget_history(datetime.now(UTC), days)
     log(f"history: {history.describe()}")
 
     receipt = ErasureReceipt(

@@ -55,6 +55,11 @@ class S3ExportStore:
                 raise FileNotFoundError(f"no object at {self.uri(key)}") from err
             raise
 
+    def keys(self, prefix: str) -> list[str]:
+        """The keys (below the export URI) of the objects under `prefix`."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix + prefix)
+        return [item["Key"][len(self.prefix) :] for page in pages for item in page.get("Contents", [])]
+
     def export_summary(self, key: str, rows: pa.Table) -> ExportedFile:
         """The summary rows as the contract's CSV at `key` (one PUT), replacing the previous object: the
         same bytes as the local mode writes, whether the day was summarized alone or in a range."""

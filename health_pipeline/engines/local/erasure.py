@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -59,9 +59,7 @@ class LocalErasure:
         minutes = pc.floor_temporal(scanned["recorded_at"], unit="minute")
         return dict(Counter(minutes.to_pylist()))
 
-    def kept_summary_days(self) -> list:
-        from datetime import date
-
+    def kept_summary_days(self) -> list[date]:
         root = self.summary_store.root / "daily_health_summary"
         days = []
         for path in sorted(root.glob("date=*/summary.parquet")) if root.is_dir() else []:
@@ -70,8 +68,9 @@ class LocalErasure:
                 days.append(day)
         return days
 
-    def delete_records(self, user_ids: list[str], window: tuple[datetime, datetime]) -> DeletedRows:
-        """One PyIceberg delete of the people's rows in the window (and any without recorded_at), under
+    def delete_records(self, user_ids: list[str], window: tuple[datetime, datetime], found: int = 0) -> DeletedRows:
+        """(`found`: the rows the day-finding scan counted; the delete's own snapshots say how many went.)
+        One PyIceberg delete of the people's rows in the window (and any without recorded_at), under
         the commit lock; its snapshots are tagged so the new-data sensor does not take them for data."""
         with flocked(self.stream.commit_lock):
             table = self.table.iceberg_table()
@@ -98,7 +97,7 @@ class LocalErasure:
     def purge_error_output(self, user_ids: Collection[str]) -> int:
         return purge_error_documents(self.stream.errors, user_ids)
 
-    def forget_history(self, now: datetime) -> History:
+    def forget_history(self, now: datetime, days: list | None = None) -> History:
         """Every snapshot but the current one expired, and the files they alone referenced deleted now."""
         expired, files, size = self.maintenance.forget_history(now)
         return History(
