@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from pyiceberg.table import Table
 
@@ -15,6 +15,7 @@ from health_pipeline.erasure.matching import error_document_mentions
 # An erasure's commits carry table maintenance's tag with this value: the new-data sensor skips them
 # (a delete is not late data), as it skips compaction.
 ERASURE_TAG = "erasure"
+RETENTION_TAG = "retention"
 EPOCH = datetime(1970, 1, 1)
 
 
@@ -82,3 +83,17 @@ def purge_error_documents(errors: ErrorOutput, user_ids: Collection[str]) -> int
         except FileNotFoundError:
             continue
     return removed
+
+
+def days_of(keys: list[str], key_of) -> list[date]:
+    """The days whose key (`key_of(day)`: .../date=YYYY-MM-DD/...) is among `keys`."""
+    days = []
+    for key in keys:
+        folder = next((part for part in key.split("/") if part.startswith("date=")), "")
+        try:
+            day = date.fromisoformat(folder[len("date=") :])
+        except ValueError:
+            continue
+        if key_of(day) == key:
+            days.append(day)
+    return sorted(days)

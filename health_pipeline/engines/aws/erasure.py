@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from health_pipeline.engines.aws.athena.literals import athena_literal
-from health_pipeline.engines.erasure import DeletedRows, History, purge_error_documents, recorded_at_bounds
+from health_pipeline.engines.erasure import DeletedRows, History, days_of, purge_error_documents, recorded_at_bounds
 from health_pipeline.erasure.matching import error_document_mentions
 from health_pipeline.erasure.receipt import hashed_user_id
 from health_pipeline.sql import Query, load_sql, with_user_ids
@@ -67,12 +67,7 @@ class AwsErasure:
         return {row["minute_utc"]: int(row["records"]) for row in rows if row["minute_utc"] is not None}
 
     def kept_summary_days(self) -> list[date]:
-        days = []
-        for key in self.stack.summary_store.keys("daily_health_summary/"):
-            folder = key.split("/")[1] if key.count("/") == 2 else ""
-            if folder.startswith("date=") and key == summary_key(date.fromisoformat(folder[len("date=") :])):
-                days.append(date.fromisoformat(folder[len("date=") :]))
-        return days
+        return days_of(self.stack.summary_store.keys("daily_health_summary/"), summary_key)
 
     def delete_records(self, user_ids: list[str], window: tuple[datetime, datetime], found: int) -> DeletedRows:
         """One Athena DELETE; Athena reports no row count for it: the rows are those the day-finding
@@ -80,6 +75,13 @@ class AwsErasure:
         query = erasure_query("erasure_delete", user_ids, window, self.stack.settings.table)
         execution = self.stack.query_engine.execute_dml(query)
         return DeletedRows(rows=found, statement=query.text, query_id=execution.query_id)
+
+    def delete_before(self, window: tuple[datetime, datetime]) -> DeletedRows:
+        """Retention: one Athena DELETE of every row in the window (Athena reports no row count)."""
+        query = Query(name="retention_delete", text=load_sql("retention_delete"), parameters=window, window=window,
+                      table=self.stack.settings.table)  # fmt: skip
+        execution = self.stack.query_engine.execute_dml(query)
+        return DeletedRows(rows=-1, statement=query.text, query_id=execution.query_id)
 
     def purge_error_output(self, user_ids: Collection[str]) -> int:
         """Their records out of the Firehose error prefix (an object holding others' too is rewritten

@@ -13,7 +13,15 @@ from pathlib import Path
 import pyarrow.compute as pc
 from pyiceberg.expressions import And, GreaterThanOrEqual, In, IsNull, LessThan, Or
 
-from health_pipeline.engines.erasure import ERASURE_TAG, DeletedRows, History, purge_error_documents, recorded_at_bounds
+from health_pipeline.engines.erasure import (
+    ERASURE_TAG,
+    RETENTION_TAG,
+    DeletedRows,
+    History,
+    days_of,
+    purge_error_documents,
+    recorded_at_bounds,
+)
 from health_pipeline.engines.local.export_store import LocalExportStore
 from health_pipeline.engines.local.table import LocalIcebergTable, flocked
 from health_pipeline.engines.maintenance import MAINTENANCE_PROPERTY
@@ -60,25 +68,30 @@ class LocalErasure:
         return dict(Counter(minutes.to_pylist()))
 
     def kept_summary_days(self) -> list[date]:
-        root = self.summary_store.root / "daily_health_summary"
-        days = []
-        for path in sorted(root.glob("date=*/summary.parquet")) if root.is_dir() else []:
-            day = date.fromisoformat(path.parent.name.removeprefix("date="))
-            if self.summary_store.root / summary_key(day) == path:
-                days.append(day)
-        return days
+        return days_of(self.summary_store.keys("daily_health_summary/"), summary_key)
 
     def delete_records(self, user_ids: list[str], window: tuple[datetime, datetime], found: int = 0) -> DeletedRows:
-        """(`found`: the rows the day-finding scan counted; the delete's own snapshots say how many went.)
-        One PyIceberg delete of the people's rows in the window (and any without recorded_at), under
-        the commit lock; its snapshots are tagged so the new-data sensor does not take them for data."""
+        """One PyIceberg delete of the people's rows in the window (and any without recorded_at); `found`
+        (the rows the day-finding scan counted) is Athena's count, unused here: the snapshots say."""
+        return self._delete(_filter(user_ids, window, True), ERASURE_TAG)
+
+    def delete_before(self, window: tuple[datetime, datetime]) -> DeletedRows:
+        """Retention: one PyIceberg delete of every row in the window (the oldest record to the cutoff)."""
+        in_window = And(
+            GreaterThanOrEqual("recorded_at", window[0].isoformat()), LessThan("recorded_at", window[1].isoformat())
+        )
+        return self._delete(in_window, RETENTION_TAG)
+
+    def _delete(self, row_filter, tag: str) -> DeletedRows:
+        """Delete the rows `row_filter` matches under the commit lock, in snapshots tagged as table
+        maintenance's (`tag` says which), so the new-data sensor does not take them for data."""
         with flocked(self.stream.commit_lock):
             table = self.table.iceberg_table()
             if table is None or table.current_snapshot() is None:
                 return DeletedRows(rows=0)
             before = {s.snapshot_id for s in table.metadata.snapshots}
             records_before = int((table.current_snapshot().summary or {}).get("total-records") or 0)
-            table.delete(_filter(user_ids, window, True), snapshot_properties={MAINTENANCE_PROPERTY: ERASURE_TAG})
+            table.delete(row_filter, snapshot_properties={MAINTENANCE_PROPERTY: tag})
             new = [s for s in table.metadata.snapshots if s.snapshot_id not in before]
             records_after = int((table.current_snapshot().summary or {}).get("total-records") or 0)
         summaries = [s.summary or {} for s in new]
