@@ -3,9 +3,11 @@ what both share: the snapshot tag of its commits, the table's recorded_at bounds
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 from pyiceberg.table import Table
 
@@ -97,3 +99,22 @@ def days_of(keys: list[str], key_of) -> list[date]:
         if key_of(day) == key:
             days.append(day)
     return sorted(days)
+
+
+def purge_json_lines(directory: Path, user_ids: Collection[str]) -> int:
+    """Remove the lines that hold a record of `user_ids` from every `*.jsonl` file under `directory`
+    (a file left empty is deleted); returns the lines removed."""
+    removed = 0
+    for path in sorted(directory.rglob("*.jsonl")) if directory.is_dir() else []:
+        lines = path.read_bytes().splitlines(keepends=True)
+        kept = [line for line in lines if not error_document_mentions(line, user_ids)]
+        if len(kept) == len(lines):
+            continue
+        removed += len(lines) - len(kept)
+        if kept:
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(b"".join(kept))
+            os.replace(tmp, path)
+        else:
+            path.unlink()
+    return removed

@@ -36,7 +36,7 @@ def mentions(raw: bytes, user_ids: Collection[str]) -> bool:
 
 def error_document_mentions(document: bytes, user_ids: Collection[str]) -> bool:
     """Whether an error document (errorCode, errorMessage, rawData in base64, ...; one per line in
-    Firehose's S3 error output) holds a record of one of `user_ids`."""
+    Firehose's S3 error output and in a dead-letter file) holds a record of one of `user_ids`."""
     for line in document.splitlines():
         if not line.strip():
             continue
@@ -46,7 +46,8 @@ def error_document_mentions(document: bytes, user_ids: Collection[str]) -> bool:
             if mentions(line, user_ids):
                 return True
             continue
-        raw_data = parsed.get("rawData") if isinstance(parsed, dict) else None
+        # rawData: Firehose's error output and the local stream's; data: aws mode's dead-letter file.
+        raw_data = (parsed.get("rawData") or parsed.get("data")) if isinstance(parsed, dict) else None
         if isinstance(raw_data, str):
             try:
                 raw = base64.b64decode(raw_data, validate=True)

@@ -36,6 +36,10 @@ ERASED = "o'brien"
 HOSTILE = "x'); DROP TABLE health_records; -- 患者" + "y" * 10_000  # longer than one Athena parameter
 
 
+def good_line(user_id: str) -> bytes:
+    return (json.dumps({"user_id": user_id, "recorded_at": "2026-11-11T01:00:00Z", "fatigue": 3}) + "\n").encode()
+
+
 def _error_line(user_id: str) -> bytes:
     raw = json.dumps({"user_id": user_id, "recorded_at": "2026-11-11T01:00:00Z", "fatigue": 99}) + "\n"
     document = {"errorCode": "Iceberg.InvalidValue", "rawData": base64.b64encode(raw.encode()).decode()}
@@ -95,6 +99,12 @@ def test_erasure_in_aws_mode_deletes_with_parameters_reexports_and_purges_the_er
     s3.put_object(
         Bucket=ERRORS, Key="firehose-errors/2026/11/11/02/theirs.gz", Body=gzip.compress(_error_line(HOSTILE))
     )
+    # This machine's dead-letter file (records Firehose refused after every retry): one line each.
+    dead_letters = settings.delivery_dir / "dead-letter"
+    dead_letters.mkdir(parents=True)
+    lines = [json.dumps({"data": base64.b64encode(good_line(uid)).decode(), "errorCodes": ["ServiceUnavailableException"]}) + "\n"
+             for uid in (ERASED, "someone-else")]  # fmt: skip
+    (dead_letters / "20261111T010000Z-stream-abc.jsonl").write_text("".join(lines))
     sent.clear()
 
     preset_athena_results(
@@ -133,9 +143,10 @@ def test_erasure_in_aws_mode_deletes_with_parameters_reexports_and_purges_the_er
     assert keys == ["firehose-errors/2026/11/11/01/mixed"]
     assert s3.get_object(Bucket=ERRORS, Key=keys[0])["Body"].read() == _error_line("someone-else")
 
+    assert (dead_letters / "20261111T010000Z-stream-abc.jsonl").read_text() == lines[1]
     # The receipt, kept in S3: counts, hashed ids, and when S3 Tables will have removed the bytes.
     assert receipt.rows_deleted == {
-        "health_records": 2, "daily_health_summary": 1, "daily_summary_csv": 1, "error_output": 2
+        "health_records": 2, "daily_health_summary": 1, "daily_summary_csv": 1, "error_output": 3
     }  # fmt: skip
     assert receipt.days_reexported == [DAY]
     assert receipt.details["table"]["query_id"]

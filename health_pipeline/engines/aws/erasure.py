@@ -18,7 +18,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from health_pipeline.engines.aws.athena.literals import athena_literal
-from health_pipeline.engines.erasure import DeletedRows, History, days_of, purge_error_documents, recorded_at_bounds
+from health_pipeline.engines.erasure import (
+    DeletedRows,
+    History,
+    days_of,
+    purge_error_documents,
+    purge_json_lines,
+    recorded_at_bounds,
+)
 from health_pipeline.erasure.matching import error_document_mentions
 from health_pipeline.erasure.receipt import hashed_user_id
 from health_pipeline.sql import Query, load_sql, with_user_ids
@@ -85,8 +92,12 @@ class AwsErasure:
 
     def purge_error_output(self, user_ids: Collection[str]) -> int:
         """Their records out of the Firehose error prefix (an object holding others' too is rewritten
-        without theirs) and out of this machine's error output; returns the error records removed."""
-        removed = purge_error_documents(self.stack.delivery_stream.errors, user_ids)
+        without theirs), out of this machine's error output and dead-letter files; returns the error
+        records removed."""
+        stream = self.stack.delivery_stream
+        removed = purge_error_documents(stream.errors, user_ids) if stream.errors is not None else 0
+        dead_letters = getattr(stream.dead_letters, "directory", None)
+        removed += purge_json_lines(dead_letters, user_ids) if dead_letters is not None else 0
         bucket, prefix = self.stack.delivery_monitor.error_location()
         if not bucket:
             return removed
