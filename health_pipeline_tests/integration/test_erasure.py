@@ -167,3 +167,25 @@ def test_erase_without_a_user_is_a_usage_error(cli_env):
     assert done.returncode == 2 and b"--user" in done.stderr
     done = run_cli(cli_env, "erase", "--user", "")
     assert done.returncode == 2 and b"empty user id" in done.stderr
+
+
+def test_an_erasure_waits_for_a_maintenance_commit_in_flight(tmp_path):
+    """Erasure takes the table's one commit lock, which table maintenance holds for each of its commits."""
+    import threading
+    import time
+
+    from health_pipeline.engines.local.table import flocked
+
+    settings = Settings(home=tmp_path / "home", start_date=DAYS[0].isoformat())
+    stack = LocalStack(settings)
+    assert not deliver(stack, list(generate_records(12, DAYS[:1], settings.zone, seed=3))).rejected
+    receipts = []
+    with flocked(stack.delivery_stream.commit_lock):  # as LocalTableMaintenance.run holds it
+        worker = threading.Thread(target=lambda: receipts.append(erase(LocalStack(settings), settings, ["user-0001"])))
+        worker.start()
+        time.sleep(2)
+        assert worker.is_alive() and not receipts
+        assert "user-0001" in {row[0] for row in _table_rows(stack)}
+    worker.join(timeout=60)
+    assert receipts and receipts[0].rows_deleted["health_records"] > 0
+    assert "user-0001" not in {row[0] for row in _table_rows(stack)}
