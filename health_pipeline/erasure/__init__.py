@@ -20,6 +20,7 @@ import io
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from health_pipeline.erasure.receipt import ErasureReceipt, hashed_user_id
@@ -73,7 +74,7 @@ def _kept_rows(stack, ids: set[str], day: date) -> tuple[int, int]:
     kept = csv_rows = 0
     try:
         rows, _ = read_summary_parquet(stack.summary_store.read(summary_key(day)))
-        kept = int(pc.sum(pc.is_in(rows["user_id"], value_set=_string_array(ids))).as_py() or 0)
+        kept = int(pc.sum(pc.is_in(rows["user_id"], value_set=pa.array(sorted(ids), pa.string()))).as_py() or 0)
     except FileNotFoundError:
         pass
     try:
@@ -82,12 +83,6 @@ def _kept_rows(stack, ids: set[str], day: date) -> tuple[int, int]:
     except FileNotFoundError:
         pass
     return kept, csv_rows
-
-
-def _string_array(ids: set[str]):
-    import pyarrow as pa
-
-    return pa.array(sorted(ids), pa.string())
 
 
 def erase(
