@@ -16,6 +16,7 @@ from health_pipeline.engines.aws.athena.literals import athena_literal
 from health_pipeline.erasure import erase
 from health_pipeline.erasure.receipt import hashed_user_id
 from health_pipeline.settings import Settings
+from health_pipeline.sql import load_sql
 from health_pipeline.summary.days import daily_summary_query, export_key
 from health_pipeline.summary.refresh import export_day, summarize_days
 from health_pipeline_tests.integration.test_athena_engine import (  # noqa: F401 (moto_aws: a fixture)
@@ -161,3 +162,47 @@ def test_erasure_in_aws_mode_deletes_with_parameters_reexports_and_purges_the_er
     kept = s3.get_object(Bucket=BUCKET, Key=receipt.location.removeprefix(f"s3://{BUCKET}/"))["Body"].read()
     assert json.loads(kept)["user_id_sha256"] == [hashed_user_id(ERASED), hashed_user_id(HOSTILE)]
     assert b"brien" not in kept and datetime.now(UTC) - completed < timedelta(minutes=5)
+
+
+def test_retention_in_aws_mode_deletes_through_athena_and_removes_the_old_days_files(aws_stack, moto_aws):  # noqa: F811
+    """One Athena DELETE from the table's oldest recorded_at (read through Glue and S3) to the cutoff;
+    the kept summary and CSV of a day before the cutoff are removed with every version, newer ones stay."""
+    import dataclasses
+
+    import pyarrow as pa
+
+    from health_pipeline.erasure.retention import apply_retention, retention_cutoff
+    from health_pipeline.schema import read_desired_schema
+    from health_pipeline_tests.integration.test_aws_mode import glue_table
+
+    settings, stack = aws_stack
+    settings = dataclasses.replace(settings, retention_days=3)
+    stack.settings = settings
+    table = glue_table(settings, read_desired_schema(settings.glue_module_dir))
+    now = datetime.now(UTC)
+    cutoff_day, cutoff = retention_cutoff(settings, now)
+    oldest = cutoff - timedelta(days=5, hours=2)
+    rows = pa.table({"user_id": ["a", "b"], "recorded_at": pa.array([oldest, cutoff + timedelta(hours=1)], pa.timestamp("us")),
+                     "fatigue": pa.array([1, 2], pa.int32()), "mood": pa.array([1, 2], pa.int32()),
+                     "motivation": pa.array([1, 2], pa.int32()), "flags": pa.array([0, 0], pa.int32())})  # fmt: skip
+    table.append(rows.cast(table.schema().as_arrow()))
+    old_day, new_day = cutoff_day - timedelta(days=1), cutoff_day
+    for day in (old_day, new_day):
+        for _ in range(2):  # two versions of each
+            stack.summary_store.write(f"daily_health_summary/date={day}/summary.parquet", b"PAR1")
+            stack.export_store.write(export_key(day), b"date,user_id\n")
+    s3, sent = moto_aws["s3"], moto_aws["sent"]
+    sent.clear()
+    preset_athena_results(moto_aws["endpoint"], [["rows"]])
+
+    outcome = apply_retention(stack, settings, now)
+
+    [delete] = sent
+    assert delete["QueryString"] == load_sql("retention_delete")
+    assert delete["ExecutionParameters"] == [athena_literal(oldest), athena_literal(cutoff)]
+    assert outcome.cutoff_day == cutoff_day and outcome.days_removed == [old_day.isoformat()]
+    for key, gone in (("exports/" + export_key(old_day), True), ("exports/" + export_key(new_day), False)):
+        versions = s3.list_object_versions(Bucket=BUCKET, Prefix=key).get("Versions", [])
+        assert (len(versions) == 0) is gone and (gone or len(versions) == 2)
+    summaries = s3.list_object_versions(Bucket=BUCKET, Prefix="athena-results/summaries/").get("Versions", [])
+    assert {v["Key"].split("/")[-2] for v in summaries} == {f"date={new_day}"}
