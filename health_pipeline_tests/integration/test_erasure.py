@@ -51,6 +51,11 @@ def _mine(line: bytes) -> bool:
     return next(csv.reader([line.decode()]))[1] in ERASED
 
 
+def _holds_hostile(data: bytes) -> bool:
+    """The hostile id's first 16 characters (what a manifest keeps as a string bound) or its unicode part."""
+    return HOSTILE[:16].encode() in data or "患者🙂xxxx".encode() in data
+
+
 def _setup(tmp_path) -> tuple[Settings, LocalStack]:
     settings = Settings(home=tmp_path / "home", start_date=DAYS[0].isoformat())
     stack = LocalStack(settings)
@@ -84,6 +89,8 @@ def test_erasing_two_people_removes_them_everywhere_and_changes_nothing_else(tmp
     expected_rows = sum(1 for r in _records() if r["user_id"] in ERASED) + 1  # + the spooled one
     before_snapshot = stack.table.load().current_snapshot().snapshot_id
 
+    files = [path for path in settings.home.rglob("*") if path.is_file()]
+    assert any(_holds_hostile(path.read_bytes()) for path in files)  # so the check below can fail
     cli_env.update(HEALTH_PIPELINE_START_DATE=DAYS[0].isoformat())
     done = run_cli(cli_env, "erase", "--user", ERASED[0], "--user", HOSTILE, "--reason", "APPI request 42")
     assert done.returncode == 0, done.stderr.decode()[-3000:]
@@ -98,6 +105,10 @@ def test_erasing_two_people_removes_them_everywhere_and_changes_nothing_else(tmp
     for path in (settings.warehouse_dir).rglob("*.parquet"):
         users = pq.read_table(path, columns=["user_id"])["user_id"]
         assert not pc.any(pc.is_in(users, value_set=__import__("pyarrow").array(ERASED))).as_py(), path
+    # No file under the home holds the hostile id's bytes, nor its first 16 characters (what Iceberg
+    # keeps of a string as a column bound in a manifest): data, manifests, metadata, CSVs, receipts.
+    for path in settings.home.rglob("*"):
+        assert not (path.is_file() and _holds_hostile(path.read_bytes())), path
     # No snapshot a reader can time-travel to holds them: each snapshot of each metadata file left.
     table = stack.table.load()
     for metadata in (settings.warehouse_dir).rglob("*.metadata.json"):
