@@ -26,6 +26,8 @@
   target <= 200 ms (bench_alerts.py).
 - ingest_records_per_s_2000_snapshots, _new_table: send + flush of 200,000 records into that table
   and into a new one: how much an aged local table slows the stream (no target; docs/known-limits.md).
+- erase_seconds, erase_files_rewritten: one person erased from a 60-day, one-million-record table
+  (target <= 30 s), and the data files its delete rewrote (bench_erasure.py).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ import numpy as np
 from benchmarks.bench_alerts import alerts_figures
 from benchmarks.bench_athena_results import athena_result_figures
 from benchmarks.bench_backfill import backfill_figures
+from benchmarks.bench_erasure import erasure_figures
 from benchmarks.bench_lambda import lambda_figures
 from benchmarks.bench_sensor import sensor_figures
 from health_pipeline.engines.local import LocalStack
@@ -184,6 +187,7 @@ def main() -> None:
     figures.update(alerts_figures())
     figures.update(backfill_figures())
     figures.update(lambda_figures())
+    figures.update(erasure_figures())
     figures["machine_cores"] = len(__import__("os").sched_getaffinity(0))
     print("BENCH " + json.dumps(figures, sort_keys=True))
 

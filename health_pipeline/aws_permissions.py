@@ -29,14 +29,19 @@ DAGSTER_ROLE_ACTIONS: frozenset[str] = frozenset(
         # Lake Formation for the caller; it has no resource-level permissions.
         "lakeformation:GetDataAccess",
         # S3 Tables: PyIceberg reads the live Iceberg schema and snapshots through Glue, then reads
-        # the metadata and manifest files from the table's storage itself. No PutTableData or
-        # UpdateTableMetadataLocation: the migration writes metadata through Athena, not PyIceberg.
+        # the metadata and manifest files from the table's storage itself (it never writes: the
+        # migration and the erasure write through Athena).
         "s3tables:GetTable",
         "s3tables:GetTableMetadataLocation",
         "s3tables:GetTableData",
         # S3 Tables maintenance: table_maintenance reports its configuration and last jobs.
         "s3tables:GetTableMaintenanceConfiguration",
         "s3tables:GetTableMaintenanceJobStatus",
+        # Erasure and retention: Athena's DELETE on the table writes its files and commits its metadata
+        # with the caller's credentials; the receipt reads the bucket's unreferenced-file removal days.
+        "s3tables:PutTableData",
+        "s3tables:UpdateTableMetadataLocation",
+        "s3tables:GetTableBucketMaintenanceConfiguration",
         # S3: Athena writes and reads results with the caller's credentials (athena-results/), the
         # engine reads a summary's result object there in one GetObject, and the summary keeps each
         # day's rows there (summaries/); exports are PUT under exports/; the
@@ -45,6 +50,11 @@ DAGSTER_ROLE_ACTIONS: frozenset[str] = frozenset(
         "s3:ListBucket",
         "s3:GetObject",
         "s3:PutObject",
+        # Erasure: a person's lines out of exports, kept summaries and error objects, with every
+        # replaced version (the bucket is versioned); retention: the expired days' files.
+        "s3:ListBucketVersions",
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
         # Firehose: the delivery check reads the stream's status and destination.
         "firehose:DescribeDeliveryStream",
         # SNS: the alerts sensor publishes to the alerts topic (and `health-pipeline alerts test`);

@@ -1,4 +1,4 @@
-"""The `health-pipeline` command: send and flush records, show the schema state, estimate a backfill, test alerts, run the demo.
+"""The `health-pipeline` command: send and flush records, show the schema state, estimate a backfill, test alerts, erase people's data, run the demo.
 
 Exit codes: 0 success; 1 some records rejected (each in the error output with its reason) or, in aws
 mode, not delivered after every retry (each in the dead-letter file with its error codes);
@@ -221,6 +221,27 @@ def cmd_alerts_test(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_erase(args: argparse.Namespace) -> int:
+    from health_pipeline.engines import stack_for
+    from health_pipeline.erasure import ErasureFailed, erase
+
+    settings = load_settings()
+    try:
+        receipt = erase(
+            stack_for(settings),
+            settings,
+            args.user,
+            reason=args.reason,
+            log=lambda line: print(line, file=sys.stderr, flush=True),
+        )
+    except ErasureFailed as err:
+        print(f"health-pipeline: the erasure did not finish: {err}", file=sys.stderr)
+        return EXIT_REJECTED
+    print(receipt.as_json().decode("utf-8"), end="")
+    print(f"receipt kept at {receipt.location}", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from health_pipeline.demo import run_demo
 
@@ -258,6 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
         "test", help="send one test alert through the mode's destination (local: alert files, aws: the SNS topic)"
     )
     alerts_test.set_defaults(handler=cmd_alerts_test)
+    erase = commands.add_parser(
+        "erase", help="erase people's records, summaries, exports, spool and error output; prints the receipt"
+    )
+    erase.add_argument("--user", action="append", required=True, metavar="ID", help="a user_id to erase (repeat)")
+    erase.add_argument("--reason", help="why (kept in the receipt, e.g. the request's reference)")
+    erase.set_defaults(handler=cmd_erase)
     demo = commands.add_parser("demo", help="the whole pipeline on the embedded local stack, from nothing")
     demo.add_argument("--users", type=int, default=300)
     demo.add_argument("--days", type=int, default=7)

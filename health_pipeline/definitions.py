@@ -4,6 +4,7 @@ import dagster as dg
 
 from health_pipeline.defs.alerts.sensors import build_alerts_sensor
 from health_pipeline.defs.delivery.assets import firehose_delivery
+from health_pipeline.defs.erasure.jobs import user_erasure
 from health_pipeline.defs.quality.checks import build_data_quality_job, build_quality_checks
 from health_pipeline.defs.quality.sensors import build_new_data_sensor
 from health_pipeline.defs.resources import build_resources
@@ -27,7 +28,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     summary_job = build_daily_summary_job()
     quality_job = build_data_quality_job()
     maintenance_schedule = build_table_maintenance_schedule(settings.timezone)
-    jobs = [summary_job, schema_migration, quality_job]
+    jobs = [summary_job, schema_migration, quality_job, user_erasure]
     schedules = [build_daily_summary_schedule(summary_job), maintenance_schedule]
     sensors = [schema_drift_sensor, build_new_data_sensor(partitions, [summary_job, quality_job])]
     job_names = {job.name for job in jobs} | {maintenance_schedule.job_name}

@@ -47,6 +47,9 @@ class Settings:
     ui_url: str | None = None
     # aws mode: the SNS topic alerts are published to (terraform/modules/alerts).
     alert_topic_arn: str | None = None
+    # Records older than this many days (the zone's days, before today) are deleted by table_maintenance;
+    # None keeps everything (docs/operations/erasure.md).
+    retention_days: int | None = None
     # Only for PyIceberg's S3 file IO, which (unlike boto3) does not read AWS_ENDPOINT_URL by itself.
     s3_endpoint_url: str | None = None
 
@@ -80,6 +83,8 @@ class Settings:
                 )
         if self.local_query_memory_mb is not None:
             object.__setattr__(self, "local_query_memory_mb", _megabytes(self.local_query_memory_mb))
+        if self.retention_days is not None:
+            object.__setattr__(self, "retention_days", _retention_days(self.retention_days))
         if not self.export_uri:
             default = "s3://health-logger-prod/exports/" if self.mode == "aws" else str(self.home / "exports") + "/"
             object.__setattr__(self, "export_uri", default)
@@ -156,6 +161,19 @@ def _megabytes(value: int | str) -> int:
     return megabytes
 
 
+def _retention_days(value: int | str) -> int:
+    try:
+        days = int(str(value).strip())
+    except ValueError:
+        days = 0
+    if days < 1:
+        raise SettingsError(
+            f"HEALTH_PIPELINE_RETENTION_DAYS={value!r} is not a number of days; give a whole number, at least 1"
+            " (or leave it unset to keep every record)."
+        )
+    return days
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Build the settings from the environment (or a given mapping, for tests). A variable that is unset
     or empty takes the default written on `Settings`."""
@@ -177,6 +195,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         "local_query_memory_mb": env.get("HEALTH_PIPELINE_LOCAL_QUERY_MEMORY_MB"),
         "ui_url": env.get("HEALTH_PIPELINE_UI_URL", "").strip(),
         "alert_topic_arn": env.get("HEALTH_PIPELINE_ALERT_TOPIC_ARN", "").strip(),
+        "retention_days": env.get("HEALTH_PIPELINE_RETENTION_DAYS"),
         "s3_endpoint_url": env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL"),
     }
     return Settings(**{name: value for name, value in values.items() if value})

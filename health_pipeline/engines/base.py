@@ -87,5 +87,6 @@ class Stack(Protocol):
     summary_store: Any
     maintenance: Any
     alert_destination: Any
+    erasure: Any
 
     def desired_schema(self) -> Any: ...

@@ -94,7 +94,8 @@ def to_duckdb(sql: str) -> str:
 def check_query_rules(sql: str, table: str = "health_records") -> None:
     """Raise QueryRuleViolation if any statement selects * or reads `table` without a recorded_at range.
 
-    DDL (ALTER TABLE ...) is exempt from the range rule: it reads no rows. `recorded_at IS NULL` counts as
+    A DELETE from `table` (erasure) needs the range too. DDL (ALTER TABLE ...) is exempt from the
+    range rule: it reads no rows. `recorded_at IS NULL` counts as
     a range: with day(recorded_at) partitioning it reads only the null partition.
     """
     for statement in sqlglot.parse(sql, read=DIALECT):
@@ -110,6 +111,12 @@ def check_query_rules(sql: str, table: str = "health_records") -> None:
             if reads_table and not _has_time_range(select.args.get("where")):
                 raise QueryRuleViolation(
                     f"a query of {table} must restrict {TIME_COLUMN} to a range in its WHERE: {_short(select)}"
+                )
+        for delete in statement.find_all(exp.Delete):
+            target = delete.this
+            if isinstance(target, exp.Table) and target.name == table and not _has_time_range(delete.args.get("where")):
+                raise QueryRuleViolation(
+                    f"a DELETE from {table} must restrict {TIME_COLUMN} to a range in its WHERE: {_short(delete)}"
                 )
 
 
@@ -155,3 +162,20 @@ def _is_time_column(node: exp.Expression) -> bool:
 def _short(node: exp.Expression) -> str:
     text = node.sql(dialect=DIALECT)
     return text if len(text) <= 160 else text[:157] + "..."
+
+
+def with_user_ids(sql: str, count: int, hashed: int = 0) -> str:
+    """The SQL with `user_id IN ('{user_ids}')` made a match of `count` user ids given as parameters
+    (`?, ?, ...`), and of `hashed` more given as the hex SHA-256 of their UTF-8 bytes (for an id longer
+    than Athena takes as one parameter). Only `?`, commas and fixed SQL are added: no value is text."""
+    marker = "user_id IN ('{user_ids}')"
+    if marker not in sql:
+        raise ValueError(f"the SQL has no {marker} to replace; is the SQL file current?")
+    if count < 0 or hashed < 0 or count + hashed == 0:
+        raise ValueError("an erasure needs at least one user id")
+    parts = []
+    if count:
+        parts.append(f"user_id IN ({', '.join('?' * count)})")
+    if hashed:
+        parts.append(f"lower(to_hex(sha256(to_utf8(user_id)))) IN ({', '.join('?' * hashed)})")
+    return sql.replace(marker, parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")")

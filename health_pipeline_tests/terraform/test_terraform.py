@@ -68,6 +68,8 @@ LOCAL_ONLY_SETTINGS = {
     "AWS_ENDPOINT_URL_S3",
     "HEALTH_PIPELINE_LOCAL_QUERY_MEMORY_MB",
 }
+# Settings that are the operator's policy, not a resource Terraform makes: set where Dagster runs.
+POLICY_SETTINGS = {"HEALTH_PIPELINE_RETENTION_DAYS"}
 _INTERPOLATION = re.compile(r"\$\{([^{}]*)\}")
 # envs/prod outputs for the operators of the Dagster deployment and of the app, not settings of the code.
 OPERATOR_OUTPUT_PREFIX = "dagster_"
@@ -564,6 +566,32 @@ def check_results_bucket(stack: Stack) -> None:
     )
 
 
+def check_erasure_bounds(stack: Stack) -> None:
+    """An erasure's bytes are gone within a week (docs/operations/erasure.md): S3 Tables' snapshot age
+    plus unreferenced-file removal's two delays; rejected records expire within 30 days; the workgroup
+    can run DML on S3 Tables (no Requester Pays, results not KMS-encrypted)."""
+    table = stack.resource("s3tables", "awscc_s3tables_table", "health_records")
+    hours = stack.value("s3tables", table["snapshot_management"]["max_snapshot_age_hours"])
+    bucket = stack.resource("s3tables", "aws_s3tables_table_bucket", "this")
+    removal = bucket["maintenance_configuration"]["iceberg_unreferenced_file_removal"]
+    days = [stack.value("s3tables", removal["settings"][k]) for k in ("unreferenced_days", "non_current_days")]
+    assert all(isinstance(v, int) for v in (hours, *days)), f"unresolved maintenance settings {hours!r} {days!r}"
+    assert hours >= 24 and _unquote(removal["status"]) == "enabled"
+    assert hours / 24 + sum(days) <= 7, f"erased rows would stay {hours} h + {days} days, more than a week"
+    error_prefix = stack.value(None, "${local.error_output_prefix}")
+    expiring = stack.value("athena", "${var.expiring_prefixes}")
+    assert isinstance(expiring, dict), f"unresolved expiring_prefixes {expiring!r}"
+    # A key written `(local.x)` (an expression as a map key) reads back as `${(local.x)}`.
+    expiring = {stack.value(None, re.sub(r"^\$\{\((.*)\)\}$", r"${\1}", k)): v for k, v in expiring.items()}
+    assert 1 <= int(expiring.get(error_prefix, 10**6)) <= 30, (
+        f"the error prefix {error_prefix!r} must expire within 30 days: {expiring!r}"
+    )
+    configuration = _block(stack.resource("athena", "aws_athena_workgroup", "this"), "configuration")
+    assert configuration.get("requester_pays_enabled") is False, "Athena runs no DML on S3 Tables with Requester Pays"
+    encryption = _block(_block(configuration, "result_configuration"), "encryption_configuration")
+    assert _unquote(encryption.get("encryption_option")) == "SSE_S3", "Athena runs no DML on S3 Tables with KMS results"
+
+
 def check_alarms(stack: Stack) -> None:
     alarms = {
         stack.value("alarms", body["metric_name"]): body
@@ -680,7 +708,7 @@ def prod_output_values(stack: Stack) -> dict[str, object]:
 
 def check_prod_outputs(stack: Stack) -> None:
     read = set(re.findall(r'env\.get\("([A-Z0-9_]+)"', (PROJECT_ROOT / "health_pipeline" / "settings.py").read_text()))
-    needed = read - LOCAL_ONLY_SETTINGS
+    needed = read - LOCAL_ONLY_SETTINGS - POLICY_SETTINGS
     outputs = prod_output_values(stack)
     settings_outputs = {name.upper() for name in outputs if name != ROLE_OUTPUT}
     assert ROLE_OUTPUT in outputs, "envs/prod must output the Dagster role ARN"
@@ -1295,6 +1323,7 @@ CHECKS = {
         check_entry_point_requires_auth,
         check_athena_workgroup,
         check_results_bucket,
+        check_erasure_bounds,
         check_alarms,
         check_dagster_role_actions,
         check_alerts_topic,
@@ -1329,6 +1358,19 @@ CARELESS_EDITS = [
         "modules/dagster/variables.tf",
         "webserver = { cpu = 512, memory = 1024 }",
         "webserver = { cpu = 1024, memory = 2048 }",
+    ),
+    (
+        "check_erasure_bounds",
+        "envs/prod/main.tf",
+        "(local.error_output_prefix) = 30",
+        "(local.error_output_prefix) = 90",
+    ),
+    ("check_erasure_bounds", "modules/s3tables/variables.tf", "default     = 72", "default     = 168"),
+    (
+        "check_erasure_bounds",
+        "modules/athena/main.tf",
+        "requester_pays_enabled = false",
+        "requester_pays_enabled = true",
     ),
     (
         "check_firehose_delivery",

@@ -17,6 +17,7 @@ from health_pipeline.sql import (
     to_duckdb,
     with_day_case,
     with_table,
+    with_user_ids,
 )
 from health_pipeline.summary.days import daily_summary_query
 
@@ -37,6 +38,9 @@ def every_sql_the_project_runs() -> list[tuple[str, str]]:
     )
     texts.append(("schema verification (generated)", plan.verification_sql(["sleep_hours"])))
     texts.append(("schema DDL (generated)", plan.add_columns_ddl()))
+    for name in ("erasure_minutes", "erasure_delete"):
+        texts.append((f"{name} (generated)", with_user_ids(load_sql(name), 3)))
+        texts.append((f"{name} long ids (generated)", with_user_ids(load_sql(name), 1, hashed=2)))
     return texts
 
 
@@ -67,6 +71,8 @@ def test_no_select_star_and_always_a_recorded_at_range(name, sql):
         "SELECT user_id FROM health_records WHERE NOT (recorded_at >= ?)",
         "SELECT user_id FROM health_records WHERE recorded_at IS NOT NULL",
         "SELECT user_id FROM health_records WHERE recorded_at IS NULL OR flags < 0",
+        "DELETE FROM health_records WHERE user_id IN (?)",
+        "DELETE FROM health_records WHERE user_id = ? OR recorded_at >= ?",
     ],
 )
 def test_the_rules_catch_what_the_seed_forbids(sql):

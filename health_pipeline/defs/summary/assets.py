@@ -7,20 +7,12 @@ import pyarrow as pa
 from health_pipeline.defs.common import HEALTH_RECORDS, OWNER, machine_faults, query_metadata, run_query
 from health_pipeline.engines import Stack
 from health_pipeline.summary.csv_format import CSV_COLUMNS, preview_markdown
-from health_pipeline.summary.days import (
-    daily_summary_query,
-    export_key,
-    query_ranges,
-    read_summary_parquet,
-    rows_by_day,
-    summary_key,
-    summary_parquet,
-)
+from health_pipeline.summary.days import read_summary_parquet, summary_key
 from health_pipeline.summary.estimate import ScanEstimate, estimate_query
+from health_pipeline.summary.refresh import export_day, summarize_days
 
 ICEBERG_SCHEMA = dg.AssetKey("iceberg_schema")
 CSV_DEADLINE_HOUR = 3  # the day's CSV is due by 03:00 (partition time zone) the next day; the schedule runs at 01:00
-PARQUET = "application/vnd.apache.parquet"
 
 
 def partition_days(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> list[date]:
@@ -101,21 +93,20 @@ def build_summary_assets(
         31 days, grouped by the zone's day. Each day's rows are kept for the export; re-materializing a
         day replaces them."""
         days = partition_days(context)
-        counts: dict[date, tuple[int, int]] = {}
-        results = []
         estimates: list[ScanEstimate] = []
-        for chunk in query_ranges(days):
-            query = daily_summary_query(chunk, zone, stack.table.table_name)
-            estimates += _estimate(context, stack, query)
-            result = run_query(stack.query_engine, query)
-            results.append((query, result))
-            for day, rows in rows_by_day(result.rows, chunk).items():
-                with machine_faults(f"daily_health_summary could not keep the rows of {day}", stack.settings.home):
-                    stack.summary_store.write(
-                        summary_key(day), summary_parquet(rows, result.query_id), content_type=PARQUET
-                    )
-                records = int(pa.compute.sum(rows["record_count"]).as_py() or 0) if rows.num_rows else 0
-                counts[day] = (rows.num_rows, records)
+
+        def estimated_run(query):
+            estimates.extend(_estimate(context, stack, query))
+            return run_query(stack.query_engine, query)
+
+        with machine_faults(
+            f"daily_health_summary could not keep the rows of {days[0]}..{days[-1]}", stack.settings.home
+        ):
+            results, by_day = summarize_days(stack, days, zone, run=estimated_run)
+        counts: dict[date, tuple[int, int]] = {}
+        for day, rows in by_day.items():
+            records = int(pa.compute.sum(rows["record_count"]).as_py() or 0) if rows.num_rows else 0
+            counts[day] = (rows.num_rows, records)
         query, result = results[-1]
         context.log.info(
             f"{days[0]}..{days[-1]}: {len(results)} query(ies), {sum(u for u, _ in counts.values())} user-days,"
@@ -165,7 +156,7 @@ def build_summary_assets(
         for day in partition_days(context):
             rows, query_id = kept_summary(stack, day)
             with machine_faults(f"daily_summary_csv could not write the CSV of {day}", stack.settings.home):
-                exported.append((day, rows, query_id, stack.export_store.export_summary(export_key(day), rows)))
+                exported.append((day, rows, query_id, export_day(stack, day, rows)))
             context.log.info(f"{day}: {rows.num_rows} rows to {exported[-1][3].location}")
         day, rows, query_id, last = exported[-1]
         metadata = {

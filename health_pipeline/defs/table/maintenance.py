@@ -7,6 +7,7 @@ from health_pipeline.defs.common import HEALTH_RECORDS, OWNER, machine_faults
 from health_pipeline.defs.quality.sensors import FIRST_TICK_SNAPSHOTS, NEW_DATA_SENSOR
 from health_pipeline.engines import Stack
 from health_pipeline.engines.maintenance import MaintenancePolicy, MaintenanceReport
+from health_pipeline.erasure.retention import apply_retention
 
 CHECK = "maintenance_healthy"
 
@@ -60,7 +61,9 @@ def table_maintenance(
 ) -> dg.MaterializeResult:
     """Keeps health_records fast to read and write as it ages. Local: compacts each closed UTC day into
     one file sorted by recorded_at (small row groups, so a day's summary reads about one day of data),
-    merges manifests and expires old snapshots, never one the new-data sensor has not read. AWS: S3
+    merges manifests and expires old snapshots, never one the new-data sensor has not read. With
+    HEALTH_PIPELINE_RETENTION_DAYS set, first deletes the records older than that, and those days'
+    summaries and CSVs (docs/operations/erasure.md). AWS: S3
     Tables does the work; this reports its maintenance configuration, its last jobs' status and the
     table's file and snapshot counts, and fails its check when maintenance is disabled or failing."""
     cursor = _sensor_cursor(context.instance)
@@ -69,8 +72,20 @@ def table_maintenance(
         closed_after=timedelta(hours=config.closed_after_hours),
         keep_last=1 if cursor is not None else FIRST_TICK_SNAPSHOTS,
     )
+    now = datetime.now(UTC)
     with machine_faults("table_maintenance could not maintain the table", stack.settings.home):
-        report = stack.maintenance.run(datetime.now(UTC), policy, keep_from=cursor)
+        retention = apply_retention(stack, stack.settings, now)
+        report = stack.maintenance.run(now, policy, keep_from=cursor)
+    if retention is not None:
+        report.figures.update(
+            retention_cutoff_day=retention.cutoff_day.isoformat(),
+            retention_rows_deleted=None if retention.rows_deleted < 0 else retention.rows_deleted,
+            retention_days_removed=len(retention.days_removed),
+        )
+        report.notes.append(
+            f"retention {stack.settings.retention_days} days: records before {retention.cutoff_day} deleted;"
+            f" summaries and CSVs removed for {', '.join(retention.days_removed) or 'no day'}"
+        )
     for line in [*report.problems, *report.notes]:
         (context.log.warning if report.problems else context.log.info)(line)
     healthy = report.state in ("OK", "UNKNOWN")

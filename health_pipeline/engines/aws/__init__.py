@@ -16,6 +16,7 @@ from health_pipeline.engines.aws.alert_destination import SnsAlertTopic
 from health_pipeline.engines.aws.athena import AthenaQueryEngine
 from health_pipeline.engines.aws.delivery_monitor import FirehoseMonitor
 from health_pipeline.engines.aws.delivery_stream import DeadLetterFile, FirehoseDeliveryStream, firehose_client
+from health_pipeline.engines.aws.erasure import AwsErasure
 from health_pipeline.engines.aws.export_store import S3ExportStore, split_s3_uri
 from health_pipeline.engines.aws.maintenance import S3TablesMaintenance
 from health_pipeline.engines.aws.schema_target import AthenaSchemaTarget
@@ -107,3 +108,14 @@ class AwsStack(TerraformDesired):
     @cached_property
     def alert_destination(self) -> SnsAlertTopic:
         return SnsAlertTopic(lambda: self.client("sns"), self.settings.alert_topic_arn)
+
+    @cached_property
+    def receipt_store(self) -> S3ExportStore:
+        """Erasure receipts, under erasure/receipts/ in the bucket of Athena's results (outside the
+        results prefix, whose lifecycle rule expires objects; receipts are kept)."""
+        bucket, _ = split_s3_uri(self.settings.athena_output)
+        return S3ExportStore(self.client("s3"), f"s3://{bucket}/")
+
+    @cached_property
+    def erasure(self) -> AwsErasure:
+        return AwsErasure(self, self.client)

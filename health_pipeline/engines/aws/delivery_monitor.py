@@ -84,6 +84,11 @@ class FirehoseMonitor:
             notes=notes,
         )
 
+    def error_location(self) -> tuple[str, str]:
+        """(bucket, literal prefix) of the stream's S3 error output; ('', '') when it has none."""
+        described = self._describe(f"Iceberg {self.database}.{self.table}")
+        return described["bucket"], described["error_prefix"]
+
     def _describe(self, expected: str) -> dict[str, Any]:
         from botocore.exceptions import ClientError
 

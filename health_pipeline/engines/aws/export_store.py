@@ -55,6 +55,23 @@ class S3ExportStore:
                 raise FileNotFoundError(f"no object at {self.uri(key)}") from err
             raise
 
+    def keys(self, prefix: str) -> list[str]:
+        """The keys (below the export URI) of the objects under `prefix`."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix + prefix)
+        return [item["Key"][len(self.prefix) :] for page in pages for item in page.get("Contents", [])]
+
+    def remove(self, key: str) -> bool:
+        """Delete the object at `key` with every version the bucket keeps of it; False when there was none."""
+        removed = False
+        for page in self.client.get_paginator("list_object_versions").paginate(
+            Bucket=self.bucket, Prefix=self.prefix + key
+        ):
+            for version in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                if version["Key"] == self.prefix + key:
+                    self.client.delete_object(Bucket=self.bucket, Key=version["Key"], VersionId=version["VersionId"])
+                    removed = True
+        return removed
+
     def export_summary(self, key: str, rows: pa.Table) -> ExportedFile:
         """The summary rows as the contract's CSV at `key` (one PUT), replacing the previous object: the
         same bytes as the local mode writes, whether the day was summarized alone or in a range."""

@@ -21,6 +21,7 @@ from health_pipeline.engines.local.table import LocalIcebergTable
 if TYPE_CHECKING:
     from health_pipeline.engines.local.delivery_monitor import LocalDeliveryMonitor
     from health_pipeline.engines.local.delivery_stream import LocalDeliveryStream
+    from health_pipeline.engines.local.erasure import LocalErasure
     from health_pipeline.engines.local.maintenance import LocalTableMaintenance
     from health_pipeline.engines.local.schema_target import LocalSchemaTarget
 
@@ -75,3 +76,9 @@ class LocalStack(TerraformDesired):
     @cached_property
     def alert_destination(self) -> LocalAlertFiles:
         return LocalAlertFiles(self.settings.alerts_dir)
+
+    @cached_property
+    def erasure(self) -> LocalErasure:
+        from health_pipeline.engines.local.erasure import LocalErasure
+
+        return LocalErasure(self.table, self.delivery_stream, self.maintenance, self.summary_store, self.settings.home)

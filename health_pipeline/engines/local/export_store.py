@@ -41,6 +41,23 @@ class LocalExportStore:
     def read(self, key: str) -> bytes:
         return (self.root / key).read_bytes()
 
+    def keys(self, prefix: str) -> list[str]:
+        """The keys (below the root) of the files under `prefix`."""
+        base = self.root / prefix
+        if not base.is_dir():
+            return []
+        return sorted(
+            p.relative_to(self.root).as_posix() for p in base.rglob("*") if p.is_file() and not p.name.startswith(".")
+        )
+
+    def remove(self, key: str) -> bool:
+        """Delete the file at `key`; False when there was none."""
+        try:
+            (self.root / key).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
     def export_summary(self, key: str, rows: pa.Table) -> ExportedFile:
         """The summary rows as the contract's CSV at `key`, replacing the previous file atomically."""
         data = summary_csv(rows)

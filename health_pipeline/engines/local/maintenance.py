@@ -129,6 +129,28 @@ class LocalTableMaintenance:
             )
         return result
 
+    def forget_history(self, now: datetime) -> tuple[int, int, int]:
+        """Expire every snapshot but the current one (and those of spool segments still on disk, which
+        the stream needs to deliver them only once) and delete at once every file no kept snapshot
+        references: what an erasure needs so that no snapshot a reader can open holds the erased rows.
+        Returns (snapshots expired, files removed, bytes removed)."""
+        iceberg = self.table.iceberg_table()
+        if iceberg is None or iceberg.current_snapshot() is None:
+            return 0, 0, 0
+        everything = MaintenancePolicy(snapshot_retention=timedelta(0), keep_last=1, unreferenced_after=timedelta(0))
+        with flocked(self.stream.commit_lock):
+            spooled = {path.name for path in self.stream.segments()}
+            expired = self._expire(self.table.load(), now, everything, None, spooled)
+            # A schema migration writes its metadata file without this lock: a recent one is kept (metadata
+            # files hold no record's values; manifests, with their column bounds, all go).
+            files, bytes_removed = remove_unreferenced_files(
+                self.table.load(),
+                now,
+                everything.unreferenced_after,
+                metadata_older_than=MaintenancePolicy().unreferenced_after,
+            )
+        return expired, files, bytes_removed
+
     @staticmethod
     def _set_properties(table: Table) -> Table:
         missing = {k: v for k, v in TABLE_PROPERTIES.items() if table.properties.get(k) != v}
@@ -249,12 +271,16 @@ def _total_records(table: Table) -> int:
     return int(current.summary.get("total-records") or 0)
 
 
-def remove_unreferenced_files(table: Table, now: datetime, older_than: timedelta) -> tuple[int, int]:
+def remove_unreferenced_files(
+    table: Table, now: datetime, older_than: timedelta, metadata_older_than: timedelta | None = None
+) -> tuple[int, int]:
     """Deletes the files under the table's data/ and metadata/ that `table` no longer references and
-    that were last written before `now - older_than`; returns how many files and bytes."""
+    that were last written before `now - older_than` (a `*.metadata.json` before `now -
+    metadata_older_than`, when given); returns how many files and bytes."""
     referenced = referenced_files(table)
     root = Path(local_path(table.location()))
     cutoff = (now - older_than).timestamp()
+    metadata_cutoff = cutoff if metadata_older_than is None else (now - metadata_older_than).timestamp()
     files = bytes_ = 0
     for folder in (root / "data", root / "metadata"):
         for path in sorted(folder.rglob("*"), reverse=True):  # a folder's files before the folder
@@ -265,7 +291,7 @@ def remove_unreferenced_files(table: Table, now: datetime, older_than: timedelta
             if str(path) in referenced:
                 continue
             status = path.stat()
-            if status.st_mtime < cutoff:
+            if status.st_mtime < (metadata_cutoff if path.name.endswith(".metadata.json") else cutoff):
                 path.unlink()
                 files, bytes_ = files + 1, bytes_ + status.st_size
     return files, bytes_

@@ -50,9 +50,11 @@ module "athena" {
   results_expiration_days        = 7
   bytes_scanned_cutoff_per_query = var.bytes_scanned_cutoff_per_query
 
-  # Rejected records are kept long enough to investigate and replay.
+  # Rejected records are kept long enough to investigate and replay, and no longer: an erasure
+  # removes a person's rejected records at once, and this expiry bounds what it cannot recognise
+  # (a line too broken to name its user) to 30 days (docs/operations/erasure.md).
   expiring_prefixes = {
-    (local.error_output_prefix) = 90
+    (local.error_output_prefix) = 30
   }
 }
 

@@ -151,7 +151,7 @@ resource "aws_s3_bucket_policy" "this" {
 
 resource "aws_athena_workgroup" "this" {
   name        = var.workgroup_name
-  description = "health-pipeline: daily summaries and schema migrations (Athena DDL)."
+  description = "health-pipeline: daily summaries, schema migrations (Athena DDL) and erasures (DELETE)."
   state       = "ENABLED"
 
   # Saved queries and history are kept if someone runs `terraform destroy` by mistake.
@@ -164,6 +164,11 @@ resource "aws_athena_workgroup" "this" {
     # A query that would scan more than this is cancelled by Athena (billed per byte scanned).
     bytes_scanned_cutoff_per_query = var.bytes_scanned_cutoff_per_query
 
+    # DML on S3 Tables (the erasure's DELETE) is refused in a workgroup with Requester Pays enabled,
+    # and in one that encrypts results with SSE-KMS or CSE-KMS (Amazon Athena User Guide, "Register
+    # S3 table bucket catalogs and query Tables from Athena", considerations and limitations).
+    requester_pays_enabled = false
+
     engine_version {
       # Iceberg DDL and S3 Tables need engine version 3.
       selected_engine_version = "Athena engine version 3"
@@ -173,7 +178,8 @@ resource "aws_athena_workgroup" "this" {
       output_location       = "s3://${aws_s3_bucket.this.bucket}/${var.results_prefix}"
       expected_bucket_owner = data.aws_caller_identity.current.account_id
 
-      # SSE-S3, not SSE-KMS: Athena refuses write operations on S3 Tables in SSE-KMS workgroups.
+      # SSE-S3, not SSE-KMS: Athena refuses write operations (INSERT, UPDATE, DELETE, MERGE) on S3
+      # Tables in SSE-KMS and CSE-KMS workgroups.
       encryption_configuration {
         encryption_option = "SSE_S3"
       }

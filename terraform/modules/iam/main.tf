@@ -23,7 +23,9 @@ locals {
     "${local.glue_arn}:database/${local.s3tables_catalog}/${var.namespace}",
     "${local.glue_arn}:database/${var.glue_database_name}",
   ]
-  live_table = "${local.glue_arn}:table/${local.s3tables_catalog}/${var.namespace}/${var.table_name}"
+  live_table       = "${local.glue_arn}:table/${local.s3tables_catalog}/${var.namespace}/${var.table_name}"
+  table_bucket_arn = "arn:${data.aws_partition.current.partition}:s3tables:${data.aws_region.current.region}:${local.account_id}:bucket/${var.table_bucket_name}"
+  receipts_prefix  = "erasure/receipts/"
   glue_tables = [
     local.live_table,
     "${local.glue_arn}:table/${var.glue_database_name}/${var.glue_table_name}",
@@ -125,6 +127,21 @@ data "aws_iam_policy_document" "dagster" {
     resources = [var.table_arn]
   }
 
+  # Erasure and retention: Athena's DELETE writes the table's new files and commits its metadata
+  # with the caller's credentials (Amazon S3 User Guide, "Granting access with SQL semantics").
+  statement {
+    sid       = "S3TablesDeleteRows"
+    actions   = ["s3tables:PutTableData", "s3tables:UpdateTableMetadataLocation"]
+    resources = [var.table_arn]
+  }
+
+  # The erasure's receipt says when the bucket's unreferenced-file removal will have deleted the rows.
+  statement {
+    sid       = "S3TablesReadBucketMaintenance"
+    actions   = ["s3tables:GetTableBucketMaintenanceConfiguration"]
+    resources = [local.table_bucket_arn]
+  }
+
   statement {
     sid       = "PipelineBucketLocation"
     actions   = ["s3:GetBucketLocation"]
@@ -142,6 +159,24 @@ data "aws_iam_policy_document" "dagster" {
       values = [
         "${var.results_prefix}*",
         "${var.error_output_prefix}*",
+        "${var.exports_prefix}*",
+      ]
+    }
+  }
+
+  # Erasure deletes the replaced versions of what it rewrites (exports, kept summaries, error objects).
+  statement {
+    sid       = "ListVersionsToErase"
+    actions   = ["s3:ListBucketVersions"]
+    resources = [var.bucket_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values = [
+        "${var.results_prefix}*",
+        "${var.error_output_prefix}*",
+        "${var.exports_prefix}*",
       ]
     }
   }
@@ -155,14 +190,34 @@ data "aws_iam_policy_document" "dagster" {
 
   statement {
     sid       = "WriteExports"
-    actions   = ["s3:PutObject"]
+    actions   = ["s3:PutObject", "s3:GetObject"]
     resources = ["${var.bucket_arn}/${var.exports_prefix}*"]
   }
 
+  # Erasure removes a person's lines from exports, kept summaries and error objects (rewriting an
+  # error object that holds others' records too), with every replaced version; retention removes
+  # the expired days' summaries and CSVs.
   statement {
-    sid       = "ReadFirehoseErrorOutput"
-    actions   = ["s3:GetObject"]
+    sid     = "EraseObjects"
+    actions = ["s3:DeleteObject", "s3:DeleteObjectVersion"]
+    resources = [
+      "${var.bucket_arn}/${var.results_prefix}*",
+      "${var.bucket_arn}/${var.exports_prefix}*",
+      "${var.bucket_arn}/${var.error_output_prefix}*",
+    ]
+  }
+
+  statement {
+    sid       = "FirehoseErrorOutput"
+    actions   = ["s3:GetObject", "s3:PutObject"]
     resources = ["${var.bucket_arn}/${var.error_output_prefix}*"]
+  }
+
+  # Erasure receipts are kept (no lifecycle rule expires this prefix): written once, never read back.
+  statement {
+    sid       = "WriteErasureReceipts"
+    actions   = ["s3:PutObject"]
+    resources = ["${var.bucket_arn}/${local.receipts_prefix}*"]
   }
 
   statement {

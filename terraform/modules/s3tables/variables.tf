@@ -44,10 +44,13 @@ variable "compaction_target_file_size_mb" {
   }
 }
 
+# An erased person's rows stay readable through older snapshots until snapshot expiry drops them,
+# then on disk until unreferenced-file removal deletes the files: the three values below add up to
+# the date an erasure's receipt gives (3 days + 1 + 3 = 7 days; docs/operations/erasure.md).
 variable "max_snapshot_age_hours" {
-  description = "Snapshots older than this are expired (time travel window); keep it above the new-data sensor's look-back."
+  description = "Snapshots older than this are expired (time travel window, and the first part of an erasure's delay); keep it above the new-data sensor's look-back."
   type        = number
-  default     = 168
+  default     = 72
 
   validation {
     condition     = var.max_snapshot_age_hours >= 24
@@ -62,13 +65,23 @@ variable "min_snapshots_to_keep" {
 }
 
 variable "unreferenced_days" {
-  description = "Days after which files no snapshot references are marked for deletion."
+  description = "Days after which files no snapshot references are marked for deletion (a write in flight commits within minutes)."
   type        = number
-  default     = 3
+  default     = 1
+
+  validation {
+    condition     = var.unreferenced_days >= 1
+    error_message = "S3 Tables takes at least 1 day."
+  }
 }
 
 variable "non_current_days" {
-  description = "Days after which files marked for deletion are deleted."
+  description = "Days after which files marked for deletion are deleted (AWS Support can restore them until then)."
   type        = number
-  default     = 10
+  default     = 3
+
+  validation {
+    condition     = var.non_current_days >= 1
+    error_message = "S3 Tables takes at least 1 day."
+  }
 }

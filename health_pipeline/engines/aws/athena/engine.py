@@ -136,7 +136,7 @@ class AthenaQueryEngine:
     def region(self) -> str:
         return self._region or self.client.meta.region_name
 
-    # -- the two entry points ----------------------------------------------------------------------
+    # -- the entry points ----------------------------------------------------------------------
     def run(self, query: Query) -> QueryResult:
         """Run a SELECT and return its rows typed from Athena's column types."""
         sql = with_table(query.text, query.table)
@@ -174,6 +174,19 @@ class AthenaQueryEngine:
                 "database": self.database,
             },
         )
+
+    def execute_dml(self, query: Query) -> AthenaExecution:
+        """Run one DML statement (the erasure's DELETE on the Iceberg table), its values only as
+        ExecutionParameters; returns the finished execution (DML returns no rows)."""
+        sql = with_table(query.text, query.table)
+        check_query_rules(sql, query.table)
+        parameters = [athena_literal(value) for value in query.parameters]
+        expected = placeholder_count(sql)
+        if expected != len(parameters):
+            raise QueryFailed(
+                f"statement {query.name} has {expected} ? placeholder(s) but {len(parameters)} parameter(s)"
+            )
+        return self._execute(query.name, sql, parameters)
 
     def execute_ddl(self, sql: str, name: str = "ddl") -> AthenaExecution:
         """Run one DDL statement (e.g. ALTER TABLE ... ADD COLUMNS) in the configured catalog and database.

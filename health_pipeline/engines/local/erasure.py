@@ -1,0 +1,122 @@
+"""Erasure in local mode: the people's rows deleted with PyIceberg (copy-on-write: each data file that
+holds one of their rows is rewritten without it), then every older snapshot expired and every file no
+snapshot references removed at once, so that no snapshot a reader can open holds the rows. Every
+commit takes the delivery stream's commit lock, as deliveries and table maintenance do."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection
+from datetime import date, datetime
+from pathlib import Path
+
+import pyarrow.compute as pc
+from pyiceberg.expressions import And, GreaterThanOrEqual, In, IsNull, LessThan, Or
+
+from health_pipeline.engines.erasure import (
+    ERASURE_TAG,
+    RETENTION_TAG,
+    DeletedRows,
+    History,
+    days_of,
+    purge_error_documents,
+    recorded_at_bounds,
+)
+from health_pipeline.engines.local.export_store import LocalExportStore
+from health_pipeline.engines.local.table import LocalIcebergTable, flocked
+from health_pipeline.engines.maintenance import MAINTENANCE_PROPERTY
+from health_pipeline.summary.days import summary_key
+
+
+def _filter(user_ids: list[str], window: tuple[datetime, datetime], with_null_time: bool):
+    in_window = And(
+        GreaterThanOrEqual("recorded_at", window[0].isoformat()), LessThan("recorded_at", window[1].isoformat())
+    )
+    time_filter = Or(in_window, IsNull("recorded_at")) if with_null_time else in_window
+    return And(In("user_id", set(user_ids)), time_filter)
+
+
+class LocalErasure:
+    def __init__(
+        self, table: LocalIcebergTable, stream, maintenance, summary_store: LocalExportStore, home: Path
+    ) -> None:
+        self.table = table
+        self.stream = stream
+        self.maintenance = maintenance
+        self.summary_store = summary_store
+        self.receipts = LocalExportStore(home)
+
+    def drain_spool(self) -> int:
+        """Deliver what the spool holds (so the delete finds it); returns the records delivered."""
+        from health_pipeline.engines.local.delivery_stream import line_count
+
+        records = sum(line_count(path) for path in self.stream.segments())
+        self.stream.flush()
+        return records
+
+    def recorded_at_bounds(self) -> tuple[datetime, datetime] | None:
+        return recorded_at_bounds(self.table.iceberg_table())
+
+    def find_minutes(self, user_ids: list[str], window: tuple[datetime, datetime]) -> dict[datetime, int]:
+        """The UTC minutes holding the people's records, with counts: a PyIceberg scan narrowed by the
+        window (partition pruning) and the ids (column bounds), reading recorded_at only."""
+        table = self.table.iceberg_table()
+        if table is None or table.current_snapshot() is None:
+            return {}
+        scanned = table.scan(row_filter=_filter(user_ids, window, False), selected_fields=("recorded_at",)).to_arrow()
+        minutes = pc.floor_temporal(scanned["recorded_at"], unit="minute")
+        return dict(Counter(minutes.to_pylist()))
+
+    def kept_summary_days(self) -> list[date]:
+        return days_of(self.summary_store.keys("daily_health_summary/"), summary_key)
+
+    def delete_records(self, user_ids: list[str], window: tuple[datetime, datetime], found: int = 0) -> DeletedRows:
+        """One PyIceberg delete of the people's rows in the window (and any without recorded_at); `found`
+        (the rows the day-finding scan counted) is Athena's count, unused here: the snapshots say."""
+        return self._delete(_filter(user_ids, window, True), ERASURE_TAG)
+
+    def delete_before(self, window: tuple[datetime, datetime]) -> DeletedRows:
+        """Retention: one PyIceberg delete of every row in the window (the oldest record to the cutoff)."""
+        in_window = And(
+            GreaterThanOrEqual("recorded_at", window[0].isoformat()), LessThan("recorded_at", window[1].isoformat())
+        )
+        return self._delete(in_window, RETENTION_TAG)
+
+    def _delete(self, row_filter, tag: str) -> DeletedRows:
+        """Delete the rows `row_filter` matches under the commit lock, in snapshots tagged as table
+        maintenance's (`tag` says which), so the new-data sensor does not take them for data."""
+        with flocked(self.stream.commit_lock):
+            table = self.table.iceberg_table()
+            if table is None or table.current_snapshot() is None:
+                return DeletedRows(rows=0)
+            before = {s.snapshot_id for s in table.metadata.snapshots}
+            records_before = int((table.current_snapshot().summary or {}).get("total-records") or 0)
+            table.delete(row_filter, snapshot_properties={MAINTENANCE_PROPERTY: tag})
+            new = [s for s in table.metadata.snapshots if s.snapshot_id not in before]
+            records_after = int((table.current_snapshot().summary or {}).get("total-records") or 0)
+        summaries = [s.summary or {} for s in new]
+
+        def total(key: str) -> int:
+            return sum(int(summary.get(key) or 0) for summary in summaries)
+
+        added = total("added-data-files")
+        return DeletedRows(
+            rows=records_before - records_after,
+            files_rewritten=added,
+            files_removed=total("deleted-data-files") - added,
+            snapshot_ids=[s.snapshot_id for s in new],
+        )
+
+    def purge_error_output(self, user_ids: Collection[str]) -> int:
+        return purge_error_documents(self.stream.errors, user_ids)
+
+    def forget_history(self, now: datetime, days: list | None = None) -> History:
+        """Every snapshot but the current one expired, and the files they alone referenced deleted now."""
+        expired, files, size = self.maintenance.forget_history(now)
+        return History(
+            gone_by=now,
+            details={"snapshots_expired": expired, "files_removed": files, "bytes_removed": size},
+        )
+
+    def keep_receipt(self, key: str, document: bytes) -> str:
+        return self.receipts.write(key, document)
