@@ -15,17 +15,6 @@ README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 BENCHMARKS = DOCS / "benchmarks.md"
 
-# Pages other work is writing; a link to one is skipped only while the file does not exist.
-EXPECTED_FROM_OTHER_WORK = frozenset(
-    {
-        "docs/operations/deploying.md",
-        "docs/operations/alerts.md",
-        "docs/operations/erasure.md",
-        "docs/operations/recovering.md",
-        "docs/reference/athena.md",
-    }
-)
-
 HISTORY_PHRASES = (
     "earlier run",
     "former",
@@ -89,20 +78,10 @@ def links(path: Path) -> list[tuple[str, Path, str]]:
     return found
 
 
-def expected_and_missing(target: Path) -> bool:
-    try:
-        name = relative(target)
-    except ValueError:
-        return False
-    return name in EXPECTED_FROM_OTHER_WORK and not target.exists()
-
-
 @pytest.mark.parametrize("page", markdown_files(), ids=relative)
 def test_every_relative_link_resolves(page: Path) -> None:
     broken = []
     for written, target, anchor in links(page):
-        if expected_and_missing(target):
-            continue
         if not target.exists():
             broken.append(f"{written}: no file {target}")
         elif anchor and target.suffix == ".md" and anchor not in anchors(target):
