@@ -37,8 +37,9 @@ system-deps:
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
 	fi
 
+# Three workers on two cores: many tests wait on subprocesses and servers rather than compute.
 test: install system-deps lint-python
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 3 --dist loadgroup
 
 dev: install
 	@mkdir -p "$(HEALTH_PIPELINE_HOME)/dagster"

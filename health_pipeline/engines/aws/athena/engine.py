@@ -139,15 +139,7 @@ class AthenaQueryEngine:
     # -- the entry points ----------------------------------------------------------------------
     def run(self, query: Query) -> QueryResult:
         """Run a SELECT and return its rows typed from Athena's column types."""
-        sql = with_table(query.text, query.table)
-        check_query_rules(sql, query.table)
-        parameters = [athena_literal(value) for value in query.parameters]
-        expected = placeholder_count(sql)
-        if expected != len(parameters):
-            raise QueryFailed(
-                f"query {query.name} has {expected} ? placeholder(s) but {len(parameters)} parameter(s);"
-                " the SQL file and the code that builds its Query disagree"
-            )
+        sql, parameters = self._statement(query)
         started = self.clock()
         execution = self._execute(query.name, sql, parameters)
         # A result of one row per user is read from its result object; small answers page through
@@ -178,15 +170,23 @@ class AthenaQueryEngine:
     def execute_dml(self, query: Query) -> AthenaExecution:
         """Run one DML statement (the erasure's DELETE on the Iceberg table), its values only as
         ExecutionParameters; returns the finished execution (DML returns no rows)."""
+        sql, parameters = self._statement(query)
+        return self._execute(query.name, sql, parameters)
+
+    @staticmethod
+    def _statement(query: Query) -> tuple[str, list[str]]:
+        """The query's SQL on its table, checked against the query rules, and its values as literals,
+        one per `?` placeholder."""
         sql = with_table(query.text, query.table)
         check_query_rules(sql, query.table)
         parameters = [athena_literal(value) for value in query.parameters]
         expected = placeholder_count(sql)
         if expected != len(parameters):
             raise QueryFailed(
-                f"statement {query.name} has {expected} ? placeholder(s) but {len(parameters)} parameter(s)"
+                f"query {query.name} has {expected} ? placeholder(s) but {len(parameters)} parameter(s);"
+                " the SQL file and the code that builds its Query disagree"
             )
-        return self._execute(query.name, sql, parameters)
+        return sql, parameters
 
     def execute_ddl(self, sql: str, name: str = "ddl") -> AthenaExecution:
         """Run one DDL statement (e.g. ALTER TABLE ... ADD COLUMNS) in the configured catalog and database.
