@@ -37,9 +37,11 @@ system-deps:
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
 	fi
 
-# Three workers on two cores: many tests wait on subprocesses and servers rather than compute.
+# Three workers on two cores (many tests wait on subprocesses and servers rather than compute); then
+# the system tests (the browser, the production image, the small task), one at a time on a quiet machine.
 test: install system-deps lint-python
-	$(BIN)/pytest -q -n 3 --dist loadgroup
+	$(BIN)/pytest -q -n 3 --dist loadgroup -m "not system"
+	$(BIN)/pytest -q -m system
 
 dev: install
 	@mkdir -p "$(HEALTH_PIPELINE_HOME)/dagster"

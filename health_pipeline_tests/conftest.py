@@ -17,9 +17,9 @@ def pytest_collection_modifyitems(items):
         kind = Path(str(item.path)).parent.name
         if kind in KINDS:
             item.add_marker(kind)
-        # make test runs on pytest-xdist workers (--dist loadgroup): a test file stays on one worker (its
-        # module fixtures are made once), and the system tests, which each start a Dagster webserver and
-        # daemon, run one after another on one worker rather than against each other.
+        # Under pytest-xdist (--dist loadgroup) a test file stays on one worker (its module fixtures are
+        # made once) and the system tests, which each start a Dagster webserver and daemon, share one
+        # worker; make test runs them after the rest, on their own.
         item.add_marker(pytest.mark.xdist_group("system" if kind == "system" else str(item.path)))
 
 

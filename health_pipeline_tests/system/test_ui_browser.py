@@ -146,7 +146,7 @@ def test_an_operator_sees_the_graph_launches_a_partition_and_clears_staleness_af
     dismiss_welcome(page)
     page.keyboard.press("Alt+e")  # expand all groups
     names = page.locator("svg [class*=AssetNode_assetName]")
-    expect(names).to_have_count(len(DESIGN_ASSETS))
+    expect(names).to_have_count(len(DESIGN_ASSETS), timeout=30_000)  # the graph lays out after the page loads
     assert set(names.all_inner_texts()) == DESIGN_ASSETS
     x = {
         name: page.locator("svg [class*=AssetNode_assetName]", has_text=name).first.bounding_box()["x"]
