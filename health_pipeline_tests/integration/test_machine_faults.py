@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from health_pipeline.engines.local import LocalStack
-from health_pipeline.settings import PROJECT_ROOT, Settings
-from health_pipeline_tests.support import CLI, run_cli
+from health_pipeline.settings import Settings
+from health_pipeline_tests.support import run_cli
+from health_pipeline_tests.support.other_user import readable_cli
 from health_pipeline_tests.support.small_disk import fill, small_disk
 from health_pipeline_tests.support.synthetic_records import write_jsonl
 
@@ -122,10 +123,15 @@ def test_an_unwritable_home_is_told_to_the_user_who_cannot_write_it(tmp_path, cl
         source = write_jsonl(base / "records.jsonl", 100, prefix="n-", unique_users=True)
         env = {**cli_env, "HEALTH_PIPELINE_HOME": str(home), "HOME": str(base)}
         as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        nobody_cli, nobody_env = readable_cli(base / "cli")  # the checkout may sit where nobody cannot read
 
         def run_as_nobody(*args: str) -> subprocess.CompletedProcess:
             return subprocess.run(
-                [*as_nobody, *CLI, *args], capture_output=True, env=env, cwd=PROJECT_ROOT, timeout=120
+                [*as_nobody, *nobody_cli, *args],
+                capture_output=True,
+                env={**env, **nobody_env},
+                cwd=base,
+                timeout=120,
             )
 
         said_plainly(
