@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import functools
 import io
 import json
 import re
@@ -238,18 +239,23 @@ def _unquote(label: str) -> str:
     return label[1:-1] if len(label) >= 2 and label[0] == label[-1] == '"' else label
 
 
-def _declarations(terraform_dir: Path) -> Iterator[tuple[Path, str, str, str, dict[str, Any]]]:
-    """(file, "resource"|"data", type, name, body) for every declaration, checks' scoped data too."""
+@functools.lru_cache(maxsize=512)
+def _parse(text: str) -> dict[str, Any]:
+    """One .tf file's text as python-hcl2 reads it (cached: the careless-edit tests reread a tree)."""
     import hcl2  # python-hcl2: the project's dependency; imported here so `--help` needs nothing
 
+    return hcl2.loads(text)
+
+
+def _declarations(terraform_dir: Path) -> Iterator[tuple[Path, str, str, str, dict[str, Any]]]:
+    """(file, "resource"|"data", type, name, body) for every declaration, checks' scoped data too."""
     for path in sorted(terraform_dir.rglob("*.tf")):
         if any(part.startswith(".") for part in path.relative_to(terraform_dir).parts):
             continue  # .terraform/ (downloaded modules) and other hidden directories
-        with path.open() as handle:
-            try:
-                document = hcl2.load(handle)
-            except Exception as err:  # python-hcl2 raises lark errors of many kinds
-                raise SystemExit(f"{path}: python-hcl2 cannot read it ({err}); run terraform fmt on it") from err
+        try:
+            document = _parse(path.read_text(encoding="utf-8"))
+        except Exception as err:  # python-hcl2 raises lark errors of many kinds
+            raise SystemExit(f"{path}: python-hcl2 cannot read it ({err}); run terraform fmt on it") from err
         scoped = [d for check in document.get("check", []) for body in check.values() for d in body.get("data", [])]
         for kind, entries in (("resource", document.get("resource", [])), ("data", document.get("data", []) + scoped)):
             for entry in entries:
