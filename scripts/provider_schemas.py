@@ -226,13 +226,14 @@ class Finding:
     """One place where a .tf file disagrees with its provider's schema."""
 
     file: str
+    line: int  # the line of the resource's or data source's declaration
     address: str
     argument: str
     problem: str
 
     def __str__(self) -> str:
         where = f"{self.address}.{self.argument}" if self.argument else self.address
-        return f"{self.file}: {where}: {self.problem}"
+        return f"{self.file}:{self.line}: {where}: {self.problem}"
 
 
 def _unquote(label: str) -> str:
@@ -273,13 +274,14 @@ def _keys(body: dict[str, Any]) -> list[str]:
 
 
 class _Checker:
-    def __init__(self, file: str, address: str, findings: list[Finding]) -> None:
+    def __init__(self, file: str, line: int, address: str, findings: list[Finding]) -> None:
         self.file = file
+        self.line = line
         self.address = address
         self.findings = findings
 
     def add(self, argument: str, problem: str) -> None:
-        self.findings.append(Finding(self.file, self.address, argument, problem))
+        self.findings.append(Finding(self.file, self.line, self.address, argument, problem))
 
     def unknown(self, path: str, key: str, schema: Schema, what: str) -> None:
         names = [*schema["attributes"], *schema["blocks"]]
@@ -394,6 +396,14 @@ def load_schema(schema_file: Path = SCHEMA_FILE) -> Schema:
     return json.loads(schema_file.read_text())
 
 
+def _line_of(path: Path, kind: str, type_name: str, name: str) -> int:
+    """The line that declares `kind "type_name" "name"` in `path` (python-hcl2 keeps no line numbers)."""
+    declaration = re.compile(rf'^[ \t]*{kind}\s+"{re.escape(type_name)}"\s+"{re.escape(name)}"', re.MULTILINE)
+    text = path.read_text(encoding="utf-8")
+    found = declaration.search(text)
+    return text.count("\n", 0, found.start()) + 1 if found else 0
+
+
 def check(terraform_dir: Path = TERRAFORM_DIR, schema: Schema | None = None) -> list[Finding]:
     """Every finding in the .tf files under `terraform_dir`, in file order."""
     schema = schema if schema is not None else load_schema()
@@ -401,7 +411,7 @@ def check(terraform_dir: Path = TERRAFORM_DIR, schema: Schema | None = None) -> 
     for path, kind, type_name, name, body in _declarations(terraform_dir):
         file = str(path.relative_to(terraform_dir.parent)) if path.is_relative_to(terraform_dir.parent) else str(path)
         address = f"{'data.' if kind == 'data' else ''}{type_name}.{name}"
-        checker = _Checker(file, address, findings)
+        checker = _Checker(file, _line_of(path, kind, type_name, name), address, findings)
         type_schema = schema[kind].get(type_name)
         if type_schema is None:
             if type_name == "terraform_data" and kind == "resource":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -166,8 +167,8 @@ def test_a_careless_edit_is_caught(tree_copy: Path, relative: str, text: str, re
     assert source.count(text) == 1, f"{relative} no longer contains {text!r} exactly once: update this edit"
     target.write_text(source.replace(text, replacement), encoding="utf-8")
     findings = [str(f) for f in provider_schemas.check(tree_copy)]
-    assert any(f.startswith(f"terraform/{relative}: {expected}") for f in findings), findings
-    unrelated = [f for f in findings if not f.startswith(f"terraform/{relative}: ")]
+    assert any(re.match(rf"terraform/{relative}:\d+: {re.escape(expected)}", f) for f in findings), findings
+    unrelated = [f for f in findings if not f.startswith(f"terraform/{relative}:")]
     assert not unrelated, unrelated
 
 
@@ -186,5 +187,12 @@ def test_the_command_exits_1_naming_the_finding(tree_copy: Path) -> None:
         timeout=120,
     )
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "aws_s3_bucket_public_access_block.this.restrict_public_bucket" in result.stdout
+    line = next(
+        n
+        for n, text in enumerate(target.read_text().splitlines(), 1)
+        if text.startswith('resource "aws_s3_bucket_public_access_block" "this"')
+    )
+    assert (
+        f"modules/athena/main.tf:{line}: aws_s3_bucket_public_access_block.this.restrict_public_bucket" in result.stdout
+    )
     assert "1 finding(s)" in result.stdout
