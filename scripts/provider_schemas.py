@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import functools
+import importlib.util
 import io
 import json
 import re
@@ -86,12 +87,10 @@ def provider_of(type_name: str) -> str:
 
 def _download_wheels(into: Path) -> dict[str, Path]:
     pins = [pin["wheel"] for pin in WHEELS.values()]
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "-d", str(into)]
-    try:
-        subprocess.run([*command, *pins], check=True)
-    except (subprocess.CalledProcessError, FileNotFoundError):
-        # uv's environments have no pip: the system's python3 downloads as well.
-        subprocess.run(["python3", *command[1:], *pins], check=True)
+    # uv's environments (the project's .venv) have no pip: the system's python3 downloads then.
+    python = sys.executable if importlib.util.find_spec("pip") else "python3"
+    command = [python, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "-d", str(into), *pins]
+    subprocess.run(command, check=True)
     wheels: dict[str, Path] = {}
     for provider, pin in WHEELS.items():
         distribution, version = pin["wheel"].split("==")
