@@ -56,7 +56,8 @@ lint-python: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# ruff, terraform fmt -check and checkov (own venv .venv-checkov: checkov pins an old boto3), offline.
+# ruff, terraform fmt -check, the providers' schemas (scripts/provider_schemas.py check) and checkov (own venv
+# .venv-checkov: checkov pins an old boto3), offline.
 lint: lint-python
 	scripts/lint.sh
 
