@@ -21,8 +21,8 @@ from playwright.sync_api import Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from health_pipeline.settings import PROJECT_ROOT
-from health_pipeline_tests.integration.test_schema_migration import set_column
 from health_pipeline_tests.support import CLI, free_loopback_port
+from health_pipeline_tests.support.glue_module import set_column
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Off the network: this machine has none, and Chromium's background services would keep trying.

@@ -37,7 +37,7 @@ from health_pipeline.schema import read_desired_layout
 from health_pipeline.schema.layout import PartitionField, SortField, TableLayout
 from health_pipeline.schema.terraform import _unquote
 from health_pipeline.settings import PROJECT_ROOT, Settings, load_settings
-from health_pipeline_tests.system.test_image import DOCKERFILE, dockerfile_instructions
+from health_pipeline_tests.support.dockerfile import DOCKERFILE, dockerfile_instructions
 
 TERRAFORM_DIR = PROJECT_ROOT / "terraform"
 MODULES = ("s3tables", "firehose", "glue", "athena", "iam", "alarms", "alerts", "dagster", "lambda")
