@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Offline checks of the Terraform: formatting (terraform fmt) and policy (checkov).
 # `terraform validate` needs the provider from the registry, which this environment cannot reach;
-# fmt (syntax), checkov (resolves modules and variables) and health_pipeline_tests/terraform/test_terraform.py
+# fmt (syntax), checkov (resolves modules and variables) and the tests under health_pipeline_tests/terraform/
 # (the invariants) replace it here.
 set -euo pipefail
 

@@ -11,6 +11,7 @@ from health_pipeline.engines.aws.athena import AthenaQueryEngine
 from health_pipeline.schema.model import TableSchema
 from health_pipeline.settings import Settings
 from health_pipeline.summary.csv_format import CSV_COLUMNS
+from health_pipeline_tests.support.athena_results import SUMMARY_TYPES as SUMMARY_TYPES  # beside SUMMARY_ROWS
 
 REGION = "ap-northeast-1"
 BUCKET = "health-logger-prod"
@@ -19,7 +20,6 @@ EXPORTS = f"s3://{BUCKET}/exports/"
 CATALOG = "s3tablescatalog/health-logger-tables"
 DATABASE = "health_logger_prod_health_logs"
 
-SUMMARY_TYPES = ["varchar", "varchar", "bigint"] + ["double", "integer", "integer"] * 3 + ["bigint"]
 SUMMARY_ROWS = [
     list(CSV_COLUMNS),
     ["2026-11-11", "o'brien", "2", "4.0", "3", "5", "7.0", "5", "9", "5.0", "4", "6", "1"],
