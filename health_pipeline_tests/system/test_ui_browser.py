@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -85,6 +86,7 @@ def dagster_dev(tmp_path_factory):
     demo = subprocess.run([*CLI, "demo", "--users", "20", "--days", "2"], env=env, cwd=PROJECT_ROOT,
                           capture_output=True, text=True, timeout=180)  # fmt: skip
     assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert not re.findall(r".*(?:Beta|Preview)Warning.*", demo.stderr), demo.stderr  # none shown to a newcomer
     set_column(terraform, "sleep_hours", "double")
 
     port = free_loopback_port()
