@@ -114,7 +114,7 @@ def test_a_pristine_copy_passes_every_check(tmp_path: Path) -> None:
         check(pristine)
 
 
-# (check, file under terraform/, text, replacement): each edit must be caught by its check.
+# (check, file under terraform/ or deploy/, original text, replacement): each edit must be caught by its check.
 CARELESS_EDITS = [
     (
         "check_prod_outputs",
