@@ -117,15 +117,19 @@ def named_paths(path: Path) -> set[str]:
 @cache
 def repository_paths() -> frozenset[str]:
     """Every file git tracks or would add (not ignored), and every folder holding one."""
-    listed = subprocess.run(
+    done = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        check=True,
         timeout=60,
-    ).stdout.splitlines()
-    files = [name for name in listed if (ROOT / name).exists()]  # a deletion not yet committed is gone
+    )
+    assert done.returncode == 0, (
+        f"`git ls-files` failed in {ROOT} ({done.stderr.strip()}): the docs' paths are checked against git's"
+        " list of the repository's files, so run the tests in a git checkout"
+    )
+    # A file deleted but not yet committed is gone.
+    files = [name for name in done.stdout.splitlines() if (ROOT / name).exists()]
     return frozenset(files) | {parent.as_posix() for name in files for parent in Path(name).parents[:-1]}
 
 
