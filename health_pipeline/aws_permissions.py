@@ -3,8 +3,8 @@ more, nothing less.
 
 `terraform/modules/iam` grants exactly DAGSTER_ROLE_ACTIONS to the role the deployment assumes (scoped
 to the pipeline's resources wherever AWS allows), `terraform/modules/lambda` exactly
-LAMBDA_ROLE_ACTIONS to the producer's, and `health_pipeline_tests/terraform/test_terraform.py` fails when a set
-and its policy differ. Adding an AWS call to the code means adding its action here and to the policy.
+LAMBDA_ROLE_ACTIONS to the producer's, and the Terraform tests (`health_pipeline_tests/terraform/test_access.py`,
+`test_data_path.py`) fail when a set and its policy differ. Adding an AWS call to the code means adding its action here and to the policy.
 """
 
 from __future__ import annotations

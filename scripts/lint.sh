@@ -3,8 +3,8 @@
 # (scripts/provider_schemas.py) and policy (checkov).
 # `terraform validate` needs the provider from the registry, which this environment cannot reach;
 # fmt (syntax), the schema check (arguments and blocks against aws's and awscc's own schemas, from the
-# committed terraform/provider-schemas.json), checkov (resolves modules and variables) and
-# health_pipeline_tests/terraform/test_terraform.py (the invariants) replace it here.
+# committed terraform/provider-schemas.json), checkov (resolves modules and variables) and the tests
+# under health_pipeline_tests/terraform/ (the invariants) replace it here.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -22,8 +22,8 @@ from health_pipeline.demo import generate_records
 from health_pipeline.engines.aws import AwsStack
 from health_pipeline.engines.local import LocalStack
 from health_pipeline.settings import Settings
-from health_pipeline_tests.integration.test_deploy import production_config
 from health_pipeline_tests.support import deliver, run_cli
+from health_pipeline_tests.support.deploy_config import production_config
 from health_pipeline_tests.support.postgres_server import postgres_server
 
 DAY = "2026-11-11"

@@ -3,7 +3,6 @@ states moto cannot produce (failures, throttling, requeueing, timeouts, interrup
 
 import csv
 import io
-import json
 import random
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -30,72 +29,22 @@ from health_pipeline.summary.csv_format import CSV_COLUMNS, summary_csv
 from health_pipeline.summary.days import daily_summary_query, export_key
 from health_pipeline_tests.support import preset_athena_results
 from health_pipeline_tests.support.athena_simulation import SimulatedAthena, simulate
+from health_pipeline_tests.support.aws_moto import (
+    BUCKET,
+    CATALOG,
+    DATABASE,
+    EXPORTS,
+    OUTPUT,
+    REGION,
+    SUMMARY_ROWS,
+    SUMMARY_TYPES,
+    RecordedSleep,
+    moto_engine,
+)
 
-REGION = "ap-northeast-1"
 DAY = date(2026, 11, 11)
 TOKYO = ZoneInfo("Asia/Tokyo")
-BUCKET = "health-logger-prod"
-OUTPUT = f"s3://{BUCKET}/athena-results/"
-EXPORTS = f"s3://{BUCKET}/exports/"
-CATALOG = "s3tablescatalog/health-logger-tables"
-DATABASE = "health_logger_prod_health_logs"
 TEN_MB_USD = 10 / (1024 * 1024) * 5.0
-
-SUMMARY_TYPES = ["varchar", "varchar", "bigint"] + ["double", "integer", "integer"] * 3 + ["bigint"]
-SUMMARY_ROWS = [
-    list(CSV_COLUMNS),
-    ["2026-11-11", "o'brien", "2", "4.0", "3", "5", "7.0", "5", "9", "5.0", "4", "6", "1"],
-    ["2026-11-11", "利用者-さくら", "3", "8.333", "7", "10", "4.667", "4", "5", "4.333", "3", "5", "7"],
-]
-
-
-class RecordedSleep:
-    """The engine's sleep in tests: records the requested seconds and advances a fake clock."""
-
-    def __init__(self, raise_on_call: int | None = None, exception: BaseException | None = None) -> None:
-        self.seconds: list[float] = []
-        self.now = 0.0
-        self.raise_on_call = raise_on_call
-        self.exception = exception
-
-    def __call__(self, seconds: float) -> None:
-        self.seconds.append(seconds)
-        if self.raise_on_call is not None and len(self.seconds) == self.raise_on_call:
-            raise self.exception
-        self.now += seconds
-
-    def clock(self) -> float:
-        return self.now
-
-
-# -- moto over HTTP --------------------------------------------------------------------------------
-@pytest.fixture
-def moto_aws(aws):
-    """moto with the results and export bucket; clients built by boto3 from the environment it set."""
-    s3 = boto3.client("s3", region_name=REGION)
-    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-    athena = boto3.client("athena", region_name=REGION)
-    sent: list[dict] = []
-
-    def capture(params, **_):  # the StartQueryExecution body as it goes over HTTP
-        sent.append(json.loads(params["body"]))
-
-    athena.meta.events.register("before-call.athena.StartQueryExecution", capture)
-    return {"endpoint": aws, "s3": s3, "athena": athena, "sent": sent}
-
-
-def moto_engine(moto_aws, **settings) -> AthenaQueryEngine:
-    sleep = RecordedSleep()
-    return AthenaQueryEngine(
-        catalog=CATALOG,
-        database=DATABASE,
-        workgroup="primary",
-        output_location=OUTPUT,
-        client=moto_aws["athena"],
-        sleep=sleep,
-        clock=sleep.clock,
-        **settings,
-    )
 
 
 def test_the_daily_summary_on_athena_sends_the_exact_request_and_returns_typed_rows(moto_aws):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
 from zoneinfo import ZoneInfo
 
@@ -16,57 +15,22 @@ import pytest
 
 from health_pipeline.definitions import build_definitions
 from health_pipeline.defs.common import run_query
-from health_pipeline.engines.aws import AwsStack
 from health_pipeline.engines.aws.athena import AthenaQueryError
 from health_pipeline.schema import read_desired_schema
 from health_pipeline.schema.model import TableSchema
 from health_pipeline.settings import PROJECT_ROOT, Settings
 from health_pipeline.summary.csv_format import CSV_COLUMNS
-from health_pipeline_tests.integration.test_athena_engine import SUMMARY_ROWS, SUMMARY_TYPES
 from health_pipeline_tests.support import CLI, preset_athena_results, unbound_assets
+from health_pipeline_tests.support.aws_moto import (
+    BUCKET,
+    REGION,
+    SUMMARY_ROWS,
+    SUMMARY_TYPES,
+    aws_env,
+    glue_table,
+)
 
-REGION = "ap-northeast-1"
-BUCKET = "health-logger-prod"
-DATABASE = "health_logger_prod_health_logs"
 DAY = "2026-11-11"
-
-
-@pytest.fixture
-def aws_settings(aws, tmp_path) -> Settings:
-    boto3.client("s3", region_name=REGION).create_bucket(
-        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
-    )
-    return Settings(
-        mode="aws",
-        home=tmp_path / "home",
-        database=DATABASE,
-        athena_output=f"s3://{BUCKET}/athena-results/",
-        export_uri=f"s3://{BUCKET}/exports/",
-        s3_endpoint_url=aws,
-    )
-
-
-def glue_table(settings: Settings, schema: TableSchema, laid_out: bool = True):
-    """health_records as the Glue catalog holds an Iceberg table (metadata files in moto's S3); laid
-    out as Terraform's awscc_s3tables_table creates it (day(recorded_at), recorded_at ascending), or
-    not at all, as the first aws_s3tables_table did."""
-    from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionField, PartitionSpec
-    from pyiceberg.table.sorting import UNSORTED_SORT_ORDER, SortField, SortOrder
-    from pyiceberg.transforms import DayTransform, IdentityTransform
-
-    catalog = AwsStack(settings).table.iceberg_catalog()  # the catalog the aws mode itself reads through
-    catalog.create_namespace(DATABASE)
-    iceberg = schema.to_iceberg()
-    time_id = iceberg.find_field("recorded_at").field_id
-    spec = PartitionSpec(PartitionField(time_id, 1000, DayTransform(), "recorded_at_day"))
-    order = SortOrder(SortField(source_id=time_id, transform=IdentityTransform()))
-    return catalog.create_table(
-        (DATABASE, "health_records"),
-        schema=iceberg,
-        location=f"s3://{BUCKET}/tables/health_records",
-        partition_spec=spec if laid_out else UNPARTITIONED_PARTITION_SPEC,
-        sort_order=order if laid_out else UNSORTED_SORT_ORDER,
-    )
 
 
 def schema_status(settings: Settings) -> subprocess.CompletedProcess:
@@ -74,17 +38,6 @@ def schema_status(settings: Settings) -> subprocess.CompletedProcess:
     return subprocess.run(
         [*CLI, "schema", "status", "--json"], env=aws_env(settings), cwd=PROJECT_ROOT, capture_output=True, text=True
     )
-
-
-def aws_env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEALTH_PIPELINE_", "DAGSTER_"))}
-    env.update(
-        HEALTH_PIPELINE_MODE="aws",
-        HEALTH_PIPELINE_HOME=str(settings.home),
-        HEALTH_PIPELINE_DATABASE=DATABASE,
-        HEALTH_PIPELINE_ATHENA_OUTPUT=settings.athena_output,
-    )
-    return env
 
 
 def test_the_daily_summary_runs_on_athena_and_its_csv_is_copied_into_the_export_uri(aws, aws_settings):

@@ -15,8 +15,8 @@ from health_pipeline.demo import generate_records
 from health_pipeline.engines.local import LocalStack
 from health_pipeline.settings import PROJECT_ROOT, Settings
 from health_pipeline.summary.days import export_key
-from health_pipeline_tests.integration.test_daily_summary import expected_summary, read_summary_csv_bytes
 from health_pipeline_tests.support import deliver, materialize
+from health_pipeline_tests.support.summary_oracle import expected_summary, read_summary_csv_bytes
 
 ZONE = "America/New_York"
 DAYS = [date(2026, 3, 6) + timedelta(days=n) for n in range(5)]  # 2026-03-08 has 23 hours in New York

@@ -4,6 +4,7 @@ import ast
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,24 @@ def test_dagster_definitions_validate_passes_without_io_or_deprecation(cli_env, 
     ]
     assert not project_warnings, project_warnings
     assert not settings.home.exists(), "loading the code location must not create local state"
+
+
+def test_loading_the_code_location_prints_no_dagster_beta_or_preview_warning(settings):
+    """What `make demo`, `dg dev` and every run's process would print to a newcomer: the two features
+    used on purpose are silenced in build_definitions, nothing else is."""
+    import dagster as dg
+
+    from health_pipeline.definitions import build_definitions
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        build_definitions(settings)
+    shown = [
+        f"{w.category.__name__}: {w.message}"
+        for w in caught
+        if issubclass(w.category, (dg.BetaWarning, dg.PreviewWarning))
+    ]
+    assert not shown, shown
 
 
 def test_the_definitions_hold_the_designs_names():

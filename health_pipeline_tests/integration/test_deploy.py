@@ -16,17 +16,12 @@ from dagster_aws.ecs import EcsRunLauncher
 
 from health_pipeline.definitions import build_definitions
 from health_pipeline.demo import generate_records
-from health_pipeline.settings import PROJECT_ROOT
 from health_pipeline_tests.support import deliver as send
+from health_pipeline_tests.support.deploy_config import DEPLOY, production_config
 from health_pipeline_tests.support.postgres_server import postgres_server
 
-DEPLOY = PROJECT_ROOT / "deploy"
 TOKYO = ZoneInfo("Asia/Tokyo")
 DAYS = [date(2026, 11, 10) + timedelta(days=n) for n in range(3)]
-
-
-def production_config() -> dict:
-    return yaml.safe_load((DEPLOY / "dagster.yaml").read_text())
 
 
 @pytest.fixture(scope="module")

@@ -19,14 +19,8 @@ from health_pipeline.settings import Settings
 from health_pipeline.sql import load_sql
 from health_pipeline.summary.days import daily_summary_query, export_key
 from health_pipeline.summary.refresh import export_day, summarize_days
-from health_pipeline_tests.integration.test_athena_engine import (  # noqa: F401 (moto_aws: a fixture)
-    CATALOG,
-    SUMMARY_ROWS,
-    SUMMARY_TYPES,
-    moto_aws,
-    moto_engine,
-)
 from health_pipeline_tests.support import preset_athena_results
+from health_pipeline_tests.support.aws_moto import CATALOG, SUMMARY_ROWS, SUMMARY_TYPES, glue_table, moto_engine
 
 REGION = "ap-northeast-1"
 BUCKET = "health-logger-prod"
@@ -48,7 +42,7 @@ def _error_line(user_id: str) -> bytes:
 
 
 @pytest.fixture
-def aws_stack(aws, tmp_path, moto_aws):  # noqa: F811 (the imported fixture)
+def aws_stack(aws, tmp_path, moto_aws):
     s3 = moto_aws["s3"]
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     s3.create_bucket(Bucket=ERRORS, CreateBucketConfiguration={"LocationConstraint": REGION})
@@ -83,7 +77,7 @@ def aws_stack(aws, tmp_path, moto_aws):  # noqa: F811 (the imported fixture)
     return settings, stack
 
 
-def test_erasure_in_aws_mode_deletes_with_parameters_reexports_and_purges_the_error_prefix(aws_stack, moto_aws):  # noqa: F811
+def test_erasure_in_aws_mode_deletes_with_parameters_reexports_and_purges_the_error_prefix(aws_stack, moto_aws):
     settings, stack = aws_stack
     s3, sent = moto_aws["s3"], moto_aws["sent"]
     endpoint = moto_aws["endpoint"]
@@ -164,7 +158,7 @@ def test_erasure_in_aws_mode_deletes_with_parameters_reexports_and_purges_the_er
     assert b"brien" not in kept and datetime.now(UTC) - completed < timedelta(minutes=5)
 
 
-def test_retention_in_aws_mode_deletes_through_athena_and_removes_the_old_days_files(aws_stack, moto_aws):  # noqa: F811
+def test_retention_in_aws_mode_deletes_through_athena_and_removes_the_old_days_files(aws_stack, moto_aws):
     """One Athena DELETE from the table's oldest recorded_at (read through Glue and S3) to the cutoff;
     the kept summary and CSV of a day before the cutoff are removed with every version, newer ones stay."""
     import dataclasses
@@ -173,7 +167,6 @@ def test_retention_in_aws_mode_deletes_through_athena_and_removes_the_old_days_f
 
     from health_pipeline.erasure.retention import apply_retention, retention_cutoff
     from health_pipeline.schema import read_desired_schema
-    from health_pipeline_tests.integration.test_aws_mode import glue_table
 
     settings, stack = aws_stack
     settings = dataclasses.replace(settings, retention_days=3)

@@ -17,8 +17,8 @@ from health_pipeline.engines.local.table import local_path
 from health_pipeline.schema import read_desired_schema
 from health_pipeline.summary.days import daily_summary_query
 from health_pipeline.summary.estimate import estimate_backfill, estimate_query, summary_columns
-from health_pipeline_tests.integration.test_aws_mode import BUCKET, aws_env, aws_settings, glue_table  # noqa: F401
 from health_pipeline_tests.support import CLI, materialize, run_cli
+from health_pipeline_tests.support.aws_moto import BUCKET, aws_env, glue_table
 from health_pipeline_tests.support.synthetic_records import synthetic_day
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -123,7 +123,7 @@ def test_the_estimate_command_prints_bytes_and_dollars_and_refuses_bad_days(stac
         assert refused.returncode == 2 and problem in refused.stderr, refused.stderr
 
 
-def test_aws_mode_estimates_from_the_glue_tables_manifests_in_s3(aws, aws_settings):  # noqa: F811
+def test_aws_mode_estimates_from_the_glue_tables_manifests_in_s3(aws, aws_settings):
     import subprocess
 
     from health_pipeline.settings import PROJECT_ROOT

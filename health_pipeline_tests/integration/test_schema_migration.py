@@ -16,6 +16,7 @@ from health_pipeline.schema.model import Column, TableSchema
 from health_pipeline.schema.plan import MigrationPlan, UnsafeSchemaError, check_identifier
 from health_pipeline.settings import PROJECT_ROOT
 from health_pipeline_tests.support import run_cli
+from health_pipeline_tests.support.glue_module import set_column
 
 RECORD = {
     "user_id": "u1",
@@ -25,22 +26,6 @@ RECORD = {
     "motivation": 7,
     "flags": 1,
 }
-
-
-def set_column(terraform_dir, name: str, glue_type: str, replace: str | None = None) -> None:
-    """Edit the temporary Glue module as a person would: add a column, or change one's type."""
-    main = terraform_dir / "modules" / "glue" / "main.tf"
-    text = main.read_text()
-    if replace:
-        old = f'name = "{name}"\n      type = "{replace}"'
-        assert old in text
-        text = text.replace(old, f'name = "{name}"\n      type = "{glue_type}"')
-    else:
-        anchor = '      name = "flags"\n      type = "int"\n    }'
-        text = text.replace(
-            anchor, anchor + f'\n    columns {{\n      name = "{name}"\n      type = "{glue_type}"\n    }}'
-        )
-    main.write_text(text)
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """What the operators' Dagster (terraform/modules/dagster) costs a month while idle, per profile,
-computed from the Terraform as test_terraform.py reads it and the on-demand list prices below.
+computed from the Terraform as support/terraform_hcl.py reads it and the on-demand list prices below.
 
 The prices are AWS's public list prices for ap-northeast-1 (Tokyo), Linux, on demand, as known
 when this was written: they are not read from AWS here (no network), so check them with the AWS
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from health_pipeline_tests.support.terraform_hcl import Stack, block, everywhere, text
 
 HOURS_PER_MONTH = 730
 
@@ -61,16 +63,14 @@ def _hourly(key: str, amount: float = 1.0) -> float:
     return PRICES[key].usd * amount * HOURS_PER_MONTH
 
 
-def idle_cost(stack) -> list[Item]:
+def idle_cost(stack: Stack) -> list[Item]:
     """One Item per line of the bill, from the resources that exist in the stack's profile."""
-    from health_pipeline_tests.terraform.test_terraform import _block, _everywhere, _text
-
     items: list[Item] = []
     sizes = stack.value("dagster", "${var.task_sizes}")
     definition = stack.resource("dagster", "aws_ecs_task_definition", "this")
-    architecture = stack.value("dagster", _block(definition, "runtime_platform")["cpu_architecture"])
+    architecture = stack.value("dagster", block(definition, "runtime_platform")["cpu_architecture"])
     for name, service in sorted(stack.typed("dagster", "resource", "aws_ecs_service").items()):
-        component = re.search(r'this\["(\w+)"\]', _text(service["task_definition"])).group(1)
+        component = re.search(r'this\["(\w+)"\]', text(service["task_definition"])).group(1)
         vcpu, gb = sizes[component]["cpu"] / 1024, sizes[component]["memory"] / 1024
         count = stack.value("dagster", service.get("desired_count", 1))
         usd = count * (_hourly(f"fargate_vcpu_{architecture}", vcpu) + _hourly(f"fargate_gb_{architecture}", gb))
@@ -84,10 +84,10 @@ def idle_cost(stack) -> list[Item]:
                 vcpu_price.source,
             )
         )
-        if _block(service, "network_configuration").get("assign_public_ip") is True:
+        if block(service, "network_configuration").get("assign_public_ip") is True:
             items.append(_ipv4(f"{name}'s public address", count))
     db_class = stack.value("dagster", "${local.db_instance_class}")
-    assert f"rds_{db_class}" in PRICES, f"no price for {db_class}: add it to health_pipeline_tests/idle_cost.py"
+    assert f"rds_{db_class}" in PRICES, f"no price for {db_class}: add it to health_pipeline_tests/support/idle_cost.py"
     storage = stack.value("dagster", "${var.db_allocated_storage_gb}")
     rds, gp3 = PRICES[f"rds_{db_class}"], PRICES["rds_gp3"]
     items.append(
@@ -103,7 +103,7 @@ def idle_cost(stack) -> list[Item]:
             PRICES["secret"].source,
         )
     )
-    for _, _, _ in _everywhere(stack, "resource", "aws_lb"):
+    for _, _, _ in everywhere(stack, "resource", "aws_lb"):
         alb, lcu = PRICES["alb"], PRICES["alb_lcu"]
         items.append(Item("ALB", "one, nearly no traffic", f"${alb.usd} per hour", _hourly("alb"), alb.source))
         items.append(

@@ -39,9 +39,10 @@ from pathlib import Path
 import hcl2
 import pytest
 
+from health_pipeline_tests.support.dockerfile import dockerfile_instructions
+
 # The repository, found from this file: the test does not import the code it is about to serve.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DOCKERFILE = PROJECT_ROOT / "deploy" / "Dockerfile"
 IMAGE_PORT = 4000
 HEALTHY_WITHIN_S = 45
 # The design card's names (design.md): what the UI must find in the code location.
@@ -49,23 +50,6 @@ ASSETS = {"health_records", "firehose_delivery", "iceberg_schema", "daily_health
 SENSORS = {"schema_drift_sensor", "new_data_sensor"}
 SCHEDULES = {"daily_summary_schedule"}
 IGNORED_COPIES = shutil.ignore_patterns("__pycache__", "*.pyc", ".terraform", "*.tfstate*")
-
-
-def dockerfile_instructions(path: Path = DOCKERFILE) -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) in order, continuation lines joined, comments dropped."""
-    steps: list[tuple[str, str]] = []
-    pending = ""
-    for line in path.read_text(encoding="utf-8").splitlines():
-        stripped = line.strip()
-        if not pending and (not stripped or stripped.startswith("#")):
-            continue
-        if stripped.endswith("\\"):
-            pending += stripped[:-1] + " "
-            continue
-        op, _, args = (pending + stripped).partition(" ")
-        steps.append((op.upper(), args.strip()))
-        pending = ""
-    return steps
 
 
 def _uv() -> str:

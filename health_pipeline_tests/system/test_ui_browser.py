@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -21,8 +22,8 @@ from playwright.sync_api import Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from health_pipeline.settings import PROJECT_ROOT
-from health_pipeline_tests.integration.test_schema_migration import set_column
 from health_pipeline_tests.support import CLI, free_loopback_port
+from health_pipeline_tests.support.glue_module import set_column
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Off the network: this machine has none, and Chromium's background services would keep trying.
@@ -85,6 +86,7 @@ def dagster_dev(tmp_path_factory):
     demo = subprocess.run([*CLI, "demo", "--users", "20", "--days", "2"], env=env, cwd=PROJECT_ROOT,
                           capture_output=True, text=True, timeout=180)  # fmt: skip
     assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert not re.findall(r".*(?:Beta|Preview)Warning.*", demo.stderr), demo.stderr  # none shown to a newcomer
     set_column(terraform, "sleep_hours", "double")
 
     port = free_loopback_port()

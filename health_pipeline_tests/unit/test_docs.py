@@ -1,11 +1,13 @@
-"""The documentation holds together: every relative link and anchor resolves, every page under docs/ is
-reachable from the README, the README stays short, no page speaks of measurement history, and
-benchmark figures live in docs/benchmarks.md alone."""
+"""The documentation holds together: every relative link and anchor resolves, every repository path a
+code span names exists, every page under docs/ is reachable from the README, the README stays short,
+no page speaks of measurement history, and benchmark figures live in docs/benchmarks.md alone."""
 
 from __future__ import annotations
 
 import re
+import subprocess
 from collections import deque
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,17 @@ README_MAX_LINES = 200
 LINK = re.compile(r"!?\[(?P<text>[^\]]*)\]\((?P<target>[^)\s]+)(?:\s+\"[^\"]*\")?\)")
 FENCE = re.compile(r"^(```|~~~).*?^\1[^\n]*$", re.MULTILINE | re.DOTALL)
 INLINE_CODE = re.compile(r"`[^`\n]*`")
+CODE_SPAN = re.compile(r"`([^`\n]+)`")
+# What a code span's word must start with or end in to be read as a path of this repository.
+PATH_ROOTS = ("health_pipeline/", "health_pipeline_tests/", "terraform/", "deploy/", "scripts/", "docs/", "benchmarks/")
+PATH_SUFFIXES = (".py", ".tf", ".sql", ".yaml", ".yml", ".md", ".sh")
+# Not paths of this repository: placeholders, globs, variables, URLs, absolute and home paths, options.
+NOT_A_PATH = re.compile(r"[<>*{}$~=\\'\"|]|://|^/|^\.\.?/|^-")
+# Paths the docs name on purpose that are not in this repository, and whose they are.
+ELSEWHERE = {
+    "docs/resources/s3tables_table.md": "hashicorp/terraform-provider-awscc's documentation",
+    "terraform/envs/prod/terraform.tfvars": "the operator's, copied from terraform.tfvars.example (git-ignored)",
+}
 HEADING = re.compile(r"^#{1,6}\s+(?P<title>.+?)\s*#*\s*$", re.MULTILINE)
 
 
@@ -87,6 +100,59 @@ def test_every_relative_link_resolves(page: Path) -> None:
         elif anchor and target.suffix == ".md" and anchor not in anchors(target):
             broken.append(f"{written}: {relative(target)} has no heading with the anchor #{anchor}")
     assert not broken, f"{relative(page)} has broken links:\n" + "\n".join(broken)
+
+
+def named_paths(path: Path) -> set[str]:
+    """The words of the page's code spans (outside fenced blocks) that look like repository paths:
+    under one of PATH_ROOTS or ending in one of PATH_SUFFIXES; a pytest node id counts as its file."""
+    found = set()
+    for span in CODE_SPAN.finditer(FENCE.sub("", path.read_text(encoding="utf-8"))):
+        for word in span.group(1).split():
+            word = word.split("::")[0].rstrip(".,;:)")
+            if not NOT_A_PATH.search(word) and (word.startswith(PATH_ROOTS) or word.endswith(PATH_SUFFIXES)):
+                found.add(word)
+    return found
+
+
+@cache
+def repository_paths() -> frozenset[str]:
+    """Every file git tracks or would add (not ignored), and every folder holding one."""
+    done = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, (
+        f"`git ls-files` failed in {ROOT} ({done.stderr.strip()}): the docs' paths are checked against git's"
+        " list of the repository's files, so run the tests in a git checkout"
+    )
+    # A file deleted but not yet committed is gone.
+    files = [name for name in done.stdout.splitlines() if (ROOT / name).exists()]
+    return frozenset(files) | {parent.as_posix() for name in files for parent in Path(name).parents[:-1]}
+
+
+def names_a_repository_path(word: str) -> bool:
+    """A word under PATH_ROOTS is a path from the repository's root; any other (`settings.py`,
+    `modules/glue/main.tf`) must be the end of one."""
+    word = word.rstrip("/")
+    if word.startswith(PATH_ROOTS):
+        return word in repository_paths()
+    return any(path == word or path.endswith("/" + word) for path in repository_paths())
+
+
+@pytest.mark.parametrize("page", markdown_files(), ids=relative)
+def test_every_path_a_code_span_names_exists(page: Path) -> None:
+    missing = sorted(word for word in named_paths(page) - set(ELSEWHERE) if not names_a_repository_path(word))
+    assert not missing, (
+        f"{relative(page)} names paths that are not in the repository: {missing}; write the file's current path"
+    )
+
+
+def test_every_path_named_elsewhere_is_still_named() -> None:
+    named = set().union(*map(named_paths, markdown_files()))
+    assert set(ELSEWHERE) <= named, f"no page names {sorted(set(ELSEWHERE) - named)}: drop it from ELSEWHERE"
 
 
 def test_every_docs_page_is_reachable_from_the_readme() -> None:

@@ -12,9 +12,9 @@ from health_pipeline.demo import generate_records
 from health_pipeline.engines.aws.athena import AthenaQueryEngine
 from health_pipeline.summary.csv_format import CSV_COLUMNS, summary_csv
 from health_pipeline.summary.days import daily_summary_query
-from health_pipeline_tests.integration.test_daily_summary import EDGE_RECORDS
 from health_pipeline_tests.support import deliver, preset_athena_results
 from health_pipeline_tests.support.athena_results import athena_csv, write_result_on_start
+from health_pipeline_tests.support.summary_oracle import EDGE_RECORDS
 
 DAY = date(2026, 11, 11)
 REGION = "ap-northeast-1"

@@ -1,5 +1,5 @@
 # The role the Dagster deployment assumes in `aws` mode. It may do exactly what the code calls
-# (health_pipeline/aws_permissions.py, checked by health_pipeline_tests/test_terraform.py), on the
+# (health_pipeline/aws_permissions.py, checked by health_pipeline_tests/terraform/test_access.py), on the
 # pipeline's own resources wherever AWS has resource-level permissions for the action.
 
 data "aws_caller_identity" "current" {}
