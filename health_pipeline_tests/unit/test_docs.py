@@ -109,6 +109,8 @@ def named_paths(path: Path) -> set[str]:
     for span in CODE_SPAN.finditer(FENCE.sub("", path.read_text(encoding="utf-8"))):
         for word in span.group(1).split():
             word = word.split("::")[0].rstrip(".,;:)")
+            if word in PATH_SUFFIXES:  # a kind of file (`.tf`), not a file
+                continue
             if not NOT_A_PATH.search(word) and (word.startswith(PATH_ROOTS) or word.endswith(PATH_SUFFIXES)):
                 found.add(word)
     return found
