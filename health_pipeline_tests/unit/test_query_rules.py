@@ -10,10 +10,10 @@ import sqlglot
 from sqlglot import exp
 
 from health_pipeline.engines.aws.athena import AthenaQueryEngine
-from health_pipeline.engines.aws.erasure import erasure_delete_query, erasure_minutes_query, retention_delete_query
 from health_pipeline.engines.base import QueryResult
 from health_pipeline.engines.schema_target import verification_query
 from health_pipeline.erasure import MAX_USERS
+from health_pipeline.erasure.statements import erasure_delete_query, erasure_minutes_query, retention_delete_query
 from health_pipeline.quality.checks import table_outcomes, validity_query
 from health_pipeline.schema.model import Column, TableSchema
 from health_pipeline.schema.plan import MigrationPlan

@@ -11,8 +11,8 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from health_pipeline.engines.aws.erasure import erasure_delete_query, erasure_minutes_query, retention_delete_query
 from health_pipeline.erasure.receipt import hashed_user_id
+from health_pipeline.erasure.statements import erasure_delete_query, erasure_minutes_query, retention_delete_query
 from health_pipeline.sql import to_duckdb
 from health_pipeline.sql.render import (
     UnrenderableValue,

@@ -28,34 +28,13 @@ from health_pipeline.engines.erasure import (
     recorded_at_bounds,
 )
 from health_pipeline.erasure.matching import error_document_mentions
-from health_pipeline.sql import Query, load_sql
-from health_pipeline.sql.render import with_rendered, with_user_match
+from health_pipeline.erasure.statements import erasure_delete_query, erasure_minutes_query, retention_delete_query
 from health_pipeline.summary.days import export_key, summary_key
 
 # S3 Tables' defaults when its configuration cannot be read (Amazon S3 User Guide, "Maintenance for
 # tables" and "Maintenance for table buckets"): snapshots kept 120 hours, then unreferenced files
 # marked noncurrent after 3 days and deleted 10 days after that.
 DEFAULT_SNAPSHOT_HOURS, DEFAULT_UNREFERENCED_DAYS, DEFAULT_NONCURRENT_DAYS = 120, 3, 10
-
-
-def erasure_minutes_query(user_ids: list[str], window: tuple[datetime, datetime], table: str) -> Query:
-    """The people's records per UTC minute: a SELECT, the window as WHERE parameters, the ids by hash."""
-    text = with_user_match(load_sql("erasure_minutes"), user_ids)
-    return Query(name="erasure_minutes", text=text, parameters=window, window=window, table=table)
-
-
-def erasure_delete_query(user_ids: list[str], window: tuple[datetime, datetime], table: str) -> Query:
-    """The DELETE of the people's records: no parameters, the ids by hash, the window rendered."""
-    text = with_rendered(
-        with_user_match(load_sql("erasure_delete"), user_ids), window_start=window[0], window_end=window[1]
-    )
-    return Query(name="erasure_delete", text=text, window=window, table=table)
-
-
-def retention_delete_query(window: tuple[datetime, datetime], table: str) -> Query:
-    """The DELETE of every record in the window (oldest record to the retention's cutoff), rendered."""
-    text = with_rendered(load_sql("retention_delete"), window_start=window[0], window_end=window[1])
-    return Query(name="retention_delete", text=text, window=window, table=table)
 
 
 class AwsErasure:
