@@ -1,6 +1,9 @@
 """The Athena-dialect SQL the pipeline runs, and the pattern's two query rules (no `SELECT *`, always a `recorded_at` range), enforced with sqlglot.
 
 The same file is sent to Athena as it is and, transpiled by sqlglot, run by DuckDB in local mode.
+Values outside a WHERE clause or in a DELETE are written into the text only by `render` (Athena takes
+parameters only in WHERE, and only in SELECT, INSERT INTO, CTAS and UNLOAD); `athena_rules` holds
+every statement to Athena's documented rules before it is sent.
 """
 
 from __future__ import annotations
