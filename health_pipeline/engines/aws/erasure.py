@@ -1,11 +1,11 @@
 """Erasure in aws mode: the people's rows deleted by one Athena DELETE on the Iceberg table (S3 Tables
 through the Glue catalog), their ids matched only by their SHA-256 hex (never in a statement, so never
 in Athena's query history) and the DELETE's values rendered into its text (Athena takes no
-ExecutionParameters in a DELETE: "Use parameterized queries", Athena User Guide); their error records removed from the
-Firehose error prefix on S3; the replaced versions of the rewritten CSVs and kept summaries deleted
-(the export bucket keeps versions). The snapshots and files that still hold the rows are S3 Tables'
-to remove: the receipt's date is when its configured snapshot expiry and unreferenced-file removal
-will have done so (docs/operations/erasure.md).
+ExecutionParameters in a DELETE: "Use parameterized queries", Athena User Guide); their error records
+removed from the Firehose error prefix on S3; the replaced versions of the rewritten CSVs and kept
+summaries deleted (the export bucket keeps versions). The snapshots and files that still hold the rows
+are S3 Tables' to remove: the receipt's date is when its configured snapshot expiry and
+unreferenced-file removal will have done so (docs/operations/erasure.md).
 
 AWS documents DELETE on Iceberg tables as Athena DML ("Query Apache Iceberg tables: DELETE",
 https://docs.aws.amazon.com/athena/latest/ug/querying-iceberg-delete.html; on S3 Tables, "Querying

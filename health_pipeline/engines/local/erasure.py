@@ -1,8 +1,9 @@
 """Erasure in local mode: the days found by the same SQL file as aws mode's (`sql/erasure_minutes.sql`,
-the ids matched by their SHA-256) on the local engine; the people's rows deleted with PyIceberg (copy-on-write: each data file that
-holds one of their rows is rewritten without it), then every older snapshot expired and every file no
-snapshot references removed at once, so that no snapshot a reader can open holds the rows. Every
-commit takes the delivery stream's commit lock, as deliveries and table maintenance do."""
+the ids matched by their SHA-256) on the local engine; the people's rows deleted with PyIceberg
+(copy-on-write: each data file that holds one of their rows is rewritten without it), then every older
+snapshot expired and every file no snapshot references removed at once, so that no snapshot a reader
+can open holds the rows. Every commit takes the delivery stream's commit lock, as deliveries and table
+maintenance do."""
 
 from __future__ import annotations
 
