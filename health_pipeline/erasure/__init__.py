@@ -2,8 +2,9 @@
 mode through the stack's `erasure` part, one code path for the CLI and the Dagster job:
 
 1. the spool is delivered, so every record already accepted is in the table;
-2. the days the people have records on are found (one query: their ids as parameters, a recorded_at
-   window from the first partition day, or the table's oldest record, to tomorrow);
+2. the days the people have records on are found (one query, `sql/erasure_minutes.sql`, in either
+   mode: their ids matched by SHA-256, never as text, a recorded_at window from the first partition
+   day, or the table's oldest record, to tomorrow);
 3. their rows are deleted (local: one PyIceberg delete; aws: one Athena DELETE);
 4. the touched days' summaries and CSVs are written again from the table, as a run of the summary
    assets writes them, and the kept summary rows and the error output lose theirs;

@@ -3,16 +3,17 @@ nor any health value (user ids only as SHA-256 hex digests)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+
+from health_pipeline.sql.render import user_id_sha256
 
 RECEIPTS_KEY = "erasure/receipts"
 
 
 def hashed_user_id(user_id: str) -> str:
     """The hex SHA-256 of the id's UTF-8 bytes (what Athena's to_hex(sha256(to_utf8(user_id))) gives)."""
-    return hashlib.sha256(user_id.encode("utf-8")).hexdigest()
+    return user_id_sha256(user_id)
 
 
 @dataclass

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 
 from health_pipeline.sql import Query, load_sql
+from health_pipeline.sql.render import with_rendered
 
 ERROR = "ERROR"
 WARN = "WARN"
@@ -58,6 +59,13 @@ def _query(name: str, table: str, parameters: tuple, window) -> Query:
     return Query(name=name, text=load_sql(name), parameters=parameters, window=window, table=table)
 
 
+def validity_query(table: str, window: tuple[datetime, datetime], future_cutoff: datetime) -> Query:
+    """quality_window.sql: the window as WHERE parameters, the future cutoff (outside WHERE, where
+    Athena takes no parameter) rendered as a TIMESTAMP literal."""
+    text = with_rendered(load_sql("quality_window"), future_cutoff=future_cutoff)
+    return Query(name="quality_window", text=text, parameters=window, window=window, table=table)
+
+
 def _first_row(rows: pa.Table) -> dict:
     """The single row of an aggregate query; SUMs come back as decimals from some engines: made ints."""
     row = rows.to_pylist()[0] if rows.num_rows else {}
@@ -75,7 +83,7 @@ def validity_outcomes(
     """The ERROR checks: missing user_id or recorded_at, scores outside 0-10, negative flags."""
     start, end = window
     cutoff = _utc_naive(now) + thresholds.future_skew
-    figures = _first_row(engine.run(_query("quality_window", table, (cutoff, start, end), window)).rows)
+    figures = _first_row(engine.run(validity_query(table, window, cutoff)).rows)
     figures = {k: (v or 0) if k != "latest_recorded_at" else v for k, v in figures.items()}
     missing_time = 0
     if include_null_time:

@@ -1,6 +1,9 @@
 """The Athena-dialect SQL the pipeline runs, and the pattern's two query rules (no `SELECT *`, always a `recorded_at` range), enforced with sqlglot.
 
 The same file is sent to Athena as it is and, transpiled by sqlglot, run by DuckDB in local mode.
+Values outside a WHERE clause or in a DELETE are written into the text only by `render` (Athena takes
+parameters only in WHERE, and only in SELECT, INSERT INTO, CTAS and UNLOAD); `athena_rules` holds
+every statement to Athena's documented rules before it is sent.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from pathlib import Path
 
 import sqlglot
 from sqlglot import exp
+
+from health_pipeline.sql.render import render_value
 
 SQL_DIR = Path(__file__).parent
 DIALECT = "athena"
@@ -49,10 +54,11 @@ def load_sql(name: str) -> str:
 def with_day_case(sql: str, name: str, days: list[tuple[date, datetime]]) -> str:
     """The SQL with the string literal '{name}' replaced by the day each row's recorded_at falls in:
     `days` are (day, end of that day in UTC) in order, and the expression is
-    CASE WHEN recorded_at < TIMESTAMP '<end 1>' THEN '<day 1>' ... END (one day: just '<day>').
+    CASE WHEN recorded_at < TIMESTAMP '<end 1>.000000' THEN '<day 1>' ... END (one day: just '<day>').
 
-    For values Athena cannot take as ExecutionParameters (those are allowed only in WHERE): every value
-    is a `date` or a `datetime`, so the text is only digits, dashes, colons and spaces, never SQL.
+    For values Athena cannot take as ExecutionParameters (those are allowed only in WHERE): every day
+    is a `date`, every end a `datetime` rendered by `render.render_value`, so the text is only digits,
+    dashes, colons, dots and spaces, never SQL.
     """
     if not days:
         raise ValueError("no day to summarize")
@@ -65,9 +71,7 @@ def with_day_case(sql: str, name: str, days: list[tuple[date, datetime]]) -> str
     if len(days) == 1:
         expression = f"'{days[0][0].isoformat()}'"
     else:
-        whens = " ".join(
-            f"WHEN {TIME_COLUMN} < TIMESTAMP '{end.isoformat(sep=' ')}' THEN '{day.isoformat()}'" for day, end in days
-        )
+        whens = " ".join(f"WHEN {TIME_COLUMN} < {render_value(end)} THEN '{day.isoformat()}'" for day, end in days)
         expression = f"CASE {whens} END"
     return sql.replace(marker, expression)
 
@@ -162,20 +166,3 @@ def _is_time_column(node: exp.Expression) -> bool:
 def _short(node: exp.Expression) -> str:
     text = node.sql(dialect=DIALECT)
     return text if len(text) <= 160 else text[:157] + "..."
-
-
-def with_user_ids(sql: str, count: int, hashed: int = 0) -> str:
-    """The SQL with `user_id IN ('{user_ids}')` made a match of `count` user ids given as parameters
-    (`?, ?, ...`), and of `hashed` more given as the hex SHA-256 of their UTF-8 bytes (for an id longer
-    than Athena takes as one parameter). Only `?`, commas and fixed SQL are added: no value is text."""
-    marker = "user_id IN ('{user_ids}')"
-    if marker not in sql:
-        raise ValueError(f"the SQL has no {marker} to replace; is the SQL file current?")
-    if count < 0 or hashed < 0 or count + hashed == 0:
-        raise ValueError("an erasure needs at least one user id")
-    parts = []
-    if count:
-        parts.append(f"user_id IN ({', '.join('?' * count)})")
-    if hashed:
-        parts.append(f"lower(to_hex(sha256(to_utf8(user_id)))) IN ({', '.join('?' * hashed)})")
-    return sql.replace(marker, parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")")

@@ -490,6 +490,34 @@ def test_a_rule_breaking_query_or_a_parameter_mismatch_never_reaches_athena(stub
     assert operations == []
 
 
+def test_a_statement_athena_refuses_is_never_sent(stubbed):
+    """Athena's documented rules (sql/athena_rules.py), checked by the engine before StartQueryExecution:
+    each refusal is a QueryFailed naming the rule and the query, and no API call is made."""
+    client, _, operations = stubbed
+    engine = stub_engine(client)
+    window = (datetime(2026, 11, 10, 15), datetime(2026, 11, 11, 15))
+    select_list = Query(
+        name="future_rows",
+        text="SELECT SUM(CASE WHEN recorded_at > ? THEN 1 ELSE 0 END) AS n FROM health_records"
+        " WHERE recorded_at >= ? AND recorded_at < ?",
+        parameters=(window[1], *window),
+        window=window,
+    )
+    with pytest.raises(QueryFailed, match=r"not sent to Athena: query future_rows has a \? outside a WHERE clause"):
+        engine.run(select_list)
+    delete = Query(name="careless_delete", text="DELETE FROM health_records WHERE recorded_at >= ? AND recorded_at < ?",
+                   parameters=window, window=window)  # fmt: skip
+    with pytest.raises(QueryFailed, match=r"careless_delete \(DELETE\) has 2 \? and 2 ExecutionParameters"):
+        engine.execute_dml(delete)
+    with pytest.raises(QueryFailed, match="OPTIMIZE, which Athena does not run on S3 Tables"):
+        engine.execute_ddl("OPTIMIZE health_records REWRITE DATA USING BIN_PACK")
+    long_id = Query(name="long_id", text="SELECT user_id FROM health_records WHERE user_id = ? AND recorded_at >= ?",
+                    parameters=("x" * 1023, window[0]), window=window)  # fmt: skip
+    with pytest.raises(QueryFailed, match="entry 1 has length 1025"):
+        engine.run(long_id)
+    assert operations == []
+
+
 # -- polling and cost ------------------------------------------------------------------------------
 def test_polling_starts_quick_and_backs_off_to_a_bounded_interval_with_jitter():
     athena = SimulatedAthena(300.0)

@@ -1,5 +1,5 @@
-"""Erasure in aws mode against moto over HTTP: the Athena DELETE's text and parameters as they go over
-the wire (ids never in the SQL), the re-export of the touched day, the Firehose error prefix purged on
+"""Erasure in aws mode against moto over HTTP: the Athena DELETE's text as it goes over the wire (no
+ExecutionParameters, ids only as their SHA-256 hex, the window rendered), the re-export of the touched day, the Firehose error prefix purged on
 S3, the replaced CSV versions deleted, and the receipt kept under erasure/receipts/."""
 
 import base64
@@ -17,6 +17,7 @@ from health_pipeline.erasure import erase
 from health_pipeline.erasure.receipt import hashed_user_id
 from health_pipeline.settings import Settings
 from health_pipeline.sql import load_sql
+from health_pipeline.sql.render import render_value, with_rendered
 from health_pipeline.summary.days import daily_summary_query, export_key
 from health_pipeline.summary.refresh import export_day, summarize_days
 from health_pipeline_tests.support import preset_athena_results
@@ -77,7 +78,7 @@ def aws_stack(aws, tmp_path, moto_aws):
     return settings, stack
 
 
-def test_erasure_in_aws_mode_deletes_with_parameters_reexports_and_purges_the_error_prefix(aws_stack, moto_aws):
+def test_erasure_in_aws_mode_deletes_by_hashed_ids_reexports_and_purges_the_error_prefix(aws_stack, moto_aws):
     settings, stack = aws_stack
     s3, sent = moto_aws["s3"], moto_aws["sent"]
     endpoint = moto_aws["endpoint"]
@@ -111,19 +112,25 @@ def test_erasure_in_aws_mode_deletes_with_parameters_reexports_and_purges_the_er
     receipt = erase(stack, settings, [ERASED, HOSTILE], reason="APPI 9")
 
     find, delete, verify, summary = sent
-    assert delete["QueryString"] == (
-        "-- Erasure (aws mode): the given people's records, deleted from the Iceberg table in one statement.\n"
-        "-- Parameters: the user ids ('{user_ids}' becomes one ? per id), then the window start and end (UTC).\n"
-        "DELETE FROM health_records\n"
-        "WHERE (user_id IN (?) OR lower(to_hex(sha256(to_utf8(user_id)))) IN (?))"
-        " AND recorded_at >= ? AND recorded_at < ?\n"
+    match = f"lower(to_hex(sha256(to_utf8(user_id)))) IN ('{hashed_user_id(ERASED)}', '{hashed_user_id(HOSTILE)}')"
+    window_start = datetime(2026, 10, 31, 15)  # the first partition day's midnight in Tokyo, in UTC
+    assert delete["QueryString"] == with_rendered(
+        load_sql("erasure_delete").replace("user_id IN ('{user_ids}')", match),
+        window_start=window_start,
+        window_end=datetime.fromisoformat(find["ExecutionParameters"][1].removeprefix("TIMESTAMP '").rstrip("'")),
     )
-    start, end = delete["ExecutionParameters"][2:]
-    assert delete["ExecutionParameters"][:2] == ["'o''brien'", f"'{hashed_user_id(HOSTILE)}'"]
+    assert (
+        f"WHERE {match} AND recorded_at >= TIMESTAMP '2026-10-31 15:00:00.000000' AND recorded_at < TIMESTAMP '20"
+        in (delete["QueryString"])
+    )
+    assert "ExecutionParameters" not in delete  # Athena takes none in a DELETE
+    start, end = find["ExecutionParameters"]  # the SELECTs: the window as WHERE parameters, the ids by hash
     assert start == "TIMESTAMP '2026-10-31 15:00:00.000000'" and end.startswith("TIMESTAMP '20")
-    assert find["ExecutionParameters"] == verify["ExecutionParameters"] == delete["ExecutionParameters"]
-    for request in sent:  # no id, nor any part of one, is SQL text
-        assert "brien" not in request["QueryString"] and "DROP" not in request["QueryString"]
+    assert find["QueryString"] == verify["QueryString"] and f"WHERE {match} AND recorded_at >= ?" in find["QueryString"]
+    assert verify["ExecutionParameters"] == find["ExecutionParameters"]
+    for request in sent:  # no id, nor any part of one, is SQL text or a parameter
+        for text in (request["QueryString"], *request.get("ExecutionParameters", [])):
+            assert "brien" not in text and "DROP" not in text and "患者" not in text
         assert request["QueryExecutionContext"] == {"Catalog": CATALOG, "Database": DATABASE}
     expected = daily_summary_query(day, ZoneInfo(settings.timezone), "health_records")  # the day, re-summarized
     assert summary["QueryString"] == expected.text
@@ -191,8 +198,9 @@ def test_retention_in_aws_mode_deletes_through_athena_and_removes_the_old_days_f
     outcome = apply_retention(stack, settings, now)
 
     [delete] = sent
-    assert delete["QueryString"] == load_sql("retention_delete")
-    assert delete["ExecutionParameters"] == [athena_literal(oldest), athena_literal(cutoff)]
+    assert delete["QueryString"] == with_rendered(load_sql("retention_delete"), window_start=oldest, window_end=cutoff)
+    assert f"recorded_at >= {render_value(oldest)} AND recorded_at < {render_value(cutoff)}" in delete["QueryString"]
+    assert "ExecutionParameters" not in delete  # Athena takes none in a DELETE
     assert outcome.cutoff_day == cutoff_day and outcome.days_removed == [old_day.isoformat()]
     for key, gone in (("exports/" + export_key(old_day), True), ("exports/" + export_key(new_day), False)):
         versions = s3.list_object_versions(Bucket=BUCKET, Prefix=key).get("Versions", [])

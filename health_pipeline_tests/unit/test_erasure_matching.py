@@ -6,7 +6,7 @@ import json
 
 from health_pipeline.erasure import user_ids_from
 from health_pipeline.erasure.matching import error_document_mentions, mentions
-from health_pipeline.sql import with_user_ids
+from health_pipeline.sql.render import with_user_match
 
 HOSTILE = "o'brien\"; --患者🙂" + "x" * 10_000
 
@@ -36,6 +36,9 @@ def test_error_documents_carry_the_record_in_base64():
 
 
 def test_ids_never_become_sql_text():
-    sql = with_user_ids("DELETE FROM health_records WHERE user_id IN ('{user_ids}') AND recorded_at >= ?", 2)
-    assert sql == "DELETE FROM health_records WHERE user_id IN (?, ?) AND recorded_at >= ?"
+    sql = with_user_match(
+        "DELETE FROM health_records WHERE user_id IN ('{user_ids}') AND recorded_at >= 1", [HOSTILE, "a"]
+    )
+    assert "brien" not in sql and "患者" not in sql
+    assert sql.startswith("DELETE FROM health_records WHERE lower(to_hex(sha256(to_utf8(user_id)))) IN ('")
     assert user_ids_from([HOSTILE, "a", HOSTILE]) == [HOSTILE, "a"]

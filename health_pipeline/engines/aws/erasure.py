@@ -1,9 +1,11 @@
 """Erasure in aws mode: the people's rows deleted by one Athena DELETE on the Iceberg table (S3 Tables
-through the Glue catalog), their ids only as ExecutionParameters; their error records removed from the
-Firehose error prefix on S3; the replaced versions of the rewritten CSVs and kept summaries deleted
-(the export bucket keeps versions). The snapshots and files that still hold the rows are S3 Tables'
-to remove: the receipt's date is when its configured snapshot expiry and unreferenced-file removal
-will have done so (docs/operations/erasure.md).
+through the Glue catalog), their ids matched only by their SHA-256 hex (never in a statement, so never
+in Athena's query history) and the DELETE's values rendered into its text (Athena takes no
+ExecutionParameters in a DELETE: "Use parameterized queries", Athena User Guide); their error records
+removed from the Firehose error prefix on S3; the replaced versions of the rewritten CSVs and kept
+summaries deleted (the export bucket keeps versions). The snapshots and files that still hold the rows
+are S3 Tables' to remove: the receipt's date is when its configured snapshot expiry and
+unreferenced-file removal will have done so (docs/operations/erasure.md).
 
 AWS documents DELETE on Iceberg tables as Athena DML ("Query Apache Iceberg tables: DELETE",
 https://docs.aws.amazon.com/athena/latest/ug/querying-iceberg-delete.html; on S3 Tables, "Querying
@@ -17,7 +19,6 @@ from collections.abc import Callable, Collection
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from health_pipeline.engines.aws.athena.literals import athena_literal
 from health_pipeline.engines.erasure import (
     DeletedRows,
     History,
@@ -27,33 +28,13 @@ from health_pipeline.engines.erasure import (
     recorded_at_bounds,
 )
 from health_pipeline.erasure.matching import error_document_mentions
-from health_pipeline.erasure.receipt import hashed_user_id
-from health_pipeline.sql import Query, load_sql, with_user_ids
+from health_pipeline.erasure.statements import erasure_delete_query, erasure_minutes_query, retention_delete_query
 from health_pipeline.summary.days import export_key, summary_key
 
-MAX_PARAMETER_CHARS = 1024  # Athena's limit on one ExecutionParameters entry (botocore's model)
 # S3 Tables' defaults when its configuration cannot be read (Amazon S3 User Guide, "Maintenance for
 # tables" and "Maintenance for table buckets"): snapshots kept 120 hours, then unreferenced files
 # marked noncurrent after 3 days and deleted 10 days after that.
 DEFAULT_SNAPSHOT_HOURS, DEFAULT_UNREFERENCED_DAYS, DEFAULT_NONCURRENT_DAYS = 120, 3, 10
-
-
-def user_match(user_ids: list[str]) -> tuple[list[str], list[str]]:
-    """(ids sent as they are, hex SHA-256 of those too long for one Athena parameter)."""
-    short = [uid for uid in user_ids if len(athena_literal(uid)) <= MAX_PARAMETER_CHARS]
-    long = [hashed_user_id(uid) for uid in user_ids if len(athena_literal(uid)) > MAX_PARAMETER_CHARS]
-    return short, long
-
-
-def erasure_query(name: str, user_ids: list[str], window: tuple[datetime, datetime], table: str) -> Query:
-    short, hashed = user_match(user_ids)
-    return Query(
-        name=name,
-        text=with_user_ids(load_sql(name), len(short), len(hashed)),
-        parameters=(*short, *hashed, *window),
-        window=window,
-        table=table,
-    )
 
 
 class AwsErasure:
@@ -69,7 +50,7 @@ class AwsErasure:
         return recorded_at_bounds(self.stack.table.iceberg_table())
 
     def find_minutes(self, user_ids: list[str], window: tuple[datetime, datetime]) -> dict[datetime, int]:
-        query = erasure_query("erasure_minutes", user_ids, window, self.stack.settings.table)
+        query = erasure_minutes_query(user_ids, window, self.stack.settings.table)
         rows = self.stack.query_engine.run(query).rows.to_pylist()
         return {row["minute_utc"]: int(row["records"]) for row in rows if row["minute_utc"] is not None}
 
@@ -79,14 +60,13 @@ class AwsErasure:
     def delete_records(self, user_ids: list[str], window: tuple[datetime, datetime], found: int) -> DeletedRows:
         """One Athena DELETE; Athena reports no row count for it: the rows are those the day-finding
         query counted just before."""
-        query = erasure_query("erasure_delete", user_ids, window, self.stack.settings.table)
+        query = erasure_delete_query(user_ids, window, self.stack.settings.table)
         execution = self.stack.query_engine.execute_dml(query)
         return DeletedRows(rows=found, statement=query.text, query_id=execution.query_id)
 
     def delete_before(self, window: tuple[datetime, datetime]) -> DeletedRows:
         """Retention: one Athena DELETE of every row in the window (Athena reports no row count)."""
-        query = Query(name="retention_delete", text=load_sql("retention_delete"), parameters=window, window=window,
-                      table=self.stack.settings.table)  # fmt: skip
+        query = retention_delete_query(window, self.stack.settings.table)
         execution = self.stack.query_engine.execute_dml(query)
         return DeletedRows(rows=-1, statement=query.text, query_id=execution.query_id)
 

@@ -81,4 +81,7 @@ class LocalStack(TerraformDesired):
     def erasure(self) -> LocalErasure:
         from health_pipeline.engines.local.erasure import LocalErasure
 
-        return LocalErasure(self.table, self.delivery_stream, self.maintenance, self.summary_store, self.settings.home)
+        s = self.settings
+        return LocalErasure(
+            self.table, self.delivery_stream, self.maintenance, self.summary_store, s.home, self.query_engine, s.table
+        )

@@ -1,16 +1,16 @@
-"""Erasure in local mode: the people's rows deleted with PyIceberg (copy-on-write: each data file that
-holds one of their rows is rewritten without it), then every older snapshot expired and every file no
-snapshot references removed at once, so that no snapshot a reader can open holds the rows. Every
-commit takes the delivery stream's commit lock, as deliveries and table maintenance do."""
+"""Erasure in local mode: the days found by the same SQL file as aws mode's (`sql/erasure_minutes.sql`,
+the ids matched by their SHA-256) on the local engine; the people's rows deleted with PyIceberg
+(copy-on-write: each data file that holds one of their rows is rewritten without it), then every older
+snapshot expired and every file no snapshot references removed at once, so that no snapshot a reader
+can open holds the rows. Every commit takes the delivery stream's commit lock, as deliveries and table
+maintenance do."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Collection
 from datetime import date, datetime
 from pathlib import Path
 
-import pyarrow.compute as pc
 from pyiceberg.expressions import And, GreaterThanOrEqual, In, IsNull, LessThan, Or
 
 from health_pipeline.engines.erasure import (
@@ -23,8 +23,10 @@ from health_pipeline.engines.erasure import (
     recorded_at_bounds,
 )
 from health_pipeline.engines.local.export_store import LocalExportStore
+from health_pipeline.engines.local.query_engine import DuckDBQueryEngine
 from health_pipeline.engines.local.table import LocalIcebergTable, flocked
 from health_pipeline.engines.maintenance import MAINTENANCE_PROPERTY
+from health_pipeline.erasure.statements import erasure_minutes_query
 from health_pipeline.summary.days import summary_key
 
 
@@ -38,9 +40,18 @@ def _filter(user_ids: list[str], window: tuple[datetime, datetime], with_null_ti
 
 class LocalErasure:
     def __init__(
-        self, table: LocalIcebergTable, stream, maintenance, summary_store: LocalExportStore, home: Path
+        self,
+        table: LocalIcebergTable,
+        stream,
+        maintenance,
+        summary_store: LocalExportStore,
+        home: Path,
+        query_engine: DuckDBQueryEngine,
+        table_name: str,
     ) -> None:
         self.table = table
+        self.query_engine = query_engine
+        self.table_name = table_name
         self.stream = stream
         self.maintenance = maintenance
         self.summary_store = summary_store
@@ -58,14 +69,13 @@ class LocalErasure:
         return recorded_at_bounds(self.table.iceberg_table())
 
     def find_minutes(self, user_ids: list[str], window: tuple[datetime, datetime]) -> dict[datetime, int]:
-        """The UTC minutes holding the people's records, with counts: a PyIceberg scan narrowed by the
-        window (partition pruning) and the ids (column bounds), reading recorded_at only."""
+        """The UTC minutes holding the people's records, with counts: `sql/erasure_minutes.sql`, the
+        statement aws mode sends to Athena, on the local engine (DuckDB over the window's files)."""
         table = self.table.iceberg_table()
         if table is None or table.current_snapshot() is None:
             return {}
-        scanned = table.scan(row_filter=_filter(user_ids, window, False), selected_fields=("recorded_at",)).to_arrow()
-        minutes = pc.floor_temporal(scanned["recorded_at"], unit="minute")
-        return dict(Counter(minutes.to_pylist()))
+        rows = self.query_engine.run(erasure_minutes_query(user_ids, window, self.table_name)).rows.to_pylist()
+        return {row["minute_utc"]: int(row["records"]) for row in rows if row["minute_utc"] is not None}
 
     def kept_summary_days(self) -> list[date]:
         return days_of(self.summary_store.keys("daily_health_summary/"), summary_key)

@@ -5,8 +5,13 @@ database, no result location, no ExecutionParameters, so values would have to be
 SQL), polls at a fixed 5 s (every short query pays up to 5 s), and leaves a query running in Athena
 when it times out or the run is terminated, still scanning and billing. This engine:
 
+- checks every statement against Athena's documented rules before StartQueryExecution
+  (`health_pipeline.sql.athena_rules`: `?` only in WHERE, parameters only with SELECT / INSERT INTO /
+  CTAS / UNLOAD, 1 to 1,024 characters each, nothing S3 Tables refuses, at most 262,144 bytes) and
+  raises QueryFailed without sending one that breaks them;
 - sends QueryExecutionContext {Catalog, Database}, the WorkGroup, ResultConfiguration.OutputLocation
-  and the query's values only as ExecutionParameters, rendered as Athena literals;
+  and a query's WHERE values as ExecutionParameters, rendered as Athena literals (values outside WHERE
+  and in a DELETE are in the text, written by `health_pipeline.sql.render`);
 - polls from 0.2 s, doubling with jitter up to 11 s: quick for quick queries, few calls for long ones
   (a 100 s query: at most 15 polls, seen within 10% of its duration; `make bench` measures it);
   QUEUED after RUNNING is normal (Athena can requeue a query);
@@ -50,6 +55,7 @@ from health_pipeline.engines.aws.athena.result_object import read_result_object
 from health_pipeline.engines.aws.athena.results import fetch_rows
 from health_pipeline.engines.base import QueryFailed, QueryResult
 from health_pipeline.sql import Query, check_query_rules, with_table
+from health_pipeline.sql.athena_rules import AthenaRuleViolation, check_athena_rules
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +174,8 @@ class AthenaQueryEngine:
         )
 
     def execute_dml(self, query: Query) -> AthenaExecution:
-        """Run one DML statement (the erasure's DELETE on the Iceberg table), its values only as
-        ExecutionParameters; returns the finished execution (DML returns no rows)."""
+        """Run one DML statement (the erasure's and retention's DELETE on the Iceberg table: no
+        ExecutionParameters, its values rendered in its text); returns the finished execution."""
         sql, parameters = self._statement(query)
         return self._execute(query.name, sql, parameters)
 
@@ -196,6 +202,7 @@ class AthenaQueryEngine:
 
     # -- start, wait, stop -------------------------------------------------------------------------
     def _execute(self, name: str, sql: str, parameters: list[str]) -> AthenaExecution:
+        refuse_what_athena_refuses(name, sql, parameters)  # every statement, before anything is sent
         request: dict[str, Any] = {
             "QueryString": sql,
             "QueryExecutionContext": {"Catalog": self.catalog, "Database": self.database},
@@ -308,3 +315,12 @@ class AthenaQueryEngine:
             polls=polls,
             elapsed_s=elapsed_s,
         )
+
+
+def refuse_what_athena_refuses(name: str, sql: str, parameters: list[str]) -> None:
+    """Raise QueryFailed, before StartQueryExecution, for a statement Athena's documented rules refuse
+    (`health_pipeline.sql.athena_rules`): nothing is sent, nothing is billed."""
+    try:
+        check_athena_rules(sql, parameters, name=f"query {name}")
+    except AthenaRuleViolation as err:
+        raise QueryFailed(f"not sent to Athena: {err}") from err
