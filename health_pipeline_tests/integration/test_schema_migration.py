@@ -28,26 +28,26 @@ RECORD = {
 
 
 def set_column(terraform_dir, name: str, glue_type: str, replace: str | None = None) -> None:
-    """Edit the temporary Glue module as a person would: add a column, or change one's type."""
-    main = terraform_dir / "modules" / "glue" / "main.tf"
+    """Edit the temporary S3 Tables module's local.columns as a person would: add a column, or change
+    one's type."""
+    main = terraform_dir / "modules" / "s3tables" / "main.tf"
     text = main.read_text()
     if replace:
-        old = f'name = "{name}"\n      type = "{replace}"'
+        old = f'{{ name = "{name}", type = "{replace}" }}'
         assert old in text
-        text = text.replace(old, f'name = "{name}"\n      type = "{glue_type}"')
+        text = text.replace(old, f'{{ name = "{name}", type = "{glue_type}" }}')
     else:
-        anchor = '      name = "flags"\n      type = "int"\n    }'
-        text = text.replace(
-            anchor, anchor + f'\n    columns {{\n      name = "{name}"\n      type = "{glue_type}"\n    }}'
-        )
+        anchor = '    { name = "flags", type = "int" },\n'
+        assert anchor in text
+        text = text.replace(anchor, anchor + f'    {{ name = "{name}", type = "{glue_type}" }},\n')
     main.write_text(text)
 
 
 @pytest.fixture
 def terraform_copy(tmp_path):
     target = tmp_path / "terraform"
-    for module in ("glue", "s3tables"):  # the columns, and the partition spec and sort order
-        shutil.copytree(PROJECT_ROOT / "terraform" / "modules" / module, target / "modules" / module)
+    # The columns (local.columns), the partition spec and the sort order: all in modules/s3tables.
+    shutil.copytree(PROJECT_ROOT / "terraform" / "modules" / "s3tables", target / "modules" / "s3tables")
     return target
 
 

@@ -77,7 +77,7 @@ def dagster_dev(tmp_path_factory):
         pytest.fail("Debian's Chromium is missing: `apt-get install chromium` (.ci/run does it)")
     root = tmp_path_factory.mktemp("ui")
     home, terraform = root / "home", root / "terraform"
-    shutil.copytree(PROJECT_ROOT / "terraform" / "modules" / "glue", terraform / "modules" / "glue")
+    shutil.copytree(PROJECT_ROOT / "terraform" / "modules" / "s3tables", terraform / "modules" / "s3tables")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEALTH_PIPELINE_", "DAGSTER_"))}
     env.update(
         HEALTH_PIPELINE_HOME=str(home), DAGSTER_HOME=str(home / "dagster"), HEALTH_PIPELINE_TERRAFORM_DIR=str(terraform)
