@@ -23,3 +23,11 @@ resource "aws_glue_catalog_database" "link" {
     database_name = var.namespace
   }
 }
+
+# A state that holds this database under its first address (a plain database of the same name) moves
+# here: target_database forces a replacement, which Terraform orders destroy-then-create, so the
+# name is free when the link is created (two unrelated resources could be created first).
+moved {
+  from = aws_glue_catalog_database.this
+  to   = aws_glue_catalog_database.link
+}
