@@ -108,7 +108,8 @@ data "aws_iam_policy_document" "dagster" {
   }
 
   # Queries through Glue read the table bucket and the namespace (Amazon S3 User Guide,
-  # "s3-tables-sql"): in iam mode these decide; in lake_formation mode they are unused.
+  # "s3-tables-sql"): in iam mode these decide; in lake_formation mode they are unused. GetNamespace
+  # is authorized on the table bucket (S3 Tables' resource types are the table bucket and the table).
   statement {
     sid       = "S3TablesBucketAndNamespace"
     actions   = ["s3tables:GetTableBucket", "s3tables:GetNamespace"]

@@ -92,6 +92,8 @@ resource "aws_iam_role_policy" "lambda" {
 data "aws_iam_policy_document" "s3tables_iam_mode" {
   count = local.iam_mode ? 1 : 0
 
+  # GetNamespace is authorized on the table bucket: S3 Tables' resource types are the table bucket
+  # and the table (no namespace ARN).
   statement {
     sid       = "S3TablesBucketAndNamespace"
     actions   = ["s3tables:GetTableBucket", "s3tables:GetNamespace"]
