@@ -2,9 +2,16 @@
 more, nothing less.
 
 `terraform/modules/iam` grants exactly DAGSTER_ROLE_ACTIONS to the role the deployment assumes (scoped
-to the pipeline's resources wherever AWS allows), `terraform/modules/lambda` exactly
-LAMBDA_ROLE_ACTIONS to the producer's, and the Terraform tests (`health_pipeline_tests/terraform/test_access.py`,
-`test_data_path.py`) fail when a set and its policy differ. Adding an AWS call to the code means adding its action here and to the policy.
+to the pipeline's resources wherever AWS allows), plus DAGSTER_LAKE_FORMATION_ACTIONS when the table
+bucket's access mode is lake_formation; `terraform/modules/lambda` exactly LAMBDA_ROLE_ACTIONS to the
+producer's, plus LAMBDA_IAM_MODE_ACTIONS when the access mode is iam. The tests under
+`health_pipeline_tests/terraform/` fail when a set and its policy differ. Adding an AWS call to the
+code means adding its action here and to the policy.
+
+The access modes (Amazon S3 User Guide, "Integrating Amazon S3 Tables with AWS analytics services"): in
+iam mode (AWS's default) IAM policies on the S3 Tables resources and the Glue Data Catalog objects decide
+every query; in lake_formation mode Lake Formation vends the data credentials, and its grants (declared
+in the same Terraform) decide.
 """
 
 from __future__ import annotations
@@ -25,9 +32,10 @@ DAGSTER_ROLE_ACTIONS: frozenset[str] = frozenset(
         "glue:GetTable",
         "glue:GetTables",
         "glue:UpdateTable",
-        # Lake Formation: Athena (and Glue) on an S3 Tables catalog vend data credentials through
-        # Lake Formation for the caller; it has no resource-level permissions.
-        "lakeformation:GetDataAccess",
+        # S3 Tables: queries through Glue read the table bucket and the namespace ("s3-tables-sql"),
+        # which decides in iam mode.
+        "s3tables:GetTableBucket",
+        "s3tables:GetNamespace",
         # S3 Tables: PyIceberg reads the live Iceberg schema and snapshots through Glue, then reads
         # the metadata and manifest files from the table's storage itself (it never writes: the
         # migration and the erasure write through Athena).
@@ -63,21 +71,40 @@ DAGSTER_ROLE_ACTIONS: frozenset[str] = frozenset(
         "kms:GenerateDataKey",
         "kms:Decrypt",
         # CloudWatch: delivered/failed rows and freshness of the stream. Metric reads support no
-        # resource-level permissions, so this is the one grant on "*" besides Lake Formation's.
+        # resource-level permissions, so this is the one grant on "*" (besides Lake Formation's).
         "cloudwatch:GetMetricStatistics",
         "cloudwatch:GetMetricData",
     }
 )
 
+# lake_formation mode only: Athena (and Glue) on the S3 Tables catalog vend data credentials through
+# Lake Formation for the caller; it has no resource-level permissions (the grants on the namespace and
+# the table scope it).
+DAGSTER_LAKE_FORMATION_ACTIONS: frozenset[str] = frozenset({"lakeformation:GetDataAccess"})
+
 # The producer Lambda's own role (terraform/modules/lambda), each action on its one resource.
 LAMBDA_ROLE_ACTIONS: frozenset[str] = frozenset(
     {
-        # lambda_handler.glue_schema: the table's columns, once per instance.
+        # lambda_handler.glue_schema: the table's columns, once per instance, from the table bucket's
+        # catalog (its account from sts:GetCallerIdentity, which needs no permission).
         "glue:GetTable",
         # health_pipeline.delivery.firehose: the validated records, in batches.
         "firehose:PutRecordBatch",
         # The Lambda runtime writes the function's log (its log group is Terraform's, so no CreateLogGroup).
         "logs:CreateLogStream",
         "logs:PutLogEvents",
+    }
+)
+
+# iam mode only: Glue's GetTable on an S3 Tables table reads its current metadata with the caller's
+# permissions on the bucket, the namespace and the table. In lake_formation mode a DESCRIBE grant on
+# the namespace and the table replaces them.
+LAMBDA_IAM_MODE_ACTIONS: frozenset[str] = frozenset(
+    {
+        "s3tables:GetTableBucket",
+        "s3tables:GetNamespace",
+        "s3tables:GetTable",
+        "s3tables:GetTableMetadataLocation",
+        "s3tables:GetTableData",
     }
 )

@@ -27,8 +27,8 @@ names its users itself: the backend authenticates them.
 It imports the standard library, the project's pure-Python modules and, on the first invocation,
 boto3 (the Lambda runtime's): `make lambda` packages exactly those modules. Handler
 `health_pipeline.lambda_handler.handler`; environment `HEALTH_PIPELINE_MODE=aws`,
-`HEALTH_PIPELINE_FIREHOSE_STREAM`, `HEALTH_PIPELINE_DATABASE`, `HEALTH_PIPELINE_TABLE` (read by
-`settings.load_settings`); credentials from boto3's own chain. Terraform: `terraform/modules/lambda`.
+`HEALTH_PIPELINE_FIREHOSE_STREAM`, `HEALTH_PIPELINE_CATALOG`, `HEALTH_PIPELINE_DATABASE`,
+`HEALTH_PIPELINE_TABLE` (read by `settings.load_settings`); credentials from boto3's own chain. Terraform: `terraform/modules/lambda`.
 """
 
 from __future__ import annotations
@@ -85,12 +85,18 @@ def signed_in_user(event: dict[str, Any]) -> str | None:
     return identity
 
 
-def glue_schema(settings: Settings, glue: Any = None) -> TableSchema:
-    """The table's columns as the Glue Data Catalog holds them (what Terraform applied)."""
+def glue_schema(settings: Settings, glue: Any = None, sts: Any = None) -> TableSchema:
+    """The table's columns as the Glue Data Catalog holds them: from the table bucket's catalog
+    (`<account>:s3tablescatalog/<bucket>`, HEALTH_PIPELINE_CATALOG), where S3 Tables federates the live
+    table, or from the default catalog when HEALTH_PIPELINE_CATALOG is AwsDataCatalog."""
     import boto3
 
     glue = glue or boto3.client("glue", region_name=settings.aws_region)
-    table = glue.get_table(DatabaseName=settings.database, Name=settings.table)["Table"]
+    where: dict[str, str] = {}
+    if settings.athena_catalog not in ("", "AwsDataCatalog"):
+        sts = sts or boto3.client("sts", region_name=settings.aws_region)
+        where["CatalogId"] = f"{sts.get_caller_identity()['Account']}:{settings.athena_catalog}"
+    table = glue.get_table(DatabaseName=settings.database, Name=settings.table, **where)["Table"]
     return TableSchema.from_glue(table)
 
 

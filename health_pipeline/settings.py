@@ -116,10 +116,6 @@ class Settings:
         return ZoneInfo(self.timezone)
 
     @property
-    def glue_module_dir(self) -> Path:
-        return self.terraform_dir / "modules" / "glue"
-
-    @property
     def s3tables_module_dir(self) -> Path:
         return self.terraform_dir / "modules" / "s3tables"
 

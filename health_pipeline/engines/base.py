@@ -61,7 +61,7 @@ class TerraformDesired:
 
     def desired_schema(self) -> TableSchema:
         """The schema Terraform declares (the Glue module's columns), read afresh on every call."""
-        return read_desired_schema(self.settings.glue_module_dir)
+        return read_desired_schema(self.settings.s3tables_module_dir)
 
     def desired_layout(self) -> TableLayout | None:
         """The partition spec and sort order Terraform declares (the S3 Tables module's table); None

@@ -68,7 +68,7 @@ class MigrationPlan:
                         NEEDS_PERSON,
                         item.desired_type,
                         item.live_type,
-                        f"{err}. Options: rename the column in terraform/modules/glue/main.tf.",
+                        f"{err}. Options: rename the column in local.columns of terraform/modules/s3tables/main.tf.",
                     )
             checked.append(item)
         reason = None

@@ -1,7 +1,10 @@
-"""Reads the desired table from the Terraform (python-hcl2): its columns from the Glue module, its
-partition spec and sort order from the S3 Tables module's awscc_s3tables_table.
+"""Reads the desired table from the Terraform (python-hcl2): its columns (`local.columns`) and its
+partition spec and sort order (the awscc_s3tables_table's iceberg_metadata), all in the S3 Tables
+module.
 
-The Terraform is the single source of truth for both: nothing in Python repeats them.
+The Terraform is the single source of truth for both: nothing in Python repeats them. The columns are
+a literal in the module's locals, which creates the table with them; no table is declared anywhere
+else (the default catalog holds only a resource link to the namespace).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ _SOURCE = re.compile(r'\$\{local\.field_id\["([a-z_][a-z0-9_]*)"\]\}')
 
 
 class TerraformSchemaError(ValueError):
-    """The Glue module cannot be read or does not declare the table as expected."""
+    """The S3 Tables module cannot be read or does not declare the table as expected."""
 
 
 def _unquote(value: object) -> str:
@@ -29,25 +32,21 @@ def _unquote(value: object) -> str:
     return text
 
 
-def read_desired_schema(glue_module_dir: Path, resource_name: str = "health_records") -> TableSchema:
-    """The columns of `aws_glue_catalog_table.<resource_name>` in the module's .tf files, in order."""
-    if not glue_module_dir.is_dir():
+def read_desired_schema(s3tables_module_dir: Path, local_name: str = "columns") -> TableSchema:
+    """The columns of `local.<local_name>` in the S3 Tables module's .tf files, in order: a literal list
+    of `{ name = "...", type = "<Glue type>" }` objects."""
+    if not s3tables_module_dir.is_dir():
         raise TerraformSchemaError(
-            f"Terraform Glue module not found at {glue_module_dir}; set HEALTH_PIPELINE_TERRAFORM_DIR to the"
-            " directory that holds modules/glue."
+            f"Terraform S3 Tables module not found at {s3tables_module_dir}; set HEALTH_PIPELINE_TERRAFORM_DIR to"
+            " the directory that holds modules/s3tables."
         )
-    for tf_file in sorted(glue_module_dir.glob("*.tf")):
-        document = _load(tf_file)
-        for resource in document.get("resource", []):
-            for kind, named in resource.items():
-                if _unquote(kind) != "aws_glue_catalog_table":
-                    continue
-                for name, body in named.items():
-                    if _unquote(name) == resource_name:
-                        return _columns_of(tf_file, body)
+    for tf_file in sorted(s3tables_module_dir.glob("*.tf")):
+        for block in _load(tf_file).get("locals", []):
+            if local_name in block:
+                return _columns_of(tf_file, block[local_name])
     raise TerraformSchemaError(
-        f"no resource aws_glue_catalog_table.{resource_name} in {glue_module_dir}/*.tf; the table's columns"
-        " must be declared there."
+        f"no local.{local_name} in {s3tables_module_dir}/*.tf; the table's columns must be declared there as a"
+        ' literal list of { name = "...", type = "..." } objects.'
     )
 
 
@@ -61,21 +60,24 @@ def _load(tf_file: Path) -> dict:
         raise TerraformSchemaError(f"{tf_file}: not valid HCL ({err}); fix the file and run again.") from err
 
 
-def _columns_of(tf_file: Path, body: dict) -> TableSchema:
-    descriptors = body.get("storage_descriptor") or []
+def _columns_of(tf_file: Path, declared: object) -> TableSchema:
+    if not isinstance(declared, list) or not all(isinstance(item, dict) for item in declared):
+        raise TerraformSchemaError(
+            f'{tf_file}: local.columns must be a literal list of {{ name = "...", type = "..." }} objects,'
+            f" not {declared!r}"
+        )
     columns: list[Column] = []
-    for descriptor in descriptors:
-        for block in descriptor.get("columns", []):
-            name = _unquote(block.get("name", ""))
-            type_text = _unquote(block.get("type", ""))
-            if not name or not type_text:
-                raise TerraformSchemaError(f"{tf_file}: a columns block lacks a name or a type: {block!r}")
-            try:
-                columns.append(Column(name, normalize_glue_type(type_text)))
-            except ValueError as err:
-                raise TerraformSchemaError(f"{tf_file}: column {name!r}: {err}") from err
+    for item in declared:
+        name = _unquote(item.get("name", ""))
+        type_text = _unquote(item.get("type", ""))
+        if not name or not type_text or "${" in name or "${" in type_text:
+            raise TerraformSchemaError(f"{tf_file}: a column lacks a literal name or type: {item!r}")
+        try:
+            columns.append(Column(name, normalize_glue_type(type_text)))
+        except ValueError as err:
+            raise TerraformSchemaError(f"{tf_file}: column {name!r}: {err}") from err
     if not columns:
-        raise TerraformSchemaError(f"{tf_file}: the Glue table declares no storage_descriptor columns")
+        raise TerraformSchemaError(f"{tf_file}: local.columns declares no column")
     names = [c.name for c in columns]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

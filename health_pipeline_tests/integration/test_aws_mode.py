@@ -108,7 +108,7 @@ def test_a_failed_athena_query_fails_the_run_with_its_reason_and_retries_only_wh
 
 
 def test_schema_status_in_aws_mode_compares_terraform_glue_and_the_live_iceberg_schema(aws, aws_settings):
-    desired = read_desired_schema(aws_settings.glue_module_dir)
+    desired = read_desired_schema(aws_settings.s3tables_module_dir)
     glue_table(aws_settings, TableSchema(desired.columns[:-1]))  # the last Terraform column not yet applied
     done = schema_status(aws_settings)
     assert done.returncode == 3, done.stderr
@@ -126,7 +126,7 @@ def test_schema_status_in_aws_mode_compares_terraform_glue_and_the_live_iceberg_
 def test_schema_status_in_aws_mode_reports_an_unpartitioned_live_table_as_needing_a_person(aws, aws_settings):
     # What the first Terraform (aws_s3tables_table, no partition spec) created: the columns are right,
     # the layout is not, and only a person can change it.
-    glue_table(aws_settings, read_desired_schema(aws_settings.glue_module_dir), laid_out=False)
+    glue_table(aws_settings, read_desired_schema(aws_settings.s3tables_module_dir), laid_out=False)
     done = schema_status(aws_settings)
     assert done.returncode == 4, done.stderr
     plan = json.loads(done.stdout)
@@ -145,7 +145,7 @@ def test_new_data_sensor_in_aws_mode_reads_snapshots_through_glue_and_s3(aws, aw
     PyIceberg's Glue catalog, its manifests read from S3 (moto), the history from the instance."""
     import pyarrow as pa
 
-    desired = read_desired_schema(aws_settings.glue_module_dir)
+    desired = read_desired_schema(aws_settings.s3tables_module_dir)
     table = glue_table(aws_settings, desired)
     defs = build_definitions(aws_settings)
     new_data_sensor, resources = defs.resolve_sensor_def("new_data_sensor"), dict(defs.resources)

@@ -178,7 +178,7 @@ def test_retention_in_aws_mode_deletes_through_athena_and_removes_the_old_days_f
     settings, stack = aws_stack
     settings = dataclasses.replace(settings, retention_days=3)
     stack.settings = settings
-    table = glue_table(settings, read_desired_schema(settings.glue_module_dir))
+    table = glue_table(settings, read_desired_schema(settings.s3tables_module_dir))
     now = datetime.now(UTC)
     cutoff_day, cutoff = retention_cutoff(settings, now)
     oldest = cutoff - timedelta(days=5, hours=2)

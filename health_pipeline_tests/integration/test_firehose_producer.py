@@ -28,7 +28,7 @@ from health_pipeline.schema import read_desired_schema
 from health_pipeline.settings import PROJECT_ROOT
 from health_pipeline_tests.support import jsonl, run_cli
 
-SCHEMA = read_desired_schema(PROJECT_ROOT / "terraform" / "modules" / "glue")
+SCHEMA = read_desired_schema(PROJECT_ROOT / "terraform" / "modules" / "s3tables")
 REGION = "ap-northeast-1"
 OFFSETS = ("Z", "+09:00", "-05:00")
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from health_pipeline.lambda_handler import event_lines, make_handler
+from health_pipeline.lambda_handler import event_lines, glue_schema, make_handler
 from health_pipeline.settings import PROJECT_ROOT, load_settings
 from health_pipeline_tests.support import GOOD
 
@@ -146,6 +146,27 @@ before = set(sys.modules)
 import health_pipeline.lambda_handler
 print(json.dumps(sorted(set(sys.modules) - before)))
 """
+
+
+def test_the_columns_are_read_from_the_table_buckets_catalog(deployed, monkeypatch):
+    """Deployed, the Lambda has HEALTH_PIPELINE_CATALOG = s3tablescatalog/<bucket> (modules/lambda): it
+    asks Glue for the table in that catalog, `<account>:s3tablescatalog/<bucket>`, where S3 Tables
+    federates the live table (nothing is declared in the default catalog)."""
+    monkeypatch.setenv("HEALTH_PIPELINE_CATALOG", "s3tablescatalog/health-logger-prod-tables")
+    settings = load_settings()
+    glue = boto3.client("glue", region_name=REGION)
+    sent: list[dict] = []
+    glue.meta.events.register("provide-client-params.glue.GetTable", lambda params, **_: sent.append(dict(params)))
+    schema = glue_schema(settings, glue)
+    account = boto3.client("sts", region_name=REGION).get_caller_identity()["Account"]
+    assert sent == [
+        {
+            "DatabaseName": settings.database,
+            "Name": settings.table,
+            "CatalogId": f"{account}:s3tablescatalog/health-logger-prod-tables",
+        }
+    ]
+    assert [(c.name, c.glue_type) for c in schema.columns] == COLUMNS
 
 
 def test_the_handlers_import_loads_only_the_standard_library_and_its_own_modules():

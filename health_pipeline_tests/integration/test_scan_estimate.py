@@ -128,7 +128,7 @@ def test_aws_mode_estimates_from_the_glue_tables_manifests_in_s3(aws, aws_settin
 
     from health_pipeline.settings import PROJECT_ROOT
 
-    table = glue_table(aws_settings, read_desired_schema(aws_settings.glue_module_dir))
+    table = glue_table(aws_settings, read_desired_schema(aws_settings.s3tables_module_dir))
     rng = np.random.default_rng(9)
     for n in range(3):
         start = datetime.combine(FIRST + timedelta(days=n), datetime.min.time())

@@ -16,7 +16,7 @@ from health_pipeline.schema.model import Column, TableSchema
 from health_pipeline.schema.plan import MigrationPlan, UnsafeSchemaError, check_identifier
 from health_pipeline.settings import PROJECT_ROOT
 from health_pipeline_tests.support import run_cli
-from health_pipeline_tests.support.glue_module import set_column
+from health_pipeline_tests.support.s3tables_columns import set_column
 
 RECORD = {
     "user_id": "u1",
@@ -31,8 +31,8 @@ RECORD = {
 @pytest.fixture
 def terraform_copy(tmp_path):
     target = tmp_path / "terraform"
-    for module in ("glue", "s3tables"):  # the columns, and the partition spec and sort order
-        shutil.copytree(PROJECT_ROOT / "terraform" / "modules" / module, target / "modules" / module)
+    # The columns (local.columns), the partition spec and the sort order: all in modules/s3tables.
+    shutil.copytree(PROJECT_ROOT / "terraform" / "modules" / "s3tables", target / "modules" / "s3tables")
     return target
 
 

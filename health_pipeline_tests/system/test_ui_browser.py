@@ -23,7 +23,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from health_pipeline.settings import PROJECT_ROOT
 from health_pipeline_tests.support import CLI, free_loopback_port
-from health_pipeline_tests.support.glue_module import set_column
+from health_pipeline_tests.support.s3tables_columns import set_column
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Off the network: this machine has none, and Chromium's background services would keep trying.
@@ -78,7 +78,7 @@ def dagster_dev(tmp_path_factory):
         pytest.fail("Debian's Chromium is missing: `apt-get install chromium` (.ci/run does it)")
     root = tmp_path_factory.mktemp("ui")
     home, terraform = root / "home", root / "terraform"
-    shutil.copytree(PROJECT_ROOT / "terraform" / "modules" / "glue", terraform / "modules" / "glue")
+    shutil.copytree(PROJECT_ROOT / "terraform" / "modules" / "s3tables", terraform / "modules" / "s3tables")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEALTH_PIPELINE_", "DAGSTER_"))}
     env.update(
         HEALTH_PIPELINE_HOME=str(home), DAGSTER_HOME=str(home / "dagster"), HEALTH_PIPELINE_TERRAFORM_DIR=str(terraform)

@@ -68,15 +68,6 @@ def check_firehose_role_scope(stack: Stack) -> None:
             assert not any(r.endswith("*") for r in resources), f"Firehose's Glue grant is not scoped: {resources}"
 
 
-def check_glue_ignores_parameters(stack: Stack) -> None:
-    table = stack.resource("glue", "aws_glue_catalog_table", "health_records")
-    ignored = [_unquote(v) for v in lifecycle(table).get("ignore_changes", [])]
-    assert ignored == ["parameters"], (
-        f"aws_glue_catalog_table.health_records ignore_changes is {ignored}: Glue rewrites metadata_location on"
-        " every Iceberg commit, so [parameters] must be ignored or each apply reverts the table"
-    )
-
-
 def check_s3tables_guarded(stack: Stack) -> None:
     for type_name, name in (
         ("aws_s3tables_table_bucket", "this"),
@@ -92,10 +83,7 @@ def check_s3tables_guarded(stack: Stack) -> None:
     )
     metadata = table.get("iceberg_metadata") or {}
     fields = str((metadata.get("iceberg_schema") or {}).get("schema_field_list", ""))
-    assert "var.columns" in fields, "the table must be created with the Glue module's columns (var.columns)"
-    assert text(stack.call_args("s3tables").get("columns")) == "${module.glue.columns}", (
-        "the S3 Tables module's columns must come from the Glue module, the schema's source of truth"
-    )
+    assert "local.columns" in fields, "the table must be created with the declared columns (local.columns)"
     for kind in ("compaction", "snapshot_management"):
         status = stack.value("s3tables", (table.get(kind) or {}).get("status", ""))
         assert status == "enabled", f"table maintenance {kind} is {status!r}, not deliberately enabled"
@@ -127,7 +115,7 @@ def check_table_layout(stack: Stack) -> None:
     schema_fields = text(metadata["iceberg_schema"]["schema_field_list"])
     assert re.search(r"id\s*=\s*index \+ 1", schema_fields), "schema field ids must be the columns' positions from 1"
     field_ids = text(stack.locals("s3tables").get("field_id", ""))
-    assert re.search(r"for index, column in var\.columns : column\.name => index \+ 1", field_ids), (
+    assert re.search(r"for index, column in local\.columns : column\.name => index \+ 1", field_ids), (
         "local.field_id must give each column its schema field id"
     )
     spec = metadata["iceberg_partition_spec"]
@@ -145,7 +133,11 @@ def check_lambda_role(stack: Stack) -> None:
     assert principals == ["lambda.amazonaws.com"], f"the producer's role is assumed by {principals}"
     policies = stack.typed("lambda", "resource", "aws_iam_role_policy")
     own = [body for body in policies.values() if text(body["role"]) == "${aws_iam_role.this.id}"]
-    assert [text(body["policy"]) for body in own] == ["${data.aws_iam_policy_document.lambda.json}"]
+    documents = [text(body["policy"]) for body in own]
+    # Beside its own document, the iam access mode's S3 Tables reads (test_access_modes checks them).
+    assert documents[:1] == ["${data.aws_iam_policy_document.lambda.json}"] and set(documents[1:]) <= {
+        "${data.aws_iam_policy_document.s3tables_iam_mode[0].json}"
+    }, f"the producer's role has the policies {documents}"
     granted: dict[str, list[str]] = {}
     for statement in statements(stack, "lambda", "lambda"):
         assert _unquote(statement.get("effect", '"Allow"')) == "Allow"
@@ -163,16 +155,19 @@ def check_lambda_role(stack: Stack) -> None:
     )
     assert granted["firehose:PutRecordBatch"] == ["${var.stream_arn}"], "PutRecordBatch on the stream only"
     glue = granted["glue:GetTable"]
-    assert all("*" not in r for r in glue) and len(glue) == 3, f"GetTable on {glue}"
+    assert all("*" not in r for r in glue) and len(glue) == 5, f"GetTable on {glue}"
     assert {r.rsplit(":", 1)[-1].split("/")[0] for r in glue} == {"catalog", "database", "table"}
-    assert glue[-1].endswith(":table/${var.glue_database_name}/${var.glue_table_name}")
+    assert glue[-1].endswith(":table/${var.catalog}/${var.database_name}/${var.table_name}"), (
+        f"GetTable on {glue[-1]}, not the table in the table bucket's catalog"
+    )
     for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
         assert granted[action] == ["${aws_cloudwatch_log_group.this.arn}:log-stream:*"], f"{action} beyond its log"
 
 
 def check_lambda_function(stack: Stack) -> None:
     """A current Python runtime on arm64, the package of `make lambda` pinned by its checksum, the
-    handler's settings from the pipeline's modules, reserved concurrency, a log group with retention."""
+    handler's settings from the pipeline's modules, no reserved concurrency unless asked for (a
+    reservation must leave 100 executions unreserved: new accounts cannot), a log group with retention."""
     function = stack.resource("lambda", "aws_lambda_function", "this")
     runtime = stack.value("lambda", function["runtime"])
     assert re.fullmatch(r"python3\.(1[2-9])", str(runtime)), f"runtime {runtime!r} is not a current Python"
@@ -183,13 +178,17 @@ def check_lambda_function(stack: Stack) -> None:
     args = stack.call_args("lambda")
     assert "dist/health_pipeline_lambda.zip" in str(stack.value(None, args["package_path"])), "not make lambda's zip"
     concurrency = stack.value("lambda", function["reserved_concurrent_executions"])
-    assert isinstance(concurrency, int) and concurrency >= 1, f"reserved concurrency {concurrency!r}"
+    assert concurrency is None, (
+        f"the producer reserves {concurrency!r} executions by default; an account must keep 100 unreserved, so a"
+        " new account's first apply fails: leave producer_reserved_concurrency null unless the operator sets it"
+    )
     environment = block(function, "environment")["variables"]
     assert stack.value("lambda", environment["HEALTH_PIPELINE_MODE"]) == "aws"
     for name, wired in {
         "HEALTH_PIPELINE_FIREHOSE_STREAM": ("stream_name", "${module.firehose.stream_name}"),
-        "HEALTH_PIPELINE_DATABASE": ("glue_database_name", "${module.glue.database_name}"),
-        "HEALTH_PIPELINE_TABLE": ("glue_table_name", "${module.glue.table_name}"),
+        "HEALTH_PIPELINE_CATALOG": ("catalog", "${module.s3tables.athena_catalog}"),
+        "HEALTH_PIPELINE_DATABASE": ("database_name", "${module.s3tables.namespace}"),
+        "HEALTH_PIPELINE_TABLE": ("table_name", "${module.s3tables.table_name}"),
     }.items():
         assert text(environment[name]) == f"${{var.{wired[0]}}}" and text(args[wired[0]]) == wired[1], name
     assert text(args["stream_arn"]) == "${module.firehose.stream_arn}"
@@ -260,7 +259,6 @@ CHECKS = {
     for check in (
         check_firehose_delivery,
         check_firehose_role_scope,
-        check_glue_ignores_parameters,
         check_s3tables_guarded,
         check_table_layout,
         check_lambda_role,
@@ -313,19 +311,18 @@ CARELESS_EDITS = [
         'destination = "extended_s3"',
     ),
     (
-        "check_glue_ignores_parameters",
-        "modules/glue/main.tf",
-        "ignore_changes = [parameters]",
-        "ignore_changes = []",
-    ),
-    (
         "check_s3tables_guarded",
         "modules/s3tables/main.tf",
         "ignore_changes = [iceberg_metadata]",
         "ignore_changes = []",
     ),
     ("check_s3tables_guarded", "modules/s3tables/main.tf", "destroy = false", "destroy = true"),
-    ("check_s3tables_guarded", "envs/prod/main.tf", "columns           = module.glue.columns", "columns = []"),
+    (
+        "check_s3tables_guarded",
+        "modules/s3tables/main.tf",
+        "for index, column in local.columns : {",
+        'for index, column in [{ name = "user_id", type = "string" }] : {',
+    ),
     ("check_table_layout", "modules/s3tables/main.tf", 'transform = "day"', 'transform = "month"'),
     ("check_table_layout", "modules/s3tables/main.tf", 'direction  = "asc"', 'direction  = "desc"'),
     (
@@ -346,8 +343,8 @@ CARELESS_EDITS = [
     (
         "check_lambda_role",
         "modules/lambda/main.tf",
-        '"${local.glue_arn}:table/${var.glue_database_name}/${var.glue_table_name}",',
-        '"${local.glue_arn}:table/${var.glue_database_name}/*",',
+        '"${local.glue_arn}:table/${var.catalog}/${var.database_name}/${var.table_name}",',
+        '"${local.glue_arn}:table/${var.catalog}/${var.database_name}/*",',
     ),
     (
         "check_lambda_function",

@@ -19,7 +19,7 @@ from health_pipeline.schema import read_desired_schema
 from health_pipeline.settings import PROJECT_ROOT
 from health_pipeline_tests.support.hostile_lines import lines as any_line
 
-SCHEMA = read_desired_schema(PROJECT_ROOT / "terraform" / "modules" / "glue")
+SCHEMA = read_desired_schema(PROJECT_ROOT / "terraform" / "modules" / "s3tables")
 GOOD = b'{"user_id":"u1","recorded_at":"2026-11-20T08:30:00+09:00","fatigue":5,"mood":7,"motivation":6,"flags":9}\n'
 
 

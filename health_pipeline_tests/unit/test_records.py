@@ -20,7 +20,7 @@ from health_pipeline.schema import read_desired_schema
 from health_pipeline.settings import PROJECT_ROOT
 from health_pipeline_tests.support import GOOD
 
-SCHEMA = read_desired_schema(PROJECT_ROOT / "terraform" / "modules" / "glue")
+SCHEMA = read_desired_schema(PROJECT_ROOT / "terraform" / "modules" / "s3tables")
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from health_pipeline.schema.types import (
 )
 from health_pipeline.settings import PROJECT_ROOT
 
-GLUE_MODULE = PROJECT_ROOT / "terraform" / "modules" / "glue"
+S3TABLES_MODULE = PROJECT_ROOT / "terraform" / "modules" / "s3tables"
 
 
 @pytest.mark.parametrize(
@@ -44,8 +44,8 @@ def test_types_outside_the_allow_list_are_refused_with_the_list(bad):
         normalize_glue_type(bad)
 
 
-def test_the_desired_schema_is_the_seed_glue_table():
-    schema = read_desired_schema(GLUE_MODULE)
+def test_the_desired_schema_is_the_declared_columns():
+    schema = read_desired_schema(S3TABLES_MODULE)
     assert [(c.name, c.glue_type) for c in schema.columns] == [
         ("user_id", "string"),
         ("recorded_at", "timestamp"),
@@ -60,20 +60,21 @@ def test_the_desired_schema_is_the_seed_glue_table():
 
 
 def test_a_column_added_in_terraform_is_read(tmp_path):
-    module = tmp_path / "glue"
-    shutil.copytree(GLUE_MODULE, module)
+    module = tmp_path / "s3tables"
+    shutil.copytree(S3TABLES_MODULE, module)
     main = module / "main.tf"
     text = main.read_text()
+    assert text.count('{ name = "flags", type = "int" },') == 1
     main.write_text(
         text.replace(
-            '      name = "flags"\n      type = "int"\n    }',
-            '      name = "flags"\n      type = "int"\n    }\n    columns {\n      name = "sleep_hours"\n      type = "double"\n    }',
+            '{ name = "flags", type = "int" },',
+            '{ name = "flags", type = "int" },\n    { name = "sleep_hours", type = "double" },',
         )
     )
     schema = read_desired_schema(module)
     assert schema.names[-1] == "sleep_hours"
     assert schema.get("sleep_hours").glue_type == "double"
-    assert schema.fingerprint != read_desired_schema(GLUE_MODULE).fingerprint
+    assert schema.fingerprint != read_desired_schema(S3TABLES_MODULE).fingerprint
 
 
 def test_a_missing_module_says_which_setting_to_fix(tmp_path):
@@ -82,11 +83,30 @@ def test_a_missing_module_says_which_setting_to_fix(tmp_path):
 
 
 def test_an_unsupported_type_in_terraform_names_the_file_and_column(tmp_path):
-    module = tmp_path / "glue"
-    shutil.copytree(GLUE_MODULE, module)
+    module = tmp_path / "s3tables"
+    shutil.copytree(S3TABLES_MODULE, module)
     main = module / "main.tf"
     main.write_text(
-        main.read_text().replace('name = "mood"\n      type = "int"', 'name = "mood"\n      type = "varchar(3)"')
+        main.read_text().replace('{ name = "mood", type = "int" }', '{ name = "mood", type = "varchar(3)" }')
     )
     with pytest.raises(TerraformSchemaError, match=r"main.tf: column 'mood'"):
+        read_desired_schema(module)
+
+
+def test_columns_that_are_not_a_literal_list_are_refused(tmp_path):
+    module = tmp_path / "s3tables"
+    shutil.copytree(S3TABLES_MODULE, module)
+    main = module / "main.tf"
+    text = main.read_text()
+    start = text.index("  columns = [")
+    end = text.index("  ]\n", start) + len("  ]\n")
+    main.write_text(text[:start] + "  columns = var.columns\n" + text[end:])
+    with pytest.raises(TerraformSchemaError, match="literal list"):
+        read_desired_schema(module)
+
+
+def test_a_module_without_columns_says_where_they_belong(tmp_path):
+    module = tmp_path / "glue"
+    shutil.copytree(PROJECT_ROOT / "terraform" / "modules" / "glue", module)
+    with pytest.raises(TerraformSchemaError, match="no local.columns"):
         read_desired_schema(module)

@@ -13,7 +13,7 @@ def health_records_spec(settings: Settings) -> dg.AssetSpec:
             f"The Apache Iceberg table `{settings.database}.{settings.table}` that Kinesis Firehose fills from"
             " the health-logger app: one row per person per check-in (user_id, recorded_at in UTC, fatigue,"
             " mood, motivation, flags). External to Dagster: it is observed, never written by a run. Its"
-            " columns are declared in terraform/modules/glue/main.tf."
+            " columns are declared in terraform/modules/s3tables/main.tf (local.columns)."
         ),
         group_name="ingestion",
         kinds={"iceberg"},

@@ -63,7 +63,7 @@ class GlueIcebergTable:
         return self._catalog
 
     def catalog_schema(self) -> TableSchema | None:
-        """The Glue table's current columns: what Terraform (or Athena DDL) last wrote there."""
+        """The Glue table's current columns: in the S3 Tables catalog, those of the live Iceberg metadata."""
         try:
             response = self.glue.get_table(DatabaseName=self.database, Name=self.table_name, **self._glue_kwargs())
         except self.glue.exceptions.EntityNotFoundException:

@@ -1,10 +1,11 @@
 # Production: the whole pipeline with the production names of the pipeline pattern.
 #   producer (Lambda) -> Firehose (5 MB / 300 s) -> S3 Tables (Iceberg) -> Glue -> Athena -> CSV exports
 #
-# Before the first apply, once per account and region: integrate S3 Tables with the Glue Data
-# Catalog and Lake Formation (creates the s3tablescatalog catalog). After apply: grant the Firehose
-# and Dagster roles Lake Formation permissions on the table (docs/operations/deploying.md):
-# the AWS provider cannot grant on an s3tablescatalog catalog yet.
+# Before the first apply, once per account and region: integrate table buckets with AWS analytics
+# services in the access mode var.s3tables_access_mode names (iam, AWS's default, or lake_formation;
+# docs/operations/deploying.md). Every permission each principal needs in that mode is declared
+# here: IAM policies on the S3 Tables and Glue resources (iam), or Lake Formation grants on the
+# s3tablescatalog sub-catalog's namespace and table (lake_formation).
 
 locals {
   database = "health_logger_prod_health_logs"
@@ -25,20 +26,21 @@ locals {
   }
 }
 
-module "glue" {
-  source = "../../modules/glue"
-
-  database_name    = local.database
-  table_bucket_arn = module.s3tables.table_bucket_arn
-}
-
 module "s3tables" {
   source = "../../modules/s3tables"
 
   table_bucket_name = var.table_bucket_name
   namespace         = local.database
-  table_name        = module.glue.table_name
-  columns           = module.glue.columns
+}
+
+# The resource link in the default catalog, named like the namespace: Firehose's route to the table,
+# and the database of the pattern's Athena commands (modules/glue).
+module "glue" {
+  source = "../../modules/glue"
+
+  database_name     = local.database
+  target_catalog_id = module.s3tables.glue_catalog_id
+  namespace         = module.s3tables.namespace
 }
 
 module "athena" {
@@ -62,9 +64,14 @@ module "firehose" {
   source = "../../modules/firehose"
 
   stream_name                = var.stream_name
+  access_mode                = var.s3tables_access_mode
   table_bucket_name          = module.s3tables.table_bucket_name
+  table_bucket_arn           = module.s3tables.table_bucket_arn
+  glue_catalog_id            = module.s3tables.glue_catalog_id
   namespace                  = module.s3tables.namespace
+  resource_link_name         = module.glue.database_name
   table_name                 = module.s3tables.table_name
+  table_arn                  = module.s3tables.table_arn
   error_bucket_arn           = module.athena.bucket_arn
   error_output_prefix        = local.error_output_prefix
   buffering_size_mb          = local.buffering.size_mb
@@ -79,10 +86,16 @@ module "lambda" {
   function_name        = var.producer_function_name
   package_path         = var.producer_package_path
   package_base64sha256 = var.producer_package_base64sha256
+  reserved_concurrency = var.producer_reserved_concurrency
   stream_name          = module.firehose.stream_name
   stream_arn           = module.firehose.stream_arn
-  glue_database_name   = module.glue.database_name
-  glue_table_name      = module.glue.table_name
+  access_mode          = var.s3tables_access_mode
+  catalog              = module.s3tables.athena_catalog
+  glue_catalog_id      = module.s3tables.glue_catalog_id
+  database_name        = module.s3tables.namespace
+  table_name           = module.s3tables.table_name
+  table_bucket_arn     = module.s3tables.table_bucket_arn
+  table_arn            = module.s3tables.table_arn
   invoker_role_names   = var.producer_invoker_role_names
 }
 
@@ -117,8 +130,8 @@ module "iam" {
   exports_prefix      = local.exports_prefix
   error_output_prefix = local.error_output_prefix
   stream_arn          = module.firehose.stream_arn
-  glue_database_name  = module.glue.database_name
-  glue_table_name     = module.glue.table_name
+  access_mode         = var.s3tables_access_mode
+  glue_catalog_id     = module.s3tables.glue_catalog_id
   table_bucket_name   = module.s3tables.table_bucket_name
   namespace           = module.s3tables.namespace
   table_name          = module.s3tables.table_name

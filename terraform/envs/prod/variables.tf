@@ -4,6 +4,17 @@ variable "region" {
   default     = "ap-northeast-1"
 }
 
+variable "s3tables_access_mode" {
+  description = "How the table bucket's integration with AWS analytics services controls access, as chosen for the account and region: iam (AWS's default: IAM policies on the S3 Tables and Glue resources decide) or lake_formation (Lake Formation vends credentials; its grants decide). Terraform declares each principal's permissions for the mode given: docs/operations/deploying.md."
+  type        = string
+  default     = "iam"
+
+  validation {
+    condition     = contains(["iam", "lake_formation"], var.s3tables_access_mode)
+    error_message = "s3tables_access_mode is \"iam\" or \"lake_formation\"."
+  }
+}
+
 variable "table_bucket_name" {
   description = "S3 Tables table bucket holding health_records."
   type        = string
@@ -62,6 +73,12 @@ variable "producer_package_path" {
 variable "producer_package_base64sha256" {
   description = "Base64 SHA-256 of that package, as `make lambda` prints it (TF_VAR_producer_package_base64sha256)."
   type        = string
+}
+
+variable "producer_reserved_concurrency" {
+  description = "Executions reserved for (and capping) the producer Lambda; null (the default): none. A reservation must leave at least 100 executions unreserved in the account, so it fails on a new account's low concurrency quota: docs/operations/deploying.md."
+  type        = number
+  default     = null
 }
 
 variable "producer_invoker_role_names" {

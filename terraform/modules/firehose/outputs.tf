@@ -9,7 +9,7 @@ output "stream_arn" {
 }
 
 output "role_arn" {
-  description = "Role Firehose assumes; it needs the Lake Formation grant on the table (docs/operations/deploying.md)."
+  description = "Role Firehose assumes (its S3 Tables permissions, or its Lake Formation grants, are this module's)."
   value       = aws_iam_role.this.arn
 }
 

@@ -8,9 +8,40 @@ variable "table_bucket_name" {
   type        = string
 }
 
-variable "namespace" {
-  description = "Namespace (database) of the destination table."
+variable "table_bucket_arn" {
+  description = "ARN of that table bucket (the resource of s3tables:GetTableBucket and GetNamespace in iam mode)."
   type        = string
+}
+
+variable "glue_catalog_id" {
+  description = "Glue catalog id of the table bucket, <account>:s3tablescatalog/<bucket> (the Lake Formation grants' catalog)."
+  type        = string
+}
+
+variable "namespace" {
+  description = "Namespace (database of the s3tablescatalog catalog) of the destination table."
+  type        = string
+}
+
+variable "resource_link_name" {
+  description = "The resource link in the default catalog to that namespace (modules/glue): the stream's database."
+  type        = string
+}
+
+variable "table_arn" {
+  description = "ARN of the destination table (the resource of the S3 Tables write actions in iam mode)."
+  type        = string
+}
+
+variable "access_mode" {
+  description = "The table bucket's access mode for AWS analytics services: iam (IAM policies decide) or lake_formation (Lake Formation grants decide)."
+  type        = string
+  default     = "iam"
+
+  validation {
+    condition     = contains(["iam", "lake_formation"], var.access_mode)
+    error_message = "access_mode is \"iam\" or \"lake_formation\"."
+  }
 }
 
 variable "table_name" {

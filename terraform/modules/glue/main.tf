@@ -1,51 +1,33 @@
-# The health_records table as the Glue Data Catalog declares it. These columns are the single source
-# of truth for the table's schema: health_pipeline reads them (python-hcl2) to build the Iceberg
-# schema, validate records and detect drift. `terraform apply` does NOT update the Iceberg metadata;
-# after changing a column here, run the schema_migration job (docs/schema-change-runbook.md).
+# The default catalog's way to the table: a database resource link, named like the S3 Tables
+# namespace, that points at the namespace in the table bucket's federated catalog
+# (s3tablescatalog/<bucket>). No table is declared in the default catalog: the live table is the S3
+# Tables one, and its columns are declared in modules/s3tables (local.columns).
+#
+# Firehose streams only into tables of databases registered in the default catalog; to stream into
+# an S3 Tables table, AWS documents exactly this: "create a resource link in the default catalog that
+# points to the namespace in table bucket" (Amazon Data Firehose Developer Guide, "Prerequisites to
+# use Apache Iceberg Tables as a destination", section "Prerequisites to deliver to Amazon S3
+# Tables"). The stream (modules/firehose) names the default catalog and this link as its database.
+#
+# The same name makes the pipeline pattern's own Athena commands work unchanged: a query run with
+# `--query-execution-context Database=health_logger_prod_health_logs` (catalog AwsDataCatalog)
+# reaches health_records through this link. The code itself addresses the sub-catalog directly
+# (HEALTH_PIPELINE_CATALOG = s3tablescatalog/<bucket>).
 
-resource "aws_glue_catalog_database" "this" {
-  name = var.database_name
+resource "aws_glue_catalog_database" "link" {
+  name        = var.database_name
+  description = "Resource link to namespace ${var.namespace} of ${var.target_catalog_id} (S3 Tables); the Firehose stream's database."
+
+  target_database {
+    catalog_id    = var.target_catalog_id
+    database_name = var.namespace
+  }
 }
 
-resource "aws_glue_catalog_table" "health_records" {
-  name          = var.table_name
-  database_name = aws_glue_catalog_database.this.name
-  table_type    = "EXTERNAL_TABLE"
-
-  parameters = {
-    "table_type"        = "ICEBERG"
-    "metadata_location" = "s3tables://${var.table_bucket_arn}/..."
-  }
-
-  storage_descriptor {
-    columns {
-      name = "user_id"
-      type = "string"
-    }
-    columns {
-      name = "recorded_at"
-      type = "timestamp"
-    }
-    columns {
-      name = "fatigue"
-      type = "int"
-    }
-    columns {
-      name = "mood"
-      type = "int"
-    }
-    columns {
-      name = "motivation"
-      type = "int"
-    }
-    columns {
-      name = "flags"
-      type = "int"
-    }
-  }
-
-  lifecycle {
-    # Glue rewrites metadata_location on every Iceberg commit; without this every plan would revert it.
-    ignore_changes = [parameters]
-  }
+# A state that holds this database under its first address (a plain database of the same name) moves
+# here: target_database forces a replacement, which Terraform orders destroy-then-create, so the
+# name is free when the link is created (two unrelated resources could be created first).
+moved {
+  from = aws_glue_catalog_database.this
+  to   = aws_glue_catalog_database.link
 }

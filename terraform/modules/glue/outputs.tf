@@ -1,19 +1,14 @@
 output "database_name" {
-  description = "Glue database name: HEALTH_PIPELINE_DATABASE."
-  value       = aws_glue_catalog_database.this.name
+  description = "The resource link's name: the database the Firehose stream delivers to, in the default catalog."
+  value       = aws_glue_catalog_database.link.name
 }
 
-output "table_name" {
-  description = "Table name: HEALTH_PIPELINE_TABLE."
-  value       = aws_glue_catalog_table.health_records.name
+output "target_catalog_id" {
+  description = "The catalog the link points into (<account>:s3tablescatalog/<bucket>)."
+  value       = var.target_catalog_id
 }
 
-output "columns" {
-  description = "The table's declared columns (name, Glue type) in order: the initial schema of the S3 Tables table."
-  value = [
-    for column in aws_glue_catalog_table.health_records.storage_descriptor[0].columns : {
-      name = column.name
-      type = column.type
-    }
-  ]
+output "target_database_name" {
+  description = "The namespace the link points at."
+  value       = var.namespace
 }

@@ -1,15 +1,14 @@
 variable "database_name" {
-  description = "Glue database (Athena database) that holds the health_records table."
+  description = "Name of the resource link in the default catalog (the Firehose stream's database, and the pattern's Athena database)."
   type        = string
 }
 
-variable "table_name" {
-  description = "Name of the Iceberg table."
+variable "target_catalog_id" {
+  description = "Glue catalog id of the table bucket, <account>:s3tablescatalog/<bucket> (modules/s3tables' glue_catalog_id)."
   type        = string
-  default     = "health_records"
 }
 
-variable "table_bucket_arn" {
-  description = "ARN of the S3 Tables table bucket that stores the Iceberg table."
+variable "namespace" {
+  description = "The S3 Tables namespace the link points at (a database of that catalog)."
   type        = string
 }

@@ -10,10 +10,12 @@ locals {
   account_id = data.aws_caller_identity.current.account_id
   glue_arn   = "arn:${data.aws_partition.current.partition}:glue:${data.aws_region.current.region}:${local.account_id}"
 
+  lake_formation_mode = var.access_mode == "lake_formation"
+
   s3tables_catalog = "s3tablescatalog/${var.table_bucket_name}"
-  # The catalog objects Glue authorizes a table call against: the catalog chain, the database and
-  # the table, both in the S3 Tables federation (the live table) and in the default catalog (the
-  # Glue module's declaration of the desired schema).
+  # The catalog objects Glue authorizes a table call against: the catalog chain, the namespace's
+  # database and the table, in the S3 Tables federation (the code addresses that catalog directly:
+  # HEALTH_PIPELINE_CATALOG). Nothing in the default catalog: no table is declared there.
   glue_catalogs = [
     "${local.glue_arn}:catalog",
     "${local.glue_arn}:catalog/s3tablescatalog",
@@ -21,17 +23,14 @@ locals {
   ]
   glue_databases = [
     "${local.glue_arn}:database/${local.s3tables_catalog}/${var.namespace}",
-    "${local.glue_arn}:database/${var.glue_database_name}",
   ]
   live_table       = "${local.glue_arn}:table/${local.s3tables_catalog}/${var.namespace}/${var.table_name}"
   table_bucket_arn = "arn:${data.aws_partition.current.partition}:s3tables:${data.aws_region.current.region}:${local.account_id}:bucket/${var.table_bucket_name}"
   receipts_prefix  = "erasure/receipts/"
   glue_tables = [
     local.live_table,
-    "${local.glue_arn}:table/${var.glue_database_name}/${var.glue_table_name}",
-    # GetTables lists a database: the namespace and the database hold only this table.
+    # GetTables lists a database: the namespace holds only this table.
     "${local.glue_arn}:table/${local.s3tables_catalog}/${var.namespace}/*",
-    "${local.glue_arn}:table/${var.glue_database_name}/*",
   ]
 }
 
@@ -105,14 +104,16 @@ data "aws_iam_policy_document" "dagster" {
   statement {
     sid       = "GlueUpdateLiveTable"
     actions   = ["glue:UpdateTable"]
-    resources = concat(local.glue_catalogs, [local.glue_databases[0], local.live_table])
+    resources = concat(local.glue_catalogs, local.glue_databases, [local.live_table])
   }
 
-  # Lake Formation has no resource-level permissions: its grants on the table scope this.
+  # Queries through Glue read the table bucket and the namespace (Amazon S3 User Guide,
+  # "s3-tables-sql"): in iam mode these decide; in lake_formation mode they are unused. GetNamespace
+  # is authorized on the table bucket (S3 Tables' resource types are the table bucket and the table).
   statement {
-    sid       = "LakeFormationVendedCredentials"
-    actions   = ["lakeformation:GetDataAccess"]
-    resources = ["*"]
+    sid       = "S3TablesBucketAndNamespace"
+    actions   = ["s3tables:GetTableBucket", "s3tables:GetNamespace"]
+    resources = [local.table_bucket_arn]
   }
 
   statement {
@@ -252,4 +253,48 @@ resource "aws_iam_role_policy" "dagster" {
   name   = "health-pipeline"
   role   = aws_iam_role.this.id
   policy = data.aws_iam_policy_document.dagster.json
+}
+
+# -- lake_formation mode: vended credentials and the grants that scope them -------------------------
+# Lake Formation has no resource-level permissions: the grants on the one namespace and table scope
+# GetDataAccess. The erasure and retention DELETE rows: a principal that deletes rows needs DELETE
+# and INSERT (Athena writes position-delete files); the migration's ADD COLUMNS needs ALTER.
+data "aws_iam_policy_document" "lake_formation" {
+  count = local.lake_formation_mode ? 1 : 0
+
+  statement {
+    sid       = "LakeFormationVendedCredentials"
+    actions   = ["lakeformation:GetDataAccess"]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "lake_formation" {
+  count  = local.lake_formation_mode ? 1 : 0
+  name   = "lake-formation"
+  role   = aws_iam_role.this.id
+  policy = data.aws_iam_policy_document.lake_formation[0].json
+}
+
+resource "aws_lakeformation_permissions" "namespace" {
+  count       = local.lake_formation_mode ? 1 : 0
+  principal   = aws_iam_role.this.arn
+  permissions = ["DESCRIBE"]
+
+  database {
+    catalog_id = var.glue_catalog_id
+    name       = var.namespace
+  }
+}
+
+resource "aws_lakeformation_permissions" "table" {
+  count       = local.lake_formation_mode ? 1 : 0
+  principal   = aws_iam_role.this.arn
+  permissions = ["SELECT", "INSERT", "DELETE", "DESCRIBE", "ALTER"]
+
+  table {
+    catalog_id    = var.glue_catalog_id
+    database_name = var.namespace
+    name          = var.table_name
+  }
 }

@@ -50,16 +50,6 @@ variable "stream_arn" {
   type        = string
 }
 
-variable "glue_database_name" {
-  description = "Database of the Glue module's table (default catalog)."
-  type        = string
-}
-
-variable "glue_table_name" {
-  description = "Table of the Glue module (default catalog)."
-  type        = string
-}
-
 variable "table_bucket_name" {
   description = "S3 Tables table bucket holding the live table."
   type        = string
@@ -88,4 +78,20 @@ variable "alert_topic_arn" {
 variable "alert_key_arn" {
   description = "ARN of the KMS key encrypting the alerts topic."
   type        = string
+}
+
+variable "glue_catalog_id" {
+  description = "Glue catalog id of the table bucket, <account>:s3tablescatalog/<bucket> (the Lake Formation grants' catalog)."
+  type        = string
+}
+
+variable "access_mode" {
+  description = "The table bucket's access mode for AWS analytics services: iam (IAM policies decide) or lake_formation (Lake Formation grants decide)."
+  type        = string
+  default     = "iam"
+
+  validation {
+    condition     = contains(["iam", "lake_formation"], var.access_mode)
+    error_message = "access_mode is \"iam\" or \"lake_formation\"."
+  }
 }

@@ -42,13 +42,13 @@ variable "timeout_seconds" {
 }
 
 variable "reserved_concurrency" {
-  description = "Instances at most at once: caps the Firehose put rate and the cost of a flood of requests."
+  description = "Executions reserved for (and capping) the function; null: none, it shares the account's unreserved pool. A reservation must leave at least 100 executions unreserved in the account (PutFunctionConcurrency), so a new account with a low concurrency quota fails the apply: ask for a higher quota first."
   type        = number
-  default     = 10
+  default     = null
 
   validation {
-    condition     = var.reserved_concurrency >= 1
-    error_message = "reserved_concurrency must be at least 1 (0 would stop the function)."
+    condition     = var.reserved_concurrency == null ? true : var.reserved_concurrency >= 1
+    error_message = "reserved_concurrency must be null (no reservation) or at least 1 (0 would stop the function)."
   }
 }
 
@@ -68,14 +68,45 @@ variable "stream_arn" {
   type        = string
 }
 
-variable "glue_database_name" {
-  description = "Glue database of the table whose columns the records are validated against."
+variable "catalog" {
+  description = "The table bucket's catalog, s3tablescatalog/<bucket>: HEALTH_PIPELINE_CATALOG (the handler reads the columns from it)."
   type        = string
 }
 
-variable "glue_table_name" {
-  description = "Glue table whose columns the records are validated against."
+variable "glue_catalog_id" {
+  description = "Glue catalog id of the table bucket, <account>:s3tablescatalog/<bucket> (the Lake Formation grants' catalog)."
   type        = string
+}
+
+variable "database_name" {
+  description = "Namespace of the table whose columns the records are validated against: HEALTH_PIPELINE_DATABASE."
+  type        = string
+}
+
+variable "table_name" {
+  description = "Table whose columns the records are validated against: HEALTH_PIPELINE_TABLE."
+  type        = string
+}
+
+variable "table_bucket_arn" {
+  description = "ARN of the table bucket (iam mode: s3tables:GetTableBucket and GetNamespace)."
+  type        = string
+}
+
+variable "table_arn" {
+  description = "ARN of the table (iam mode: the S3 Tables reads behind Glue's GetTable)."
+  type        = string
+}
+
+variable "access_mode" {
+  description = "The table bucket's access mode for AWS analytics services: iam (IAM policies decide) or lake_formation (Lake Formation grants decide)."
+  type        = string
+  default     = "iam"
+
+  validation {
+    condition     = contains(["iam", "lake_formation"], var.access_mode)
+    error_message = "access_mode is \"iam\" or \"lake_formation\"."
+  }
 }
 
 variable "invoker_role_names" {

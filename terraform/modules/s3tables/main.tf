@@ -3,6 +3,24 @@
 # Safety: the table holds every record ever delivered; `prevent_destroy` makes any plan that would
 # delete the table, its bucket or its namespace fail.
 
+# The health_records table's columns, in order, with their Glue (Hive DDL) types: the single source
+# of truth for the table's schema. The table below is created with them; health_pipeline reads this
+# literal (python-hcl2, health_pipeline/schema/terraform.py) to build the Iceberg schema, validate
+# records and detect drift. `terraform apply` does NOT change the live table's Iceberg metadata
+# (iceberg_metadata is create-only and ignored after creation): after changing a column here, run the
+# schema_migration job, whose Athena DDL evolves the table (docs/schema-change-runbook.md). Keep it
+# a literal list, one object per column.
+locals {
+  columns = [
+    { name = "user_id", type = "string" },
+    { name = "recorded_at", type = "timestamp" },
+    { name = "fatigue", type = "int" },
+    { name = "mood", type = "int" },
+    { name = "motivation", type = "int" },
+    { name = "flags", type = "int" },
+  ]
+}
+
 resource "aws_s3tables_table_bucket" "this" {
   name = var.table_bucket_name
 
@@ -42,7 +60,7 @@ resource "aws_s3tables_namespace" "this" {
 # >= 1.72). Its `iceberg_metadata` is create-only: a change to it would REPLACE (drop) the table.
 # So:
 #   - `iceberg_metadata` is only read at creation and then ignored: later columns are added by the
-#     schema_migration job with Athena DDL (the Glue module stays the desired schema), and a live
+#     schema_migration job with Athena DDL (local.columns stays the desired schema), and a live
 #     table whose layout differs is reported by `health-pipeline schema status` (exit 4) for a
 #     person to evolve (docs/schema-change-runbook.md);
 #   - `prevent_destroy` makes any plan that would delete the table fail.
@@ -55,12 +73,12 @@ resource "awscc_s3tables_table" "health_records" {
   open_table_format = "ICEBERG"
 
   iceberg_metadata = {
-    # The initial schema, from the Glue module's columns (the single source of truth), with field
+    # The initial schema, from local.columns (the single source of truth), with field
     # ids 1..n so that the partition and sort fields can name their source column. Iceberg columns
     # are optional (nullable), as the local table declares them, so additive migrations work.
     iceberg_schema = {
       schema_field_list = [
-        for index, column in var.columns : {
+        for index, column in local.columns : {
           id       = index + 1
           name     = column.name
           type     = lookup(local.glue_to_iceberg_type, column.type, column.type)
@@ -142,5 +160,5 @@ locals {
   }
 
   # Iceberg field id of each column in the initial schema (its position, from 1).
-  field_id = { for index, column in var.columns : column.name => index + 1 }
+  field_id = { for index, column in local.columns : column.name => index + 1 }
 }

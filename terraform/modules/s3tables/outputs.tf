@@ -32,3 +32,8 @@ output "glue_catalog_id" {
   description = "Glue catalog id of the table bucket, for PyIceberg's Glue catalog and Glue API calls."
   value       = "${aws_s3tables_table_bucket.this.owner_account_id}:s3tablescatalog/${aws_s3tables_table_bucket.this.name}"
 }
+
+output "columns" {
+  description = "The table's declared columns (name, Glue type) in order: local.columns, the schema's source of truth."
+  value       = local.columns
+}

@@ -14,19 +14,6 @@ variable "table_name" {
   default     = "health_records"
 }
 
-variable "columns" {
-  description = "Initial schema: the Glue module's columns output (name, Glue type), in order. Read only at creation."
-  type = list(object({
-    name = string
-    type = string
-  }))
-
-  validation {
-    condition     = length(var.columns) > 0
-    error_message = "columns must list at least one column; pass module.glue.columns."
-  }
-}
-
 variable "kms_key_arn" {
   description = "Customer-managed KMS key for the table bucket and table; null uses SSE-S3 (AES256)."
   type        = string

@@ -4,8 +4,9 @@ terraform {
   required_providers {
     aws = {
       source = "hashicorp/aws"
-      # 6.25 is the first release known to have the table bucket and namespace arguments used here.
-      version = ">= 6.25, < 7.0"
+      # 6.29: the floor of every module (Lake Formation grants on the s3tablescatalog sub-catalog's
+      # databases and tables work from it: terraform-provider-aws issue 48358).
+      version = ">= 6.29, < 7.0"
     }
     awscc = {
       source = "hashicorp/awscc"
