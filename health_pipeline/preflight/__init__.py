@@ -82,6 +82,13 @@ def _guarded(name: str, check: Check, preflight: Preflight) -> list[CheckResult]
         return [failed(name, f"{operation} failed: {err}", "the error says what; fix it and run preflight again")]
     except BotoCoreError as err:
         return [failed(name, f"AWS could not be reached: {err}", "check the network, AWS_REGION and AWS_ENDPOINT_URL")]
+    except Exception as err:  # one check's surprise must not hide the others' results
+        text = str(err).splitlines()[0] if str(err) else ""
+        return [
+            failed(
+                name, f"the check stopped: {type(err).__name__}: {text}", "the error says what; fix it and run again"
+            )
+        ]
 
 
 __all__ = [

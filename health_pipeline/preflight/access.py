@@ -16,7 +16,6 @@ from health_pipeline.preflight.deployment import (
     IAM_MODE,
     LAKE_FORMATION_MODE,
     dagster_actions,
-    s3tables_bucket,
 )
 from health_pipeline.preflight.results import CheckResult, failed, passed, warned
 
@@ -172,10 +171,11 @@ def _targets(pf: Preflight, group: str) -> list[tuple[list[str], list[dict]]]:
         return [([arns.workgroup_arn], [])]
     if group == "glue_table":
         return [(arns.glue_table_chain(), [])]
+    table_arn, bucket_arn = pf.table_arn, arns.table_bucket_arn
     if group == "s3tables_table":
-        return [([pf.table_arn], [])] if pf.table_arn else []
+        return [([table_arn], [])] if table_arn else []
     if group == "s3tables_bucket":
-        return [([arns.table_bucket_arn], [])] if s3tables_bucket(pf.settings) else []
+        return [([bucket_arn], [])] if bucket_arn else []
     if group == "stream":
         return [([pf.stream.get("DeliveryStreamARN", arns.stream_arn) if _stream_read(pf) else arns.stream_arn], [])]
     if group == "objects":

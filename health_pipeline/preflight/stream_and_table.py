@@ -105,7 +105,12 @@ def _route(pf: Preflight, destination: dict) -> CheckResult:
         for database, table in tables:
             if table != s.table or database is None:
                 continue
-            target = pf.client("glue").get_database(Name=database)["Database"].get("TargetDatabase", {})
+            try:
+                target = pf.client("glue").get_database(Name=database)["Database"].get("TargetDatabase", {})
+            except ClientError as err:
+                if error_code(err) != "EntityNotFoundException":
+                    raise
+                continue  # no such database in the default catalog: the failure below names the route
             if target.get("CatalogId") == arns.glue_catalog_id and target.get("DatabaseName") == s.database:
                 return passed(
                     "stream destination", f"{found}: resource link {database} to {s.athena_catalog}/{s.database}"
