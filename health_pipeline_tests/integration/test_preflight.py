@@ -58,8 +58,17 @@ def settings(aws, tmp_path) -> Settings:
     )
 
 
-def deploy(settings: Settings, *, append_only: bool = True, encryption: str = "SSE_S3", alarms: int = 2,
-           laid_out: bool = True) -> None:  # fmt: skip
+def deploy(
+    settings: Settings,
+    *,
+    append_only: bool = True,
+    encryption: str = "SSE_S3",
+    requester_pays: bool = False,
+    cutoff: int | None = 1_099_511_627_776,
+    alarms: int = 2,
+    alarm_actions: tuple[str, ...] = (TOPIC,),
+    laid_out: bool = True,
+) -> None:
     """What `terraform apply` of terraform/envs/prod makes, in moto, with one thing optionally broken."""
     client("s3").create_bucket(Bucket=BUCKET)
     tables = client("s3tables")
@@ -87,8 +96,8 @@ def deploy(settings: Settings, *, append_only: bool = True, encryption: str = "S
                 "EncryptionConfiguration": {"EncryptionOption": encryption, **({"KmsKey": KEY} if "KMS" in encryption else {})},
             },
             "EnforceWorkGroupConfiguration": True,
-            "BytesScannedCutoffPerQuery": 1_099_511_627_776,
-            "RequesterPaysEnabled": False,
+            **({"BytesScannedCutoffPerQuery": cutoff} if cutoff else {}),
+            "RequesterPaysEnabled": requester_pays,
             "EngineVersion": {"SelectedEngineVersion": "Athena engine version 3"},
         },
     )  # fmt: skip
@@ -98,7 +107,7 @@ def deploy(settings: Settings, *, append_only: bool = True, encryption: str = "S
         client("cloudwatch").put_metric_alarm(
             AlarmName=name, Namespace="AWS/Firehose", MetricName="DeliveryToIceberg.FailedRowCount", Statistic="Sum",
             Period=300, EvaluationPeriods=1, Threshold=0, ComparisonOperator="GreaterThanThreshold",
-            Dimensions=[{"Name": "DeliveryStreamName", "Value": STREAM}], AlarmActions=[TOPIC], OKActions=[TOPIC],
+            Dimensions=[{"Name": "DeliveryStreamName", "Value": STREAM}], AlarmActions=list(alarm_actions), OKActions=list(alarm_actions),
         )  # fmt: skip
 
 
@@ -161,6 +170,10 @@ def test_a_deployment_as_terraform_makes_it_passes_and_moto_s_missing_simulator_
         assert statuses[name] == PASS, name
     select = next(r for r in results if r["name"] == "test select")
     assert select["detail"].startswith("42 record(s) in recorded_at [") and "bytes scanned" in select["detail"]
+    athena = client("athena")
+    (sent,) = [athena.get_query_execution(QueryExecutionId=q)["QueryExecution"]
+               for q in athena.list_query_executions()["QueryExecutionIds"]]  # fmt: skip
+    assert "WHERE recorded_at >= ? AND recorded_at < ?" in sent["Query"] and sent["WorkGroup"] == WORKGROUP
     # The marker was removed, with its version: nothing is left under the export prefix.
     s3 = client("s3")
     assert "Versions" not in s3.list_object_versions(Bucket=BUCKET, Prefix="exports/")
@@ -230,6 +243,8 @@ def test_a_caller_that_may_not_simulate_gets_a_warning_not_a_failure(aws, settin
         ({"export_uri": "s3://health-logger-prod-exports/"}, "export prefix", "NoSuchBucket"),
         ({"alarms": 1}, f"alarm {STREAM}-iceberg-data-freshness", "no such CloudWatch alarm"),
         ({"laid_out": False}, "table layout", "live partitioned unpartitioned, sorted unsorted"),
+        ({"requester_pays": True}, "workgroup requester pays", "Requester Pays is on: Athena refuses DML"),
+        ({"cutoff": None}, "workgroup cutoff", "no BytesScannedCutoffPerQuery"),
     ],
 )
 def test_each_broken_item_fails_naming_itself(aws, settings, breakage, name, words):
@@ -240,6 +255,13 @@ def test_each_broken_item_fails_naming_itself(aws, settings, breakage, name, wor
     assert failures(results).keys() == {name}, failures(results)
     assert words in by_name(results)[name].detail and by_name(results)[name].remedy
     assert exit_code(results) == 1
+
+
+def test_alarms_that_notify_another_topic_fail_each(aws, settings):
+    deploy(settings, alarm_actions=(f"arn:aws:sns:{REGION}:{ACCOUNT}:somebody-else",))
+    failed = failures(preflight(settings, SimulatorDouble()))
+    assert set(failed) == {f"alarm {name}" for name in alarm_names(settings.terraform_dir, STREAM)}
+    assert all(f"do not include the alerts topic {TOPIC}" in detail for detail in failed.values())
 
 
 def test_lake_formation_mode_reads_each_principal_s_grants_and_names_what_is_missing(aws, settings):
