@@ -60,14 +60,17 @@ def check_stream(pf: Preflight) -> list[CheckResult]:
         results.append(
             failed(
                 "stream append_only",
-                f"AppendOnly is {destination.get('AppendOnly', 'not set')}: Direct PUT to Iceberg is capped at 1 MiB/s"
-                f" per stream in {pf.settings.aws_region} (5 MiB/s in a few US/EU regions)",
+                f"AppendOnly is {destination.get('AppendOnly', 'not set')}: Direct PUT to Iceberg is capped per stream"
+                " (1 MiB/s in most regions, Tokyo among them; 5 MiB/s in three US/EU regions)",
                 "AppendOnly can be set only when a stream is created: re-create the stream from Terraform"
                 " (terraform apply -replace on module.firehose.aws_kinesis_firehose_delivery_stream.this) while producers pause",
             )
         )
     s3 = destination.get("S3DestinationDescription", {})
-    prefix, bucket = s3.get("ErrorOutputPrefix"), s3.get("BucketARN", "")
+    # A table's own S3ErrorOutputPrefix wins over the stream's (as the delivery monitor reads it).
+    own = [t.get("S3ErrorOutputPrefix") for t in destination.get("DestinationTableConfigurationList", [])
+           if t.get("DestinationTableName") == pf.settings.table]  # fmt: skip
+    prefix, bucket = next((p for p in own if p), None) or s3.get("ErrorOutputPrefix"), s3.get("BucketARN", "")
     if prefix:
         results.append(passed("stream error output", f"failed records go to {bucket.split(':::')[-1]}/{prefix}"))
     else:
