@@ -242,6 +242,22 @@ def cmd_erase(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_preflight(args: argparse.Namespace) -> int:
+    from health_pipeline.preflight import EXIT_CANNOT_RUN, PreflightCannotRun, exit_code, run_preflight, summary
+
+    results = []
+    try:
+        for result in run_preflight(load_settings()):
+            results.append(result)
+            if not args.json:
+                print(result.line(), flush=True)
+    except PreflightCannotRun as err:
+        print(f"health-pipeline: preflight cannot run: {err}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    print(json.dumps([r.as_dict() for r in results], indent=2, ensure_ascii=False) if args.json else summary(results))
+    return exit_code(results)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from health_pipeline.demo import run_demo
 
@@ -285,6 +301,11 @@ def build_parser() -> argparse.ArgumentParser:
     erase.add_argument("--user", action="append", required=True, metavar="ID", help="a user_id to erase (repeat)")
     erase.add_argument("--reason", help="why (kept in the receipt, e.g. the request's reference)")
     erase.set_defaults(handler=cmd_erase)
+    preflight = commands.add_parser(
+        "preflight", help="(aws) read-only checks of the live account against what the deployment and the code need"
+    )
+    preflight.add_argument("--json", action="store_true", help="print the results as a JSON list")
+    preflight.set_defaults(handler=cmd_preflight)
     demo = commands.add_parser("demo", help="the whole pipeline on the embedded local stack, from nothing")
     demo.add_argument("--users", type=int, default=300)
     demo.add_argument("--days", type=int, default=7)

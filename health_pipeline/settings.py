@@ -20,6 +20,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MODES = ("local", "aws")
 DEFAULT_START_DATE = "2026-11-01"
 SNS_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}")
+IAM_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}")
+# How the table bucket is integrated with the AWS analytics services (Terraform's s3tables_access_mode).
+S3TABLES_ACCESS_MODES = ("iam", "lake_formation")
 
 
 class SettingsError(ValueError):
@@ -47,6 +50,12 @@ class Settings:
     ui_url: str | None = None
     # aws mode: the SNS topic alerts are published to (terraform/modules/alerts).
     alert_topic_arn: str | None = None
+    # aws mode: the role the Dagster deployment runs as (the `dagster_role_arn` Terraform output), whose
+    # permissions `health-pipeline preflight` reads; None: the caller's own role when it is one.
+    dagster_role_arn: str | None = None
+    # aws mode: how the table bucket is integrated with AWS analytics services (Terraform's
+    # s3tables_access_mode): IAM policies alone, or Lake Formation grants. `preflight` checks it.
+    s3tables_access_mode: str = "iam"
     # Records older than this many days (the zone's days, before today) are deleted by table_maintenance;
     # None keeps everything (docs/operations/erasure.md).
     retention_days: int | None = None
@@ -101,6 +110,16 @@ class Settings:
             raise SettingsError(
                 f"HEALTH_PIPELINE_ALERT_TOPIC_ARN={self.alert_topic_arn!r} is not an SNS topic ARN"
                 " (arn:aws:sns:REGION:ACCOUNT:NAME); set it to the `health_pipeline_alert_topic_arn` Terraform output."
+            )
+        if self.dagster_role_arn is not None and not IAM_ROLE_ARN.fullmatch(self.dagster_role_arn):
+            raise SettingsError(
+                f"HEALTH_PIPELINE_DAGSTER_ROLE_ARN={self.dagster_role_arn!r} is not an IAM role ARN"
+                " (arn:aws:iam::ACCOUNT:role/NAME); set it to the `dagster_role_arn` Terraform output."
+            )
+        if self.s3tables_access_mode not in S3TABLES_ACCESS_MODES:
+            raise SettingsError(
+                f"HEALTH_PIPELINE_S3TABLES_ACCESS_MODE={self.s3tables_access_mode!r} is not an access mode; set it"
+                f" to {' or '.join(S3TABLES_ACCESS_MODES)}, as Terraform's s3tables_access_mode variable."
             )
         if self.mode == "aws":
             for variable, value in (("HEALTH_PIPELINE_ATHENA_OUTPUT", self.athena_output),
@@ -192,6 +211,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         "ui_url": env.get("HEALTH_PIPELINE_UI_URL", "").strip(),
         "alert_topic_arn": env.get("HEALTH_PIPELINE_ALERT_TOPIC_ARN", "").strip(),
         "retention_days": env.get("HEALTH_PIPELINE_RETENTION_DAYS"),
+        "dagster_role_arn": env.get("HEALTH_PIPELINE_DAGSTER_ROLE_ARN", "").strip(),
+        "s3tables_access_mode": env.get("HEALTH_PIPELINE_S3TABLES_ACCESS_MODE", "").strip().lower(),
         "s3_endpoint_url": env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL"),
     }
     return Settings(**{name: value for name, value in values.items() if value})
