@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from health_pipeline.aws_permissions import DAGSTER_ROLE_ACTIONS
+from health_pipeline.aws_permissions import DAGSTER_LAKE_FORMATION_ACTIONS, DAGSTER_ROLE_ACTIONS
 from health_pipeline.schema.terraform import TerraformSchemaError, _load, _unquote
 from health_pipeline.settings import Settings
 
@@ -91,7 +91,6 @@ IAM_MODE_ONLY = frozenset(
         "s3tables:GetNamespace",
     }
 )
-LAKE_FORMATION_MODE_ONLY = frozenset({"lakeformation:GetDataAccess"})
 GROUP_LABELS = {
     "workgroup": "Athena workgroup",
     "glue_table": "Glue catalog, database and table",
@@ -108,16 +107,20 @@ MARKER_PREFIX = ".preflight/"  # under the export prefix: the marker written and
 
 def dagster_actions(mode: str) -> dict[str, list[str]]:
     """The Dagster role's actions by resource group, for an access mode (alerts' groups included)."""
-    skip = LAKE_FORMATION_MODE_ONLY if mode == IAM_MODE else IAM_MODE_ONLY
+    needed = (
+        DAGSTER_ROLE_ACTIONS
+        if mode == IAM_MODE
+        else (DAGSTER_ROLE_ACTIONS - IAM_MODE_ONLY) | DAGSTER_LAKE_FORMATION_ACTIONS
+    )
     groups: dict[str, list[str]] = {}
-    for action in sorted(DAGSTER_ROLE_ACTIONS - skip):
+    for action in sorted(needed):
         groups.setdefault(ACTION_RESOURCES[action], []).append(action)
     return groups
 
 
 def unplaced_actions() -> set[str]:
     """Actions the code calls that the preflight does not know where to simulate (must be empty)."""
-    return set(DAGSTER_ROLE_ACTIONS) - set(ACTION_RESOURCES)
+    return set(DAGSTER_ROLE_ACTIONS | DAGSTER_LAKE_FORMATION_ACTIONS) - set(ACTION_RESOURCES)
 
 
 def alarm_names(terraform_dir: Path, stream_name: str) -> list[str]:

@@ -103,17 +103,18 @@ def check_workgroup(pf: Preflight) -> list[CheckResult]:
     return results
 
 
+def minute_query(table: str, now: datetime) -> Query:
+    """The bounded test SELECT: the whole minute before the last whole minute before `now` (UTC)."""
+    end = now.astimezone(UTC).replace(tzinfo=None, second=0, microsecond=0) - timedelta(minutes=1)
+    window = (end - timedelta(minutes=1), end)
+    return Query(
+        name="preflight_minute", text=load_sql("preflight_minute"), parameters=window, window=window, table=table
+    )
+
+
 def check_test_select(pf: Preflight) -> list[CheckResult]:
     """One SELECT over one minute of recorded_at through the project's Athena engine."""
-    end = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0) - timedelta(minutes=1)
-    window = (end - timedelta(minutes=1), end)
-    query = Query(
-        name="preflight_minute",
-        text=load_sql("preflight_minute"),
-        parameters=window,
-        window=window,
-        table=pf.settings.table,
-    )
+    query = minute_query(pf.settings.table, datetime.now(UTC))
     try:
         result = pf.stack.query_engine.run(query)
     except QueryFailed as err:
@@ -123,6 +124,7 @@ def check_test_select(pf: Preflight) -> list[CheckResult]:
             )
         ]
     rows = result.rows.column("records").to_pylist() if result.rows.num_rows else [0]
+    window = query.window
     span = f"recorded_at [{window[0]:%Y-%m-%d %H:%M}, {window[1]:%H:%M}) UTC"
     return [
         passed(

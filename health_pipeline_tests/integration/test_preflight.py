@@ -19,8 +19,8 @@ from health_pipeline.preflight import FAIL, PASS, WARN, CheckResult, exit_code, 
 from health_pipeline.preflight.deployment import alarm_names, unplaced_actions
 from health_pipeline.schema import read_desired_schema
 from health_pipeline.settings import Settings
-from health_pipeline_tests.integration.test_aws_mode import BUCKET, DATABASE, glue_table
 from health_pipeline_tests.support import preset_athena_results, run_cli
+from health_pipeline_tests.support.aws_moto import BUCKET, DATABASE, glue_table
 from health_pipeline_tests.support.iam_simulator import SimulatorDouble
 
 REGION = "us-east-1"  # moto's S3 Tables serves only a few US regions; the table's ARN comes from it
@@ -75,7 +75,7 @@ def deploy(
     bucket_arn = tables.create_table_bucket(name=TABLE_BUCKET)["arn"]
     tables.create_namespace(tableBucketARN=bucket_arn, namespace=[DATABASE])
     tables.create_table(tableBucketARN=bucket_arn, namespace=DATABASE, name="health_records", format="ICEBERG")
-    glue_table(settings, read_desired_schema(settings.glue_module_dir), laid_out=laid_out)
+    glue_table(settings, read_desired_schema(settings.s3tables_module_dir), laid_out=laid_out)
     client("firehose").create_delivery_stream(
         DeliveryStreamName=STREAM,
         DeliveryStreamType="DirectPut",

@@ -7,11 +7,10 @@ import shutil
 
 import pytest
 
-from health_pipeline.aws_permissions import DAGSTER_ROLE_ACTIONS
+from health_pipeline.aws_permissions import DAGSTER_LAKE_FORMATION_ACTIONS, DAGSTER_ROLE_ACTIONS
 from health_pipeline.preflight import FAIL, PASS, WARN, CheckResult, exit_code, summary
 from health_pipeline.preflight.deployment import (
     IAM_MODE_ONLY,
-    LAKE_FORMATION_MODE_ONLY,
     DeploymentArns,
     alarm_names,
     dagster_actions,
@@ -34,9 +33,10 @@ def test_every_action_the_code_calls_is_simulated_on_a_resource_in_the_mode_that
     assert not unplaced_actions()
     iam = {a for actions in dagster_actions("iam").values() for a in actions}
     lake_formation = {a for actions in dagster_actions("lake_formation").values() for a in actions}
-    assert iam == DAGSTER_ROLE_ACTIONS - LAKE_FORMATION_MODE_ONLY
-    assert lake_formation == DAGSTER_ROLE_ACTIONS - IAM_MODE_ONLY
+    assert iam == DAGSTER_ROLE_ACTIONS
+    assert lake_formation == (DAGSTER_ROLE_ACTIONS - IAM_MODE_ONLY) | DAGSTER_LAKE_FORMATION_ACTIONS
     assert "s3tables:PutTableData" in iam and "s3tables:PutTableData" not in lake_formation
+    assert "lakeformation:GetDataAccess" in lake_formation and "lakeformation:GetDataAccess" not in iam
 
 
 def test_an_action_added_to_the_code_without_a_resource_is_caught(monkeypatch):

@@ -14,6 +14,7 @@ from health_pipeline.engines.base import QueryResult
 from health_pipeline.engines.schema_target import verification_query
 from health_pipeline.erasure import MAX_USERS
 from health_pipeline.erasure.statements import erasure_delete_query, erasure_minutes_query, retention_delete_query
+from health_pipeline.preflight.services import minute_query
 from health_pipeline.quality.checks import table_outcomes, validity_query
 from health_pipeline.schema.model import Column, TableSchema
 from health_pipeline.schema.plan import MigrationPlan
@@ -83,6 +84,7 @@ def every_query_the_aws_mode_sends() -> list[tuple[str, str, list[str]]]:
         queries.append(erasure_minutes_query(ids, WINDOW, "health_records"))
         queries.append(erasure_delete_query(ids, WINDOW, "health_records"))
     queries.append(retention_delete_query(WINDOW, "health_records"))
+    queries.append(minute_query("health_records", NOW))
     sent = []
     for query in queries:
         sql, parameters = AthenaQueryEngine._statement(query)
