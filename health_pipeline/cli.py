@@ -1,7 +1,8 @@
 """The `health-pipeline` command: send and flush records, show the schema state, estimate a backfill, test alerts, erase people's data, run the demo.
 
 Exit codes: 0 success; 1 some records rejected (each in the error output with its reason) or, in aws
-mode, not delivered after every retry (each in the dead-letter file with its error codes);
+mode, not delivered after every retry (each in the dead-letter file with its error codes), or (`alerts
+status`) a heartbeat or an export older than its alarm's window;
 2 a usage or setup error; 3 additive schema drift; 4 schema drift that needs a person.
 """
 
@@ -221,6 +222,29 @@ def cmd_alerts_test(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_alerts_status(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from health_pipeline.alerts.liveness import WatchError, read_windows, watch_status
+    from health_pipeline.engines.local.liveness import LocalLivenessFiles
+
+    settings = load_settings()
+    if settings.mode != "local":
+        raise SetupError(
+            "alerts status reads a local home; in aws mode the CloudWatch alarms <prefix>-dagster-heartbeat and"
+            " <prefix>-daily-csv-export watch the same signs: aws cloudwatch describe-alarms --alarm-names"
+            " health-logger-prod-dagster-heartbeat health-logger-prod-daily-csv-export (docs/operations/alerts.md)"
+        )
+    try:
+        windows = read_windows(settings.alarms_module_dir)
+    except WatchError as err:
+        raise SetupError(str(err)) from err
+    status = watch_status(LocalLivenessFiles(settings.watch_dir).read(), windows, datetime.now(UTC), settings.home)
+    for line in status.lines:
+        print(line)
+    return EXIT_OK if status.healthy else EXIT_REJECTED
+
+
 def cmd_erase(args: argparse.Namespace) -> int:
     from health_pipeline.engines import stack_for
     from health_pipeline.erasure import ErasureFailed, erase
@@ -279,6 +303,12 @@ def build_parser() -> argparse.ArgumentParser:
         "test", help="send one test alert through the mode's destination (local: alert files, aws: the SNS topic)"
     )
     alerts_test.set_defaults(handler=cmd_alerts_test)
+    alerts_status = alerts_commands.add_parser(
+        "status",
+        help="(local) when alerts_sensor last ticked and the last CSV was exported; exit 1 when either is older"
+        " than its alarm's window",
+    )
+    alerts_status.set_defaults(handler=cmd_alerts_status)
     erase = commands.add_parser(
         "erase", help="erase people's records, summaries, exports, spool and error output; prints the receipt"
     )

@@ -89,3 +89,8 @@ variable "alert_key_arn" {
   description = "ARN of the KMS key encrypting the alerts topic."
   type        = string
 }
+
+variable "metric_namespace" {
+  description = "The CloudWatch namespace the Dagster role may publish metrics in (modules/alarms: the heartbeat and the export metric)."
+  type        = string
+}
