@@ -20,25 +20,19 @@ locals {
   watch_dimensions = {
     CodeLocation = local.code_location
   }
-
-  silence = "Planned maintenance: aws cloudwatch disable-alarm-actions --alarm-names %s (then enable-alarm-actions)."
 }
 
 # CloudWatch evaluates a 1-minute period alarm every minute; 15 breaching periods of 15 (a period with
 # no heartbeat is breaching) is 15 minutes without one tick of alerts_sensor completing.
 resource "aws_cloudwatch_metric_alarm" "heartbeat" {
   alarm_name = "${var.name_prefix}-dagster-heartbeat"
-  alarm_description = join(" ", [
-    "STOPPED: alerts_sensor of the Dagster code location ${local.code_location} has published no heartbeat for ${local.heartbeat_window_minutes} minutes, so no alert of health-pipeline can be sent (daemon, code server, database or the task itself is down, or the sensor is off).",
-    "LOOK: the daemon's log (aws logs tail ${var.daemon_log_group} --since 1h), the UI's daemon heartbeats at ${var.ui_url}/deployment/daemons and the sensor's ticks at ${var.ui_url}/locations/${local.code_location}/sensors/alerts_sensor.",
-    "RECOVER: docs/operations/deploying.md, 'When the operators' Dagster stops'.",
-    format(local.silence, "${var.name_prefix}-dagster-heartbeat"),
-  ])
-  namespace   = local.metric_namespace
-  metric_name = "AlertsSensorHeartbeat"
-  dimensions  = local.watch_dimensions
-  statistic   = "SampleCount"
-  period      = 60
+  # What stopped, where to look, how to recover, how to silence it (at most 1,024 characters).
+  alarm_description = "STOPPED: alerts_sensor of the Dagster code location ${local.code_location} has published no heartbeat for ${local.heartbeat_window_minutes} minutes, so no alert of health-pipeline can be sent (the daemon, the code server, the database or the task is down, or the sensor is off). LOOK: the daemon's log (aws logs tail ${var.daemon_log_group} --since 1h), the daemons' heartbeats in the UI at ${var.ui_url}/deployment/daemons, the sensor's ticks at ${var.ui_url}/locations/${local.code_location}/sensors/alerts_sensor. RECOVER: docs/operations/deploying.md, 'When the operators' Dagster stops'. SILENCE for planned maintenance: aws cloudwatch disable-alarm-actions --alarm-names ${var.name_prefix}-dagster-heartbeat (then enable-alarm-actions)."
+  namespace         = local.metric_namespace
+  metric_name       = "AlertsSensorHeartbeat"
+  dimensions        = local.watch_dimensions
+  statistic         = "SampleCount"
+  period            = 60
 
   comparison_operator = "LessThanThreshold"
   threshold           = 1
@@ -57,18 +51,13 @@ resource "aws_cloudwatch_metric_alarm" "heartbeat" {
 # can't be more than 604,800 seconds. For alarms with a period of less than one hour (3,600 seconds),
 # the total evaluation period can't be longer than one day").
 resource "aws_cloudwatch_metric_alarm" "export" {
-  alarm_name = "${var.name_prefix}-daily-csv-export"
-  alarm_description = join(" ", [
-    "STOPPED: daily_summary_csv has exported no day's CSV (yesterday's or later) for ${local.export_window_hours} hours, past the schedule's 03:00 deadline.",
-    "LOOK: daily_summary_schedule and the last daily_summary_job runs at ${var.ui_url}/assets/daily_summary_csv (a failed run there was told by alerts_sensor; none at all means the schedule is off or Dagster stopped: is the heartbeat alarm firing too?), the runs' logs (aws logs tail ${var.run_log_group} --since 1d), and the export_metric field of the last materialization.",
-    "RECOVER: docs/operations/deploying.md, 'When the operators' Dagster stops'; then materialize the missing days.",
-    format(local.silence, "${var.name_prefix}-daily-csv-export"),
-  ])
-  namespace   = local.metric_namespace
-  metric_name = "DailyCsvExportedDayAge"
-  dimensions  = local.watch_dimensions
-  statistic   = "Minimum"
-  period      = 3600
+  alarm_name        = "${var.name_prefix}-daily-csv-export"
+  alarm_description = "STOPPED: daily_summary_csv has exported no CSV of yesterday (or later) for ${local.export_window_hours} hours, past the 03:00 deadline of daily_summary_schedule's export. LOOK: the asset's runs at ${var.ui_url}/assets/daily_summary_csv (a failed run was told by alerts_sensor; no run at all: the schedule is off or Dagster stopped, is the heartbeat alarm firing too?), the runs' log (aws logs tail ${var.run_log_group} --since 1d), the export_metric field of the last materialization. RECOVER: docs/operations/deploying.md, 'When the operators' Dagster stops', then materialize the missing days. SILENCE for planned maintenance: aws cloudwatch disable-alarm-actions --alarm-names ${var.name_prefix}-daily-csv-export (then enable-alarm-actions)."
+  namespace         = local.metric_namespace
+  metric_name       = "DailyCsvExportedDayAge"
+  dimensions        = local.watch_dimensions
+  statistic         = "Minimum"
+  period            = 3600
 
   comparison_operator = "GreaterThanThreshold"
   threshold           = 1
