@@ -231,17 +231,15 @@ def cmd_alerts_status(args: argparse.Namespace) -> int:
     settings = load_settings()
     if settings.mode != "local":
         raise SetupError(
-            "alerts status reads a local home; in aws mode the CloudWatch alarms <prefix>-dagster-heartbeat and"
-            " <prefix>-daily-csv-export watch the same signs: aws cloudwatch describe-alarms --alarm-names"
-            " health-logger-prod-dagster-heartbeat health-logger-prod-daily-csv-export (docs/operations/alerts.md)"
+            "alerts status reads a local home; in aws mode the alarms <prefix>-dagster-heartbeat and <prefix>-daily-csv-export"
+            " watch the same signs: aws cloudwatch describe-alarms --alarm-name-prefix health-logger-prod (docs/operations/alerts.md)"
         )
     try:
         windows = read_windows(settings.alarms_module_dir)
     except WatchError as err:
         raise SetupError(str(err)) from err
     status = watch_status(LocalLivenessFiles(settings.watch_dir).read(), windows, datetime.now(UTC), settings.home)
-    for line in status.lines:
-        print(line)
+    print("\n".join(status.lines))
     return EXIT_OK if status.healthy else EXIT_REJECTED
 
 
@@ -303,12 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
         "test", help="send one test alert through the mode's destination (local: alert files, aws: the SNS topic)"
     )
     alerts_test.set_defaults(handler=cmd_alerts_test)
-    alerts_status = alerts_commands.add_parser(
-        "status",
-        help="(local) when alerts_sensor last ticked and the last CSV was exported; exit 1 when either is older"
-        " than its alarm's window",
-    )
-    alerts_status.set_defaults(handler=cmd_alerts_status)
+    status_help = "(local) when alerts_sensor last ticked and the last CSV was exported; exit 1 if past a window"
+    alerts_commands.add_parser("status", help=status_help).set_defaults(handler=cmd_alerts_status)
     erase = commands.add_parser(
         "erase", help="erase people's records, summaries, exports, spool and error output; prints the receipt"
     )
