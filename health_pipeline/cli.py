@@ -226,19 +226,19 @@ def cmd_alerts_status(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from health_pipeline.alerts.liveness import WatchError, read_windows, watch_status
-    from health_pipeline.engines.local.liveness import LocalLivenessFiles
+    from health_pipeline.engines import stack_for
 
     settings = load_settings()
-    if settings.mode != "local":
-        raise SetupError(
-            "alerts status reads a local home; in aws mode the alarms <prefix>-dagster-heartbeat and <prefix>-daily-csv-export"
-            " watch the same signs: aws cloudwatch describe-alarms --alarm-name-prefix health-logger-prod (docs/operations/alerts.md)"
-        )
+    liveness, now = stack_for(settings).liveness, datetime.now(UTC)
     try:
         windows = read_windows(settings.alarms_module_dir)
+        seen = liveness.read(now, 2 * windows.export)
     except WatchError as err:
         raise SetupError(str(err)) from err
-    status = watch_status(LocalLivenessFiles(settings.watch_dir).read(), windows, datetime.now(UTC), settings.home)
+    except Exception as err:  # aws: CloudWatch refused or unreachable
+        raise SetupError(f"cannot read {liveness.where} ({type(err).__name__}: {err}); aws: the caller needs"
+                         " cloudwatch:GetMetricData") from err  # fmt: skip
+    status = watch_status(seen, windows, now, liveness.where)
     print("\n".join(status.lines))
     return EXIT_OK if status.healthy else EXIT_REJECTED
 
@@ -301,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
         "test", help="send one test alert through the mode's destination (local: alert files, aws: the SNS topic)"
     )
     alerts_test.set_defaults(handler=cmd_alerts_test)
-    status_help = "(local) when alerts_sensor last ticked and the last CSV was exported; exit 1 if past a window"
+    status_help = "when alerts_sensor last ticked and the last CSV was exported; exit 1 if past its alarm's window"
     alerts_commands.add_parser("status", help=status_help).set_defaults(handler=cmd_alerts_status)
     erase = commands.add_parser(
         "erase", help="erase people's records, summaries, exports, spool and error output; prints the receipt"

@@ -7,8 +7,10 @@ sensor cannot say so. So each tick of `alerts_sensor` that completes leaves a he
 - aws mode: CloudWatch data points in the `health-pipeline` namespace, dimension `CodeLocation`,
   which the alarms of terraform/modules/alarms (watch.tf) watch with missing data as breaching: they
   reach the alerts topic when the points stop coming, Dagster or not;
-- local mode: the last times, under `$HEALTH_PIPELINE_HOME/watch/`, which `health-pipeline alerts
-  status` compares with the same windows (read from that watch.tf: one source).
+- local mode: the last times, under `$HEALTH_PIPELINE_HOME/watch/`.
+
+`health-pipeline alerts status` reads them back (`stack.liveness.read`) and compares them with the
+alarms' windows, read from that watch.tf: one source.
 
 A sign that cannot be left is logged and never fails the tick or the export: the next tick leaves
 its own heartbeat. No Dagster here; defs/ calls `beat` and `tell_export`.
@@ -61,6 +63,10 @@ class Liveness(Protocol):
     def heartbeat(self, at: datetime) -> None: ...
 
     def exported(self, days: list[date], today: date, at: datetime) -> None: ...
+
+    def read(self, now: datetime, lookback: timedelta) -> LastSeen:
+        """The last heartbeat and the last export of yesterday or later, looking back `lookback` from `now`."""
+        ...
 
 
 def day_age(day: date, today: date) -> int:
@@ -131,7 +137,7 @@ def _window(window: timedelta) -> str:
     return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h"
 
 
-def watch_status(seen: LastSeen, windows: WatchWindows, now: datetime, home: Path) -> WatchStatus:
+def watch_status(seen: LastSeen, windows: WatchWindows, now: datetime, where: str) -> WatchStatus:
     """What `health-pipeline alerts status` prints: each sign's age against its alarm's window; healthy
     only when both are within it (a sign never left counts as missing, as the alarms count it)."""
     lines: list[str] = []
@@ -139,8 +145,9 @@ def watch_status(seen: LastSeen, windows: WatchWindows, now: datetime, home: Pat
     if seen.heartbeat_at is None:
         healthy = False
         lines.append(
-            f"alerts_sensor: NEVER ticked under {home}. Start the Dagster daemon on this home (`make dev`, or"
-            " `dagster-daemon run` with HEALTH_PIPELINE_HOME set to it): alerts_sensor runs by default, every 60 s."
+            f"alerts_sensor: NEVER ticked (no heartbeat at {where}). Start the Dagster daemon (local: `make dev`,"
+            " or `dagster-daemon run` with this HEALTH_PIPELINE_HOME; aws: docs/operations/deploying.md):"
+            " alerts_sensor runs by default, every 60 s."
         )
     else:
         age = now - seen.heartbeat_at
@@ -150,8 +157,8 @@ def watch_status(seen: LastSeen, windows: WatchWindows, now: datetime, home: Pat
             f"alerts_sensor: last ticked {seen.heartbeat_at.isoformat(timespec='seconds')} ({_ago(age)});"
             f" window {_window(windows.heartbeat)}: "
             + (
-                "LATE. Is the Dagster daemon running (`make dev`)? Is alerts_sensor on (UI: Automation)?"
-                " Until it ticks, no alert is written."
+                "LATE. Is the Dagster daemon running (`make dev`; aws: docs/operations/deploying.md)? Is"
+                " alerts_sensor on (UI: Automation)? Until it ticks, no alert is sent."
                 if late
                 else "ok"
             )
@@ -159,8 +166,9 @@ def watch_status(seen: LastSeen, windows: WatchWindows, now: datetime, home: Pat
     if seen.export_at is None:
         healthy = False
         lines.append(
-            f"daily_summary_csv: NEVER exported under {home}. daily_summary_schedule exports yesterday's CSV at"
-            " 01:00 (partition time zone) while the daemon runs; or materialize daily_summary_csv (`make demo`)."
+            f"daily_summary_csv: NEVER exported yesterday's CSV (nothing at {where}). daily_summary_schedule"
+            " exports it at 01:00 (partition time zone) while the daemon runs; or materialize daily_summary_csv"
+            " (`make demo`)."
         )
     else:
         age = now - seen.export_at
@@ -172,7 +180,7 @@ def watch_status(seen: LastSeen, windows: WatchWindows, now: datetime, home: Pat
             f" window {_window(windows.export)}: "
             + (
                 "LATE. Is daily_summary_schedule on and the daemon running? Did the last daily_summary_job fail"
-                " (the alert files under alerts/)?"
+                " (its alert)?"
                 if late
                 else "ok"
             )

@@ -146,7 +146,7 @@ def status(cli_env: dict[str, str]) -> tuple[int, str]:
 def test_alerts_status_on_a_fresh_home_says_nothing_ticked_and_what_to_do(cli_env, settings):
     code, text = status(cli_env)
     assert code == 1
-    assert f"alerts_sensor: NEVER ticked under {settings.home}" in text and "make dev" in text
+    assert f"alerts_sensor: NEVER ticked (no heartbeat at {settings.watch_dir})" in text and "make dev" in text
     assert "daily_summary_csv: NEVER exported" in text
 
 
@@ -177,7 +177,23 @@ def test_alerts_status_after_a_real_tick_and_export_is_healthy_then_late(cli_env
     assert code == 1 and "window 15 min: ok" in text and "window 27 h: LATE" in text
 
 
-def test_alerts_status_in_aws_mode_points_to_the_alarms(cli_env):
-    done = run_cli({**cli_env, "HEALTH_PIPELINE_MODE": "aws"}, "alerts", "status")
-    assert done.returncode == 2
-    assert "dagster-heartbeat" in done.stderr.decode() and "describe-alarms" in done.stderr.decode()
+def test_alerts_status_in_aws_mode_reads_the_metrics_back_from_cloudwatch(aws, cli_env, tmp_path, quiet_instance):
+    settings, instance = quiet_instance
+    stack = AwsStack(Settings(mode="aws", home=tmp_path / "aws-home"))
+    env = {**cli_env, **{k: v for k, v in os.environ.items() if k.startswith("AWS_")}, "HEALTH_PIPELINE_MODE": "aws"}
+    code, text = status(env)
+    assert code == 1 and "alerts_sensor: NEVER ticked (no heartbeat at CloudWatch namespace health-pipeline" in text
+
+    tick(settings, instance, stack)
+    code, text = status(env)
+    assert code == 1, "no export yet: the export alarm would be in ALARM too"
+    assert "window 15 min: ok" in text and "daily_summary_csv: NEVER exported" in text
+
+    now = datetime.now(UTC)
+    today = now.astimezone(settings.zone).date()
+    stack.liveness.exported([today - timedelta(days=30)], today, now)  # a backfill of an old day does not count
+    assert status(env)[0] == 1
+    stack.liveness.exported([today - timedelta(days=1)], today, now)
+    code, text = status(env)
+    assert code == 0, text
+    assert "window 27 h: ok" in text

@@ -5,7 +5,7 @@ PutMetricData in that namespace only (modules/iam, the cloudwatch:namespace cond
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from health_pipeline.alerts.liveness import (
@@ -14,6 +14,7 @@ from health_pipeline.alerts.liveness import (
     EXPORT_METRIC,
     HEARTBEAT_METRIC,
     NAMESPACE,
+    LastSeen,
     day_age,
 )
 
@@ -34,6 +35,29 @@ class CloudWatchLiveness:
         self._put(
             [{"MetricName": EXPORT_METRIC, "Value": float(day_age(day, today)), "Unit": "None"} for day in days], at
         )
+
+    def read(self, now: datetime, lookback: timedelta) -> LastSeen:
+        """The newest minute with a heartbeat, and with an export of yesterday or later (age 1 or less),
+        in the last `lookback` (one GetMetricData call; to the minute)."""
+        if self._client is None:
+            self._client = self._client_factory()
+
+        def query(name: str, metric: str, statistic: str) -> dict:
+            metric_id = {"Namespace": NAMESPACE, "MetricName": metric, "Dimensions": self.dimensions}
+            return {"Id": name, "MetricStat": {"Metric": metric_id, "Period": 60, "Stat": statistic}}
+
+        answer = self._client.get_metric_data(
+            MetricDataQueries=[
+                query("heartbeat", HEARTBEAT_METRIC, "SampleCount"),
+                query("export", EXPORT_METRIC, "Minimum"),
+            ],
+            StartTime=now - lookback,
+            EndTime=now,
+        )
+        points = {r["Id"]: list(zip(r["Timestamps"], r["Values"], strict=True)) for r in answer["MetricDataResults"]}
+        beats = [at for at, _ in points.get("heartbeat", [])]
+        exports = [at for at, age in points.get("export", []) if age <= 1]
+        return LastSeen(max(beats, default=None), max(exports, default=None), None)
 
     def _put(self, data: list[dict], at: datetime) -> None:
         if self._client is None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from health_pipeline.alerts.liveness import LastSeen
@@ -27,7 +27,8 @@ class LocalLivenessFiles:
     def exported(self, days: list[date], today: date, at: datetime) -> None:
         self._replace(EXPORT_FILE, {"at": at.isoformat(), "day": max(days).isoformat()})
 
-    def read(self) -> LastSeen:
+    def read(self, now: datetime | None = None, lookback: timedelta | None = None) -> LastSeen:
+        """The last heartbeat and export recorded (the files hold the last only: no look-back)."""
         heartbeat, export = self._read(HEARTBEAT_FILE), self._read(EXPORT_FILE)
         return LastSeen(
             heartbeat_at=datetime.fromisoformat(heartbeat["at"]) if heartbeat else None,
