@@ -74,6 +74,9 @@ DAGSTER_ROLE_ACTIONS: frozenset[str] = frozenset(
         # resource-level permissions, so this is the one grant on "*" (besides Lake Formation's).
         "cloudwatch:GetMetricStatistics",
         "cloudwatch:GetMetricData",
+        # CloudWatch: alerts_sensor's heartbeat and daily_summary_csv's export metric, which the watch
+        # alarms read; no resource type either, so "*" under the cloudwatch:namespace condition.
+        "cloudwatch:PutMetricData",
     }
 )
 

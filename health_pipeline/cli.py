@@ -1,7 +1,8 @@
 """The `health-pipeline` command: send and flush records, show the schema state, estimate a backfill, test alerts, erase people's data, run the demo.
 
 Exit codes: 0 success; 1 some records rejected (each in the error output with its reason) or, in aws
-mode, not delivered after every retry (each in the dead-letter file with its error codes);
+mode, not delivered after every retry (each in the dead-letter file with its error codes), or (`alerts
+status`) a heartbeat or an export older than its alarm's window;
 2 a usage or setup error; 3 additive schema drift; 4 schema drift that needs a person.
 """
 
@@ -221,6 +222,27 @@ def cmd_alerts_test(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_alerts_status(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from health_pipeline.alerts.liveness import WatchError, read_windows, watch_status
+    from health_pipeline.engines import stack_for
+
+    settings = load_settings()
+    liveness, now = stack_for(settings).liveness, datetime.now(UTC)
+    try:
+        windows = read_windows(settings.alarms_module_dir)
+        seen = liveness.read(now, 2 * windows.export)
+    except WatchError as err:
+        raise SetupError(str(err)) from err
+    except Exception as err:  # aws: CloudWatch refused or unreachable
+        raise SetupError(f"cannot read {liveness.where} ({type(err).__name__}: {err}); aws: the caller needs"
+                         " cloudwatch:GetMetricData") from err  # fmt: skip
+    status = watch_status(seen, windows, now, liveness.where)
+    print("\n".join(status.lines))
+    return EXIT_OK if status.healthy else EXIT_REJECTED
+
+
 def cmd_erase(args: argparse.Namespace) -> int:
     from health_pipeline.engines import stack_for
     from health_pipeline.erasure import ErasureFailed, erase
@@ -295,6 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
         "test", help="send one test alert through the mode's destination (local: alert files, aws: the SNS topic)"
     )
     alerts_test.set_defaults(handler=cmd_alerts_test)
+    status_help = "when alerts_sensor last ticked and the last CSV was exported; exit 1 if past its alarm's window"
+    alerts_commands.add_parser("status", help=status_help).set_defaults(handler=cmd_alerts_status)
     erase = commands.add_parser(
         "erase", help="erase people's records, summaries, exports, spool and error output; prints the receipt"
     )

@@ -159,6 +159,15 @@ class Settings:
         return self.home / "alerts"
 
     @property
+    def watch_dir(self) -> Path:
+        """Local mode's last heartbeat of alerts_sensor and last export (`health-pipeline alerts status`)."""
+        return self.home / "watch"
+
+    @property
+    def alarms_module_dir(self) -> Path:
+        return self.terraform_dir / "modules" / "alarms"
+
+    @property
     def query_spill_dir(self) -> Path:
         return self.home / "query_spill"
 

@@ -10,6 +10,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from health_pipeline.alerts.incidents import CheckFailed, ExportOverdue, RunFailed, TicksFailing
+from health_pipeline.alerts.liveness import CODE_LOCATION
 
 ERROR, WARN, INFO = "ERROR", "WARN", "INFO"
 SUBJECT_PREFIX = "[health-pipeline]"
@@ -43,7 +44,7 @@ class Links:
     """Addresses in the Dagster UI; with no base URL (HEALTH_PIPELINE_UI_URL unset) there are none."""
 
     ui_url: str | None
-    location: str = "health_pipeline"  # the code location's name in workspace.yaml and deploy/workspace.yaml
+    location: str = CODE_LOCATION  # the code location's name in workspace.yaml and deploy/workspace.yaml
 
     def _at(self, path: str) -> str | None:
         return f"{self.ui_url.rstrip('/')}/{path}" if self.ui_url else None

@@ -1,7 +1,8 @@
 """The two stacks, with the same parts: `local` (the embedded default) and `aws` (production).
 
 Each stack has `table`, `query_engine`, `export_store`, `summary_store`, `delivery_stream`,
-`delivery_monitor`, `schema_target`, `maintenance`, `alert_destination` and `erasure` (a person's rows deleted, their
+`delivery_monitor`, `schema_target`, `maintenance`, `alert_destination`, `liveness` (the heartbeat and
+export signs that the watch alarms read) and `erasure` (a person's rows deleted, their
 history removed or dated: `health_pipeline.erasure`), plus `desired_schema()`. `stack_for(settings)` is the only code in the project that
 looks at the mode; it imports only the stack it returns.
 """

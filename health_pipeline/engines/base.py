@@ -87,6 +87,7 @@ class Stack(Protocol):
     summary_store: Any
     maintenance: Any
     alert_destination: Any
+    liveness: Any  # the heartbeat and export signs the watch alarms read (health_pipeline.alerts.liveness)
     erasure: Any
 
     def desired_schema(self) -> Any: ...

@@ -77,7 +77,7 @@ ACTION_RESOURCES: dict[str, str] = {
     # The alerts check simulates these on the topic and its key.
     "sns:Publish": "topic",
     **dict.fromkeys(("kms:GenerateDataKey", "kms:Decrypt"), "topic_key"),
-    **dict.fromkeys(("cloudwatch:GetMetricStatistics", "cloudwatch:GetMetricData"), "any"),
+    **dict.fromkeys(("cloudwatch:GetMetricStatistics", "cloudwatch:GetMetricData", "cloudwatch:PutMetricData"), "any"),
 }
 # Needed in one access mode only: in IAM mode every principal needs the S3 Tables data actions (S3 User
 # Guide, "s3-tables-sql"); in Lake Formation mode Lake Formation vends the data credentials instead.
@@ -124,7 +124,8 @@ def unplaced_actions() -> set[str]:
 
 
 def alarm_names(terraform_dir: Path, stream_name: str) -> list[str]:
-    """The names of terraform/modules/alarms' CloudWatch alarms for the stream, in file order."""
+    """The names of terraform/modules/alarms' CloudWatch alarms for the stream, in file order (the watch
+    alarms of watch.tf, named from the deployment's prefix, are found by their metrics instead)."""
     module = terraform_dir / "modules" / "alarms"
     if not module.is_dir():
         raise TerraformSchemaError(f"no Terraform alarms module at {module}; set HEALTH_PIPELINE_TERRAFORM_DIR.")
@@ -135,6 +136,8 @@ def alarm_names(terraform_dir: Path, stream_name: str) -> list[str]:
                 if _unquote(kind) != "aws_cloudwatch_metric_alarm":
                     continue
                 for body in named.values():
+                    if "${var.name_prefix}" in _unquote(body.get("alarm_name", "")):
+                        continue  # a watch alarm (watch.tf): found by its metric, see watch_metrics
                     name = _unquote(body.get("alarm_name", "")).replace("${var.stream_name}", stream_name)
                     if not name or "${" in name:
                         raise TerraformSchemaError(

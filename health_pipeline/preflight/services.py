@@ -8,6 +8,13 @@ from datetime import UTC, datetime, timedelta
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
+from health_pipeline.alerts.liveness import (
+    CODE_LOCATION,
+    CODE_LOCATION_DIMENSION,
+    EXPORT_METRIC,
+    HEARTBEAT_METRIC,
+    NAMESPACE,
+)
 from health_pipeline.engines.base import QueryFailed
 from health_pipeline.preflight.access import ROLE_FIX, _cannot_simulate, simulate
 from health_pipeline.preflight.context import Preflight, error_code
@@ -211,35 +218,52 @@ def check_alerts(pf: Preflight) -> list[CheckResult]:
     ]
 
 
+def _alarm_result(label: str, alarm: dict, topic: str | None) -> CheckResult:
+    name = alarm["AlarmName"]
+    actions = alarm.get("AlarmActions", [])
+    if not alarm.get("ActionsEnabled", True):
+        return failed(
+            label,
+            "its actions are disabled: nobody is told",
+            f"aws cloudwatch enable-alarm-actions --alarm-names {name}",
+        )
+    if (topic and topic not in actions) or not actions:
+        return failed(
+            label,
+            f"its actions {actions or 'are empty'} do not include the alerts"
+            f" topic {topic or '(HEALTH_PIPELINE_ALERT_TOPIC_ARN unset)'}",
+            "terraform apply (modules/alarms' alarm_actions is the alerts topic)",
+        )
+    return passed(label, f"state {alarm.get('StateValue')}, notifies {', '.join(actions)}")
+
+
 def check_alarms(pf: Preflight) -> list[CheckResult]:
-    """terraform/modules/alarms' alarms exist and notify the alerts topic."""
+    """terraform/modules/alarms' alarms exist and notify the alerts topic: the stream's by name, the
+    watch alarms (heartbeat, daily export) by the metric each watches."""
+    cloudwatch = pf.client("cloudwatch")
     names = alarm_names(pf.settings.terraform_dir, pf.settings.firehose_stream)
-    found = {a["AlarmName"]: a for a in pf.client("cloudwatch").describe_alarms(AlarmNames=names)["MetricAlarms"]}
+    found = {a["AlarmName"]: a for a in cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]}
     topic = pf.settings.alert_topic_arn
     results = []
     for name in names:
         alarm = found.get(name)
         if alarm is None:
             results.append(failed(f"alarm {name}", "no such CloudWatch alarm", "terraform apply (modules/alarms)"))
-            continue
-        actions = alarm.get("AlarmActions", [])
-        if not alarm.get("ActionsEnabled", True):
-            results.append(
-                failed(
-                    f"alarm {name}",
-                    "its actions are disabled: nobody is told",
-                    f"aws cloudwatch enable-alarm-actions --alarm-names {name}",
-                )
-            )
-        elif (topic and topic not in actions) or not actions:
-            results.append(
-                failed(
-                    f"alarm {name}",
-                    f"its actions {actions or 'are empty'} do not include the alerts"
-                    f" topic {topic or '(HEALTH_PIPELINE_ALERT_TOPIC_ARN unset)'}",
-                    "terraform apply (modules/alarms' alarm_actions is the alerts topic)",
-                )
-            )
         else:
-            results.append(passed(f"alarm {name}", f"state {alarm.get('StateValue')}, notifies {', '.join(actions)}"))
+            results.append(_alarm_result(f"alarm {name}", alarm, topic))
+    for metric in (HEARTBEAT_METRIC, EXPORT_METRIC):
+        watching = cloudwatch.describe_alarms_for_metric(
+            Namespace=NAMESPACE,
+            MetricName=metric,
+            Dimensions=[{"Name": CODE_LOCATION_DIMENSION, "Value": CODE_LOCATION}],
+        )["MetricAlarms"]
+        if not watching:
+            results.append(
+                failed(
+                    f"alarm on {metric}",
+                    f"no CloudWatch alarm watches {NAMESPACE}/{metric}: nobody is told when the operators' Dagster stops",
+                    "terraform apply (modules/alarms/watch.tf)",
+                )
+            )
+        results.extend(_alarm_result(f"alarm on {metric}", alarm, topic) for alarm in watching)
     return results

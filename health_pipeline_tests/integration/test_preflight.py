@@ -14,6 +14,13 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from health_pipeline.alerts.liveness import (
+    CODE_LOCATION,
+    CODE_LOCATION_DIMENSION,
+    EXPORT_METRIC,
+    HEARTBEAT_METRIC,
+    NAMESPACE,
+)
 from health_pipeline.cli import main
 from health_pipeline.preflight import FAIL, PASS, WARN, CheckResult, exit_code, run_preflight
 from health_pipeline.preflight.deployment import alarm_names, unplaced_actions
@@ -67,6 +74,7 @@ def deploy(
     cutoff: int | None = 1_099_511_627_776,
     alarms: int = 2,
     alarm_actions: tuple[str, ...] = (TOPIC,),
+    watched: tuple[str, ...] = (HEARTBEAT_METRIC, EXPORT_METRIC),
     laid_out: bool = True,
 ) -> None:
     """What `terraform apply` of terraform/envs/prod makes, in moto, with one thing optionally broken."""
@@ -108,6 +116,13 @@ def deploy(
             AlarmName=name, Namespace="AWS/Firehose", MetricName="DeliveryToIceberg.FailedRowCount", Statistic="Sum",
             Period=300, EvaluationPeriods=1, Threshold=0, ComparisonOperator="GreaterThanThreshold",
             Dimensions=[{"Name": "DeliveryStreamName", "Value": STREAM}], AlarmActions=list(alarm_actions), OKActions=list(alarm_actions),
+        )  # fmt: skip
+    for metric in watched:  # modules/alarms/watch.tf: missing data breaches
+        client("cloudwatch").put_metric_alarm(
+            AlarmName=f"health-logger-prod-{metric}", Namespace=NAMESPACE, MetricName=metric, Statistic="SampleCount",
+            Period=60, EvaluationPeriods=15, Threshold=1, ComparisonOperator="LessThanThreshold",
+            TreatMissingData="breaching", Dimensions=[{"Name": CODE_LOCATION_DIMENSION, "Value": CODE_LOCATION}],
+            AlarmActions=list(alarm_actions), OKActions=list(alarm_actions),
         )  # fmt: skip
 
 
@@ -166,7 +181,8 @@ def test_a_deployment_as_terraform_makes_it_passes_and_moto_s_missing_simulator_
     for name in ("stream status", "stream destination", "stream append_only", "stream error output", "table",
                  "table columns", "table layout", "access mode", "lake formation grants", "workgroup engine",
                  "workgroup encryption", "workgroup requester pays", "workgroup cutoff", "test select",
-                 "export prefix", "alerts topic", *(f"alarm {a}" for a in alarm_names(settings.terraform_dir, STREAM))):  # fmt: skip
+                 "export prefix", "alerts topic", *(f"alarm {a}" for a in alarm_names(settings.terraform_dir, STREAM)),
+                 f"alarm on {HEARTBEAT_METRIC}", f"alarm on {EXPORT_METRIC}"):  # fmt: skip
         assert statuses[name] == PASS, name
     select = next(r for r in results if r["name"] == "test select")
     assert select["detail"].startswith("42 record(s) in recorded_at [") and "bytes scanned" in select["detail"]
@@ -242,6 +258,11 @@ def test_a_caller_that_may_not_simulate_gets_a_warning_not_a_failure(aws, settin
         ({"append_only": False}, "stream append_only", "AppendOnly is False: Direct PUT to Iceberg is capped"),
         ({"export_uri": "s3://health-logger-prod-exports/"}, "export prefix", "NoSuchBucket"),
         ({"alarms": 1}, f"alarm {STREAM}-iceberg-data-freshness", "no such CloudWatch alarm"),
+        (
+            {"watched": (EXPORT_METRIC,)},
+            f"alarm on {HEARTBEAT_METRIC}",
+            "nobody is told when the operators' Dagster stops",
+        ),
         ({"laid_out": False}, "table layout", "live partitioned unpartitioned, sorted unsorted"),
         ({"requester_pays": True}, "workgroup requester pays", "Requester Pays is on: Athena refuses DML"),
         ({"cutoff": None}, "workgroup cutoff", "no BytesScannedCutoffPerQuery"),
@@ -260,7 +281,10 @@ def test_each_broken_item_fails_naming_itself(aws, settings, breakage, name, wor
 def test_alarms_that_notify_another_topic_fail_each(aws, settings):
     deploy(settings, alarm_actions=(f"arn:aws:sns:{REGION}:{ACCOUNT}:somebody-else",))
     failed = failures(preflight(settings, SimulatorDouble()))
-    assert set(failed) == {f"alarm {name}" for name in alarm_names(settings.terraform_dir, STREAM)}
+    assert set(failed) == {f"alarm {name}" for name in alarm_names(settings.terraform_dir, STREAM)} | {
+        f"alarm on {HEARTBEAT_METRIC}",
+        f"alarm on {EXPORT_METRIC}",
+    }
     assert all(f"do not include the alerts topic {TOPIC}" in detail for detail in failed.values())
 
 

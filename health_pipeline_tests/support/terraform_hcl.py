@@ -39,6 +39,8 @@ UNSCOPABLE_ACTIONS = {
     "lakeformation:GetDataAccess",
     "cloudwatch:GetMetricStatistics",
     "cloudwatch:GetMetricData",
+    # Only in the health-pipeline namespace: test_watcher_alarms holds its cloudwatch:namespace condition.
+    "cloudwatch:PutMetricData",
     "ecr:GetAuthorizationToken",
     "ecs:DescribeTaskDefinition",
     "ec2:DescribeNetworkInterfaces",

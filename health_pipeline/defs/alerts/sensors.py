@@ -5,6 +5,7 @@ import dagster as dg
 
 from health_pipeline.alerts.delivery import AlertCursor, deliver
 from health_pipeline.alerts.incidents import due_day
+from health_pipeline.alerts.liveness import beat
 from health_pipeline.alerts.messages import Links, compose
 from health_pipeline.defs.alerts import event_log
 from health_pipeline.engines import Stack
@@ -48,7 +49,9 @@ def build_alerts_sensor(
         freshness state is not in its public API (the instance's get_freshness_state_records is internal)
         and is per asset, not per partition. A sensor or schedule whose last 3 ticks failed is told once
         per streak. Each alert is sent once (its incident key); one the destination refused is kept in
-        the cursor and sent on the next tick."""
+        the cursor and sent on the next tick. A tick that completes leaves a heartbeat (aws: a CloudWatch
+        data point that the heartbeat alarm watches; local: `health-pipeline alerts status`); one that
+        cannot be left is logged and the tick completes all the same."""
         cursor = AlertCursor.parse(context.cursor)
         instance = context.instance
         failures, cursor.run_failure_after = event_log.run_status_changes(
@@ -81,6 +84,9 @@ def build_alerts_sensor(
                 f"{len(report.waiting)} alert(s) wait for the next tick: {stack.alert_destination.where}"
                 f" refused them ({report.error})"
             )
+        # The tick's work is done: its heartbeat tells the watch alarm (aws) or `alerts status` (local).
+        if missed := beat(stack.liveness, now):
+            context.log.warning(f"no heartbeat left at {stack.liveness.where} ({missed}); the next tick tries again")
         if not report.sent:
             return dg.SkipReason(
                 f"{len(report.waiting)} alert(s) wait: {report.error}" if report.error else "nothing to tell"

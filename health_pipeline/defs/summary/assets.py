@@ -1,9 +1,10 @@
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pyarrow as pa
 
+from health_pipeline.alerts.liveness import tell_export
 from health_pipeline.defs.common import HEALTH_RECORDS, OWNER, machine_faults, query_metadata, run_query
 from health_pipeline.engines import Stack
 from health_pipeline.summary.csv_format import CSV_COLUMNS, preview_markdown
@@ -151,7 +152,9 @@ def build_summary_assets(
         """The day's summary as a CSV file for the people who read it outside Dagster:
         `<export root>/daily_summary/date=YYYY-MM-DD/daily_summary.csv`, UTF-8 with a header, one row per
         user sorted by user_id. Written atomically; a re-materialization replaces it. A range of days
-        writes each day's file exactly as a single-day run does."""
+        writes each day's file exactly as a single-day run does. Each export is told outside Dagster (aws:
+        a CloudWatch data point, the day's age, that the export alarm watches; local: the time, for
+        `health-pipeline alerts status`); `export_metric` says whether it was."""
         exported = []
         for day in partition_days(context):
             rows, query_id = kept_summary(stack, day)
@@ -159,12 +162,18 @@ def build_summary_assets(
                 exported.append((day, rows, query_id, export_day(stack, day, rows)))
             context.log.info(f"{day}: {rows.num_rows} rows to {exported[-1][3].location}")
         day, rows, query_id, last = exported[-1]
+        now = datetime.now(UTC)
+        # The export alarm (aws) and `alerts status` (local) see the export without Dagster.
+        untold = tell_export(stack.liveness, [d for d, _, _, _ in exported], now.astimezone(zone).date(), now)
+        if untold:
+            context.log.warning(f"the export was not told to {stack.liveness.where}: {untold}")
         metadata = {
             "path": dg.MetadataValue.path(last.location),
             "dagster/row_count": sum(r.num_rows for _, r, _, _ in exported),
             "bytes": sum(e.size_bytes or 0 for _, _, _, e in exported),
             "query_id": query_id,
             "preview": dg.MetadataValue.md(preview_markdown(rows)),
+            "export_metric": f"not told: {untold}" if untold else f"told to {stack.liveness.where}",
         }
         if len(exported) > 1:
             metadata["files"] = dg.MetadataValue.md("\n".join(f"- {d}: `{e.location}`" for d, _, _, e in exported))

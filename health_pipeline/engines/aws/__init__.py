@@ -1,5 +1,6 @@
 """Production (`HEALTH_PIPELINE_MODE=aws`): Kinesis Firehose, S3 Tables through the Glue Data Catalog
-(read with PyIceberg), Athena for the SQL, S3 for the CSV exports, SNS for the alerts.
+(read with PyIceberg), Athena for the SQL, S3 for the CSV exports, SNS for the alerts, CloudWatch metrics for the signs of
+life that the heartbeat and export alarms watch.
 
 `AwsStack` has the same parts as `engines.local.LocalStack`. Clients come from boto3's own credential
 chain (and AWS_ENDPOINT_URL, which is how the tests reach moto); nothing connects until a part is
@@ -18,6 +19,7 @@ from health_pipeline.engines.aws.delivery_monitor import FirehoseMonitor
 from health_pipeline.engines.aws.delivery_stream import DeadLetterFile, FirehoseDeliveryStream, firehose_client
 from health_pipeline.engines.aws.erasure import AwsErasure
 from health_pipeline.engines.aws.export_store import S3ExportStore, split_s3_uri
+from health_pipeline.engines.aws.liveness import CloudWatchLiveness
 from health_pipeline.engines.aws.maintenance import S3TablesMaintenance
 from health_pipeline.engines.aws.schema_target import AthenaSchemaTarget
 from health_pipeline.engines.aws.table import GlueIcebergTable
@@ -30,10 +32,10 @@ class AwsStack(TerraformDesired):
     query_kind = AthenaQueryEngine.engine
     export_kinds = S3ExportStore.kinds
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, config: Any = None) -> Any:
         import boto3
 
-        return boto3.session.Session(region_name=self.settings.aws_region).client(service)
+        return boto3.session.Session(region_name=self.settings.aws_region).client(service, config=config)
 
     @cached_property
     def table(self) -> GlueIcebergTable:
@@ -108,6 +110,15 @@ class AwsStack(TerraformDesired):
     @cached_property
     def alert_destination(self) -> SnsAlertTopic:
         return SnsAlertTopic(lambda: self.client("sns"), self.settings.alert_topic_arn)
+
+    @cached_property
+    def liveness(self) -> CloudWatchLiveness:
+        """The heartbeat and export metrics. Short timeouts and one retry: a tick of alerts_sensor must
+        stay far under Dagster's 60 s limit while CloudWatch cannot be reached."""
+        from botocore.config import Config
+
+        config = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 2})
+        return CloudWatchLiveness(lambda: self.client("cloudwatch", config=config))
 
     @cached_property
     def receipt_store(self) -> S3ExportStore:

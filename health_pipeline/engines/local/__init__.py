@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from health_pipeline.engines.base import TerraformDesired
 from health_pipeline.engines.local.alert_destination import LocalAlertFiles
 from health_pipeline.engines.local.export_store import LocalExportStore, export_root
+from health_pipeline.engines.local.liveness import LocalLivenessFiles
 from health_pipeline.engines.local.query_engine import DuckDBQueryEngine
 from health_pipeline.engines.local.table import LocalIcebergTable
 
@@ -76,6 +77,10 @@ class LocalStack(TerraformDesired):
     @cached_property
     def alert_destination(self) -> LocalAlertFiles:
         return LocalAlertFiles(self.settings.alerts_dir)
+
+    @cached_property
+    def liveness(self) -> LocalLivenessFiles:
+        return LocalLivenessFiles(self.settings.watch_dir)
 
     @cached_property
     def erasure(self) -> LocalErasure:

@@ -114,6 +114,12 @@ module "alarms" {
   stream_name                = module.firehose.stream_name
   buffering_interval_seconds = local.buffering.interval_seconds
   alarm_actions              = [module.alerts.topic_arn]
+
+  # What watches the operators' Dagster: its heartbeat and the daily export (docs/operations/alerts.md).
+  name_prefix      = "health-logger-prod"
+  ui_url           = local.ui_url
+  daemon_log_group = var.dagster_profile == "small" ? "/ecs/health-pipeline/dagster" : "/ecs/health-pipeline/daemon"
+  run_log_group    = var.dagster_profile == "small" ? "/ecs/health-pipeline/dagster" : "/ecs/health-pipeline/run"
 }
 
 module "iam" {
@@ -138,6 +144,7 @@ module "iam" {
   table_arn           = module.s3tables.table_arn
   alert_topic_arn     = module.alerts.topic_arn
   alert_key_arn       = module.alerts.key_arn
+  metric_namespace    = module.alarms.metric_namespace
 }
 
 # The operators' Dagster (webserver, daemon, code server, runs) on ECS Fargate, its instance in RDS

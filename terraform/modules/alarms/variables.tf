@@ -19,3 +19,23 @@ variable "alarm_actions" {
   type        = list(string)
   default     = []
 }
+
+variable "name_prefix" {
+  description = "Prefix of the heartbeat and export alarms' names (<prefix>-dagster-heartbeat, <prefix>-daily-csv-export)."
+  type        = string
+}
+
+variable "ui_url" {
+  description = "The Dagster UI's base URL, for the pages the heartbeat and export alarms' descriptions point to."
+  type        = string
+}
+
+variable "daemon_log_group" {
+  description = "The log group of the Dagster daemon (standard) or of the one task (small), named in the heartbeat alarm's description."
+  type        = string
+}
+
+variable "run_log_group" {
+  description = "The log group of the runs (standard: the run tasks; small: the one task), named in the export alarm's description."
+  type        = string
+}

@@ -247,6 +247,22 @@ data "aws_iam_policy_document" "dagster" {
     actions   = ["cloudwatch:GetMetricStatistics", "cloudwatch:GetMetricData"]
     resources = ["*"]
   }
+
+  # alerts_sensor's heartbeat and daily_summary_csv's export metric, which modules/alarms watches.
+  # PutMetricData has no resource type: the cloudwatch:namespace condition key limits it to the
+  # pipeline's own namespace (CloudWatch User Guide, "Using condition keys to limit access to
+  # CloudWatch namespaces").
+  statement {
+    sid       = "PublishWatchMetrics"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = [var.metric_namespace]
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "dagster" {

@@ -95,3 +95,8 @@ variable "access_mode" {
     error_message = "access_mode is \"iam\" or \"lake_formation\"."
   }
 }
+
+variable "metric_namespace" {
+  description = "The CloudWatch namespace the Dagster role may publish metrics in (modules/alarms: the heartbeat and the export metric)."
+  type        = string
+}
