@@ -13,8 +13,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from health_pipeline.engines.storage_fault import StorageFault, acknowledged_text, storage_fault
 from health_pipeline.settings import SettingsError, load_settings
+from health_pipeline.storage_fault import StorageFault, acknowledged_text, storage_fault
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_ADDITIVE_DRIFT, EXIT_NEEDS_PERSON = 0, 1, 2, 3, 4
 

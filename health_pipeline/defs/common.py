@@ -10,9 +10,9 @@ from pathlib import Path
 import dagster as dg
 from botocore.exceptions import BotoCoreError
 
-from health_pipeline.engines.base import QueryFailed, QueryResult
-from health_pipeline.engines.storage_fault import StorageFault, storage_fault
 from health_pipeline.sql import Query
+from health_pipeline.stack import QueryFailed, QueryResult
+from health_pipeline.storage_fault import StorageFault, storage_fault
 
 OWNER = "team:health-pipeline"
 HEALTH_RECORDS = dg.AssetKey("health_records")

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import BinaryIO
 
 from health_pipeline.delivery.line_blocks import BLOCK_BYTES, blocks_from_pairs, read_blocks
-from health_pipeline.engines.delivery import DeliveryStream, Rejection, SendListener, SendReport
+from health_pipeline.delivery.stream import DeliveryStream, Rejection, SendListener, SendReport
 from health_pipeline.schema.model import TableSchema
 
 __all__ = ["DeliveryStream", "Rejection", "SendReport", "send_file", "send_lines"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from health_pipeline.engines.base import Stack
+from health_pipeline.stack import Stack
 
 if TYPE_CHECKING:
     from health_pipeline.settings import Settings

@@ -17,7 +17,7 @@ from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Operation
 from pyiceberg.types import TimestampType
 
-from health_pipeline.engines.maintenance import MAINTENANCE_PROPERTY
+from health_pipeline.maintenance import MAINTENANCE_PROPERTY
 
 
 @dataclass(frozen=True)

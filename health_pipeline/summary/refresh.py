@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
-from health_pipeline.engines.base import ExportedFile, QueryResult
 from health_pipeline.sql import Query
+from health_pipeline.stack import ExportedFile, QueryResult
 from health_pipeline.summary.days import (
     daily_summary_query,
     export_key,

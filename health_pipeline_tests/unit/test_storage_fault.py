@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from health_pipeline.engines.storage_fault import acknowledged_text, storage_fault
+from health_pipeline.storage_fault import acknowledged_text, storage_fault
 
 
 def test_an_oserror_names_its_file_and_the_remedy_for_its_errno(tmp_path):

@@ -4,8 +4,8 @@ import dagster as dg
 
 from health_pipeline.defs.common import OWNER, machine_faults
 from health_pipeline.defs.delivery.checks import CHECK_SPECS, check_results
+from health_pipeline.delivery.stream import DeliveryStatus
 from health_pipeline.engines import Stack
-from health_pipeline.engines.delivery import DeliveryStatus
 
 SAMPLE_MESSAGE_CHARS = 120
 

@@ -6,8 +6,8 @@ from pydantic import Field
 from health_pipeline.defs.common import HEALTH_RECORDS, OWNER, machine_faults
 from health_pipeline.defs.quality.sensors import FIRST_TICK_SNAPSHOTS, NEW_DATA_SENSOR
 from health_pipeline.engines import Stack
-from health_pipeline.engines.maintenance import MaintenancePolicy, MaintenanceReport
 from health_pipeline.erasure.retention import apply_retention
+from health_pipeline.maintenance import MaintenancePolicy, MaintenanceReport
 
 CHECK = "maintenance_healthy"
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from health_pipeline.delivery.stream import ErrorOutput
 from health_pipeline.engines.aws.alert_destination import SnsAlertTopic
 from health_pipeline.engines.aws.athena import AthenaQueryEngine
 from health_pipeline.engines.aws.delivery_monitor import FirehoseMonitor
@@ -21,8 +22,7 @@ from health_pipeline.engines.aws.export_store import S3ExportStore, split_s3_uri
 from health_pipeline.engines.aws.maintenance import S3TablesMaintenance
 from health_pipeline.engines.aws.schema_target import AthenaSchemaTarget
 from health_pipeline.engines.aws.table import GlueIcebergTable
-from health_pipeline.engines.base import TerraformDesired
-from health_pipeline.engines.delivery import ErrorOutput
+from health_pipeline.stack import TerraformDesired
 
 
 @dataclass

@@ -24,7 +24,7 @@ from health_pipeline.delivery.firehose import (
 )
 from health_pipeline.delivery.line_blocks import LineBlock
 from health_pipeline.delivery.records import MAX_RECORD_BYTES, RecordRejected, check_line
-from health_pipeline.engines.delivery import (
+from health_pipeline.delivery.stream import (
     ErrorOutput,
     Rejection,
     SendListener,

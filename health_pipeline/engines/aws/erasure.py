@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from health_pipeline.engines.aws.athena.literals import athena_literal
-from health_pipeline.engines.erasure import (
+from health_pipeline.erasure.deletion import (
     DeletedRows,
     History,
     days_of,

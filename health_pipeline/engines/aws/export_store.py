@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from health_pipeline.engines.base import ExportedFile
+from health_pipeline.stack import ExportedFile
 from health_pipeline.summary.csv_format import summary_csv
 
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from health_pipeline.engines.base import TerraformDesired
 from health_pipeline.engines.local.alert_destination import LocalAlertFiles
 from health_pipeline.engines.local.export_store import LocalExportStore, export_root
 from health_pipeline.engines.local.query_engine import DuckDBQueryEngine
 from health_pipeline.engines.local.table import LocalIcebergTable
+from health_pipeline.stack import TerraformDesired
 
 if TYPE_CHECKING:
     from health_pipeline.engines.local.delivery_monitor import LocalDeliveryMonitor

@@ -13,7 +13,9 @@ from pathlib import Path
 import pyarrow.compute as pc
 from pyiceberg.expressions import And, GreaterThanOrEqual, In, IsNull, LessThan, Or
 
-from health_pipeline.engines.erasure import (
+from health_pipeline.engines.local.export_store import LocalExportStore
+from health_pipeline.engines.local.table import LocalIcebergTable, flocked
+from health_pipeline.erasure.deletion import (
     ERASURE_TAG,
     RETENTION_TAG,
     DeletedRows,
@@ -22,9 +24,7 @@ from health_pipeline.engines.erasure import (
     purge_error_documents,
     recorded_at_bounds,
 )
-from health_pipeline.engines.local.export_store import LocalExportStore
-from health_pipeline.engines.local.table import LocalIcebergTable, flocked
-from health_pipeline.engines.maintenance import MAINTENANCE_PROPERTY
+from health_pipeline.maintenance import MAINTENANCE_PROPERTY
 from health_pipeline.summary.days import summary_key
 
 

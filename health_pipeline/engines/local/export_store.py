@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from health_pipeline.engines.base import ExportedFile
+from health_pipeline.stack import ExportedFile
 from health_pipeline.summary.csv_format import summary_csv
 
 

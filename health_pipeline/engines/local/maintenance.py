@@ -39,15 +39,15 @@ from pyiceberg.expressions import And, GreaterThanOrEqual, LessThan
 from pyiceberg.table import Table
 
 from health_pipeline.engines.local.delivery_stream import SEGMENT_PROPERTY, LocalDeliveryStream
+from health_pipeline.engines.local.pyiceberg_patches import conform_rows, expire_snapshot_ids, rewrite_files
 from health_pipeline.engines.local.table import LocalIcebergTable, flocked, local_path
-from health_pipeline.engines.maintenance import (
+from health_pipeline.maintenance import (
     MAINTENANCE_PROPERTY,
     MaintenancePolicy,
     MaintenanceReport,
     table_figures,
 )
-from health_pipeline.engines.pyiceberg_patches import conform_rows, expire_snapshot_ids, rewrite_files
-from health_pipeline.engines.storage_fault import storage_fault
+from health_pipeline.storage_fault import storage_fault
 
 COMPACTED_THROUGH = "health-pipeline.compacted-through"  # the last UTC day compaction has rewritten
 ROW_GROUP_ROWS = 4096  # about an hour of a day of 100,000 records: a day's window skips the rest

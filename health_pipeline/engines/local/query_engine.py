@@ -24,11 +24,11 @@ from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.expressions import And, GreaterThanOrEqual, IsNull, LessThan
 from pyiceberg.table import Table
 
-from health_pipeline.engines.base import QueryFailed, QueryResult
 from health_pipeline.engines.local.table import LocalIcebergTable, local_path
 from health_pipeline.schema.model import TableSchema
 from health_pipeline.schema.types import UnsupportedTypeError, duckdb_type
 from health_pipeline.sql import Query, check_query_rules, to_duckdb, with_table
+from health_pipeline.stack import QueryFailed, QueryResult
 
 # Measured on the heavy days of make bench: 64 MB per thread runs a day of 10 million records (4.3
 # million users) on 2 threads; 40 MB per thread runs out of memory on 4 million.

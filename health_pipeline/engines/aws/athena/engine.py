@@ -48,8 +48,8 @@ from health_pipeline.engines.aws.athena.errors import (
 from health_pipeline.engines.aws.athena.literals import athena_literal, placeholder_count
 from health_pipeline.engines.aws.athena.result_object import read_result_object
 from health_pipeline.engines.aws.athena.results import fetch_rows
-from health_pipeline.engines.base import QueryFailed, QueryResult
 from health_pipeline.sql import Query, check_query_rules, with_table
+from health_pipeline.stack import QueryFailed, QueryResult
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from botocore.exceptions import ClientError
 
-from health_pipeline.engines.base import QueryFailed
+from health_pipeline.stack import QueryFailed
 
 THROTTLING_CODES = frozenset({"TooManyRequestsException", "ThrottlingException", "Throttling"})
 ERROR_CATEGORIES = {1: "SYSTEM", 2: "USER", 3: "OTHER"}

@@ -27,8 +27,8 @@ from botocore.exceptions import ClientError
 
 from health_pipeline.engines.aws.athena.errors import AthenaExecution, request_error
 from health_pipeline.engines.aws.athena.results import typed_table
-from health_pipeline.engines.base import QueryFailed
 from health_pipeline.schema.types import athena_result_arrow_type
+from health_pipeline.stack import QueryFailed
 
 if TYPE_CHECKING:
     from health_pipeline.engines.aws.athena.engine import AthenaQueryEngine

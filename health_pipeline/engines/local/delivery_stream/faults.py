@@ -11,7 +11,7 @@ import numpy as np
 
 from health_pipeline.delivery.line_blocks import LineBlock
 from health_pipeline.engines.local.delivery_stream.spool import SpoolWriteFailed, file_size, line_count
-from health_pipeline.engines.storage_fault import StorageFault, storage_fault
+from health_pipeline.storage_fault import StorageFault, storage_fault
 
 if TYPE_CHECKING:
     from health_pipeline.engines.local.delivery_stream.stream import LocalDeliveryStream

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from health_pipeline.engines.base import QueryResult
 from health_pipeline.schema.model import Column
 from health_pipeline.schema.plan import MigrationPlan
 from health_pipeline.sql import Query
+from health_pipeline.stack import QueryResult
 
 VERIFY_WINDOW = timedelta(days=30)
 

@@ -53,7 +53,7 @@ from pyiceberg.utils.datetime import datetime_to_millis
 PATCHED_VERSION = "0.12."
 if not pyiceberg.__version__.startswith(PATCHED_VERSION):
     raise ImportError(
-        f"health_pipeline.engines.pyiceberg_patches was written against PyIceberg {PATCHED_VERSION}x and uses its"
+        f"health_pipeline.engines.local.pyiceberg_patches was written against PyIceberg {PATCHED_VERSION}x and uses its"
         f" private API; PyIceberg {pyiceberg.__version__} is installed. Re-check the patched functions (see this"
         " module's docstring) and update PATCHED_VERSION, or pin pyiceberg in pyproject.toml."
     )

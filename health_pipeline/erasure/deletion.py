@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pyiceberg.table import Table
 
-from health_pipeline.engines.delivery import ErrorOutput
+from health_pipeline.delivery.stream import ErrorOutput
 from health_pipeline.erasure.matching import error_document_mentions
 
 # An erasure's commits carry table maintenance's tag with this value: the new-data sensor skips them
