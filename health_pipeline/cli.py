@@ -26,10 +26,12 @@ class SetupError(RuntimeError):
 def cmd_send(args: argparse.Namespace) -> int:
     from health_pipeline.delivery.producer import send_file
     from health_pipeline.engines import stack_for
+    from health_pipeline.stack import SpooledDeliveryStream
 
     stack = stack_for(load_settings())
     delivery = stack.delivery_stream
-    if args.flush and not delivery.flushable:
+    spool = delivery if isinstance(delivery, SpooledDeliveryStream) else None
+    if args.flush and spool is None:
         raise SetupError("--flush is for the local delivery stream; Firehose delivers its own buffers (5 MB / 300 s)")
     desired = stack.desired_schema()
     if args.file == "-":
@@ -58,17 +60,17 @@ def cmd_send(args: argparse.Namespace) -> int:
             on_ack=progress,
         )
         _tell_damage(report.damaged)
-        if args.flush:
+        if args.flush and spool is not None:
             try:
-                delivery.flush()
+                spool.flush()
             except StorageFault as fault:  # every record of the send is acknowledged: the spool holds them
                 raise fault.but(acknowledged=acknowledged_text(*(last[0] if last else (0, None)))) from fault
-            _tell_damage([str(damage) for damage in delivery.damaged[len(report.damaged) :]])
+            _tell_damage([str(damage) for damage in spool.damaged[len(report.damaged) :]])
     finally:
         if source is not sys.stdin.buffer:
             source.close()
     print(f"accepted {report.accepted}, rejected {len(report.rejected)}")
-    if report.rejected:
+    if report.rejected and delivery.errors is not None:
         print(f"rejected records are in {delivery.errors.directory} ({len(report.error_paths)} error documents)")
     if report.dead_lettered:
         codes = ", ".join(f"{code} x{count}" for code, count in report.dead_letter_codes.items())
@@ -76,21 +78,22 @@ def cmd_send(args: argparse.Namespace) -> int:
             f"{report.dead_lettered} records were not delivered after every retry ({codes}); they are in"
             f" {report.dead_letter_path}, one JSON line each (the record in base64 as `data`, its error codes)"
         )
-    if delivery.flushable:
-        segments, backlog_bytes, _ = delivery.backlog()
+    if spool is not None:
+        segments, backlog_bytes, _ = spool.backlog()
         if segments:
             print(
-                f"{backlog_bytes} bytes wait in the spool until the buffer fills ({delivery.buffer_bytes / 2**20:g} MB)"
-                f" or ages ({delivery.buffer_seconds:g} s); `health-pipeline flush` delivers them now"
+                f"{backlog_bytes} bytes wait in the spool until the buffer fills ({spool.buffer_bytes / 2**20:g} MB)"
+                f" or ages ({spool.buffer_seconds:g} s); `health-pipeline flush` delivers them now"
             )
     return EXIT_OK if report.complete else EXIT_REJECTED
 
 
 def cmd_flush(args: argparse.Namespace) -> int:
     from health_pipeline.engines import stack_for
+    from health_pipeline.stack import SpooledDeliveryStream
 
     delivery = stack_for(load_settings()).delivery_stream
-    if not delivery.flushable:
+    if not isinstance(delivery, SpooledDeliveryStream):
         raise SetupError("flush is for the local delivery stream; Firehose flushes its own buffers in aws mode")
     snapshots = delivery.flush()
     _tell_damage([str(damage) for damage in delivery.damaged])

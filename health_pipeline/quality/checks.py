@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 
 from health_pipeline.sql import Query, load_sql
+from health_pipeline.stack import QueryEngine
 
 ERROR = "ERROR"
 WARN = "WARN"
@@ -65,7 +66,7 @@ def _first_row(rows: pa.Table) -> dict:
 
 
 def validity_outcomes(
-    engine,
+    engine: QueryEngine,
     table: str,
     window: tuple[datetime, datetime],
     now: datetime,
@@ -116,7 +117,7 @@ def validity_outcomes(
 
 
 def table_outcomes(
-    engine, table: str, now: datetime, zone: ZoneInfo, thresholds: Thresholds = Thresholds()
+    engine: QueryEngine, table: str, now: datetime, zone: ZoneInfo, thresholds: Thresholds = Thresholds()
 ) -> list[CheckOutcome]:
     """Every check on health_records for the recent window: the ERROR ones, then the WARN ones."""
     window = recent_window(now, zone, thresholds)
@@ -219,7 +220,9 @@ def _volume(hourly: list[dict], now: datetime, zone: ZoneInfo, thresholds: Thres
     )
 
 
-def summary_count_outcome(engine, table: str, rows: pa.Table, window: tuple[datetime, datetime]) -> CheckOutcome:
+def summary_count_outcome(
+    engine: QueryEngine, table: str, rows: pa.Table, window: tuple[datetime, datetime]
+) -> CheckOutcome:
     """Per partition: the summary counts every distinct record of the window exactly once."""
     copies = _first_row(engine.run(_query("quality_copies", table, window, window)).rows)
     distinct = copies.get("distinct_records") or 0

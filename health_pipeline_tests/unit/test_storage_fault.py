@@ -19,6 +19,14 @@ def test_an_oserror_names_its_file_and_the_remedy_for_its_errno(tmp_path):
     assert f"df -h {tmp_path}" in fault.remedy  # the nearest folder that exists
 
 
+def test_a_file_named_in_bytes_is_told_as_a_path(tmp_path):
+    """os.open(b"...") and friends give OSError.filename as bytes; it is decoded, not passed to Path."""
+    error = OSError(errno.EACCES, "Permission denied", bytes(tmp_path / "spool"))
+    fault = storage_fault(error, "send could not write", tmp_path)
+    assert fault is not None and fault.path == tmp_path / "spool"
+    assert fault.reason == "Permission denied [EACCES]"
+
+
 def test_pyarrows_error_is_recognised_by_the_errno_in_its_text(tmp_path):
     with pytest.raises(OSError) as raised:
         pq.write_table(pa.table({"a": [1]}), str(tmp_path / "no" / "such" / "folder" / "x.parquet"))

@@ -6,7 +6,6 @@ import pyarrow as pa
 
 from health_pipeline.defs.common import HEALTH_RECORDS
 from health_pipeline.defs.summary.assets import kept_summary, partition_days
-from health_pipeline.engines import Stack
 from health_pipeline.quality.checks import (
     ERROR,
     CheckOutcome,
@@ -15,6 +14,7 @@ from health_pipeline.quality.checks import (
     table_outcomes,
     validity_outcomes,
 )
+from health_pipeline.stack import Stack
 from health_pipeline.summary.days import day_window
 
 DAILY_HEALTH_SUMMARY = dg.AssetKey("daily_health_summary")

@@ -46,9 +46,8 @@ __all__ = [
 
 
 class FirehoseDeliveryStream(FirehosePutter):
-    """`send` through Kinesis Firehose's PutRecordBatch (see the module docstring)."""
-
-    flushable = False  # Firehose flushes its own buffers (5 MB / 300 s)
+    """`send` through Kinesis Firehose's PutRecordBatch (see the module docstring). Not a
+    `stack.SpooledDeliveryStream`: Firehose flushes its own buffers (5 MB / 300 s)."""
 
     def __init__(
         self,

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
+from health_pipeline.engines.desired import TerraformDesired
 from health_pipeline.engines.local.alert_destination import LocalAlertFiles
 from health_pipeline.engines.local.export_store import LocalExportStore, export_root
 from health_pipeline.engines.local.query_engine import DuckDBQueryEngine
 from health_pipeline.engines.local.table import LocalIcebergTable
-from health_pipeline.stack import TerraformDesired
 
 if TYPE_CHECKING:
     from health_pipeline.engines.local.delivery_monitor import LocalDeliveryMonitor
@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class LocalStack(TerraformDesired):
-    query_kind = DuckDBQueryEngine.engine
-    export_kinds = LocalExportStore.kinds
+    query_kind: ClassVar[str] = DuckDBQueryEngine.engine
+    export_kinds: ClassVar[frozenset[str]] = LocalExportStore.kinds
 
     @cached_property
     def table(self) -> LocalIcebergTable:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import ClassVar
 
 import pyarrow as pa
 
@@ -13,7 +14,7 @@ from health_pipeline.summary.csv_format import summary_csv
 
 
 class LocalExportStore:
-    kinds = frozenset({"csv"})
+    kinds: ClassVar[frozenset[str]] = frozenset({"csv"})
 
     def __init__(self, root: Path) -> None:
         self.root = root

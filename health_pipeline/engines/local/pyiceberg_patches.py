@@ -192,7 +192,10 @@ def rewrite_files(table: Table, removed: list[DataFile], rows: list[pa.Table], p
         for data_file in files:  # written, never committed: nothing refers to them
             table.io.delete(data_file.file_path)
         raise
-    return table.metadata.current_snapshot_id
+    snapshot_id = table.metadata.current_snapshot_id
+    if snapshot_id is None:
+        raise RuntimeError(f"the rewrite of {table.name()} committed no snapshot")
+    return snapshot_id
 
 
 def expire_snapshot_ids(table: Table, snapshot_ids: list[int]) -> None:

@@ -194,7 +194,12 @@ class LocalIcebergTable:
             rows = rows.append_column(missing_field, pa.nulls(rows.num_rows, missing_field.type))
         rows = rows.select(arrow_schema.names).cast(arrow_schema)
         table.append(rows, snapshot_properties=properties or {})
-        return table.current_snapshot().snapshot_id
+        snapshot = table.current_snapshot()
+        if snapshot is None:
+            raise RuntimeError(
+                f"the append to {self.identifier} committed no snapshot; look at the catalog {self.catalog_db}"
+            )
+        return snapshot.snapshot_id
 
 
 @contextmanager

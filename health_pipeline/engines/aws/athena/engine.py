@@ -32,7 +32,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
@@ -61,7 +61,7 @@ class AthenaQueryEngine:
     """Runs `Query`s and DDL on Athena. The client is a boto3 Athena client; without one, it is created
     on first use from `region` with boto3's own chain (credentials, AWS_ENDPOINT_URL)."""
 
-    engine = "athena"
+    engine: ClassVar[str] = "athena"
 
     def __init__(
         self,
@@ -209,7 +209,7 @@ class AthenaQueryEngine:
             request["ExecutionParameters"] = parameters
         started = self.clock()
         try:
-            query_id = self._call("start_query_execution", name, None, **request)["QueryExecutionId"]
+            query_id = self.call("start_query_execution", name, None, **request)["QueryExecutionId"]
         except ClientError as err:
             raise request_error(name, "StartQueryExecution", err, self) from err
         log.info("Athena query %s started: %s", name, query_id)
@@ -227,7 +227,7 @@ class AthenaQueryEngine:
                     break
                 self.sleep(min(self._jittered(delay), remaining))
                 delay = min(delay * self.poll_backoff, self.poll_max_s)
-                execution = self._call("get_query_execution", name, query_id, QueryExecutionId=query_id)[
+                execution = self.call("get_query_execution", name, query_id, QueryExecutionId=query_id)[
                     "QueryExecution"
                 ]
                 polls += 1
@@ -258,7 +258,7 @@ class AthenaQueryEngine:
 
     def _stop(self, name: str, query_id: str) -> None:
         try:
-            self._call("stop_query_execution", name, query_id, attempts=3, QueryExecutionId=query_id)
+            self.call("stop_query_execution", name, query_id, attempts=3, QueryExecutionId=query_id)
             log.warning("Athena query %s (%s) stopped", name, query_id)
         except BaseException as err:  # the original error is what the caller must see
             link = console_url(self.region, query_id)
@@ -267,7 +267,9 @@ class AthenaQueryEngine:
     def _jittered(self, delay: float) -> float:
         return delay * (1.0 - self.poll_jitter * self.rng.random())
 
-    def _call(self, operation: str, name: str, query_id: str | None, attempts: int | None = None, **kwargs) -> dict:
+    def call(
+        self, operation: str, name: str, query_id: str | None, attempts: int | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
         """One Athena API call, retried on throttling with equal-jitter exponential backoff, bounded."""
         attempts = attempts or self.throttle_attempts
         for attempt in range(attempts):

@@ -58,7 +58,7 @@ LIVE_SCHEMA_SECONDS = 5.0  # how long a send trusts the live schema it read befo
 
 
 class LocalDeliveryStream:
-    flushable = True  # `flush()` delivers the spool now
+    """A `stack.SpooledDeliveryStream`: `flush()` delivers the spool now."""
 
     def __init__(
         self,
@@ -94,7 +94,7 @@ class LocalDeliveryStream:
         report = SendReport()
         desired = self.desired_schema()
         acknowledged, last, damaged_before = 0, None, len(self.damaged)
-        with Deliveries(self, desired) as deliveries, Spooler(self) as spooler:
+        with Deliveries(self._deliver, self.table, desired) as deliveries, Spooler(self._spool) as spooler:
 
             def settle(done: list[tuple[list[Path], int, str]]) -> None:
                 nonlocal acknowledged, last
