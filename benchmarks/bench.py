@@ -51,7 +51,7 @@ from benchmarks.bench_erasure import erasure_figures
 from benchmarks.bench_lambda import lambda_figures
 from benchmarks.bench_sensor import sensor_figures
 from health_pipeline.engines.local import LocalStack
-from health_pipeline.engines.maintenance import MaintenancePolicy
+from health_pipeline.maintenance import MaintenancePolicy
 from health_pipeline.settings import Settings
 from health_pipeline.sql import to_duckdb, with_table
 from health_pipeline.summary.days import daily_summary_query, day_window

@@ -27,7 +27,7 @@ import numpy as np
 from health_pipeline.engines.aws.athena import AthenaQueryEngine, athena_literal
 from health_pipeline.engines.aws.athena.result_object import read_result_object
 from health_pipeline.engines.local import LocalStack
-from health_pipeline.engines.maintenance import MaintenancePolicy
+from health_pipeline.maintenance import MaintenancePolicy
 from health_pipeline.settings import Settings
 from health_pipeline.sql import with_table
 from health_pipeline.summary.csv_format import CSV_COLUMNS

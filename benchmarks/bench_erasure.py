@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from health_pipeline.engines.local import LocalStack
-from health_pipeline.engines.maintenance import MaintenancePolicy
 from health_pipeline.erasure import erase
+from health_pipeline.maintenance import MaintenancePolicy
 from health_pipeline.settings import Settings
 from health_pipeline.summary.refresh import export_day, summarize_days
 from health_pipeline_tests.support.synthetic_records import synthetic_day

@@ -26,7 +26,7 @@ import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from health_pipeline.delivery.producer import send_file
-from health_pipeline.engines.delivery import SendReport
+from health_pipeline.delivery.stream import SendReport
 from health_pipeline.engines.local import LocalStack
 from health_pipeline.settings import Settings
 from health_pipeline_tests.support.synthetic_records import write_jsonl

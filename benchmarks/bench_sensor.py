@@ -28,9 +28,9 @@ import pyarrow as pa
 from benchmarks.bench_ingest import send_run
 from health_pipeline.definitions import build_definitions
 from health_pipeline.engines.local import LocalStack
+from health_pipeline.engines.local.pyiceberg_patches import append_each, conform_rows
 from health_pipeline.engines.local.table import local_path
-from health_pipeline.engines.maintenance import MaintenancePolicy
-from health_pipeline.engines.pyiceberg_patches import append_each, conform_rows
+from health_pipeline.maintenance import MaintenancePolicy
 from health_pipeline.settings import Settings
 from health_pipeline_tests.support.synthetic_records import write_jsonl
 

@@ -14,8 +14,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from health_pipeline.engines.storage_fault import StorageFault, acknowledged_text, storage_fault
 from health_pipeline.settings import SettingsError, load_settings
+from health_pipeline.storage_fault import StorageFault, acknowledged_text, storage_fault
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_ADDITIVE_DRIFT, EXIT_NEEDS_PERSON = 0, 1, 2, 3, 4
 
@@ -27,10 +27,12 @@ class SetupError(RuntimeError):
 def cmd_send(args: argparse.Namespace) -> int:
     from health_pipeline.delivery.producer import send_file
     from health_pipeline.engines import stack_for
+    from health_pipeline.stack import SpooledDeliveryStream
 
     stack = stack_for(load_settings())
     delivery = stack.delivery_stream
-    if args.flush and not delivery.flushable:
+    spool = delivery if isinstance(delivery, SpooledDeliveryStream) else None
+    if args.flush and spool is None:
         raise SetupError("--flush is for the local delivery stream; Firehose delivers its own buffers (5 MB / 300 s)")
     desired = stack.desired_schema()
     if args.file == "-":
@@ -59,17 +61,17 @@ def cmd_send(args: argparse.Namespace) -> int:
             on_ack=progress,
         )
         _tell_damage(report.damaged)
-        if args.flush:
+        if args.flush and spool is not None:
             try:
-                delivery.flush()
+                spool.flush()
             except StorageFault as fault:  # every record of the send is acknowledged: the spool holds them
                 raise fault.but(acknowledged=acknowledged_text(*(last[0] if last else (0, None)))) from fault
-            _tell_damage([str(damage) for damage in delivery.damaged[len(report.damaged) :]])
+            _tell_damage([str(damage) for damage in spool.damaged[len(report.damaged) :]])
     finally:
         if source is not sys.stdin.buffer:
             source.close()
     print(f"accepted {report.accepted}, rejected {len(report.rejected)}")
-    if report.rejected:
+    if report.rejected and delivery.errors is not None:
         print(f"rejected records are in {delivery.errors.directory} ({len(report.error_paths)} error documents)")
     if report.dead_lettered:
         codes = ", ".join(f"{code} x{count}" for code, count in report.dead_letter_codes.items())
@@ -77,21 +79,22 @@ def cmd_send(args: argparse.Namespace) -> int:
             f"{report.dead_lettered} records were not delivered after every retry ({codes}); they are in"
             f" {report.dead_letter_path}, one JSON line each (the record in base64 as `data`, its error codes)"
         )
-    if delivery.flushable:
-        segments, backlog_bytes, _ = delivery.backlog()
+    if spool is not None:
+        segments, backlog_bytes, _ = spool.backlog()
         if segments:
             print(
-                f"{backlog_bytes} bytes wait in the spool until the buffer fills ({delivery.buffer_bytes / 2**20:g} MB)"
-                f" or ages ({delivery.buffer_seconds:g} s); `health-pipeline flush` delivers them now"
+                f"{backlog_bytes} bytes wait in the spool until the buffer fills ({spool.buffer_bytes / 2**20:g} MB)"
+                f" or ages ({spool.buffer_seconds:g} s); `health-pipeline flush` delivers them now"
             )
     return EXIT_OK if report.complete else EXIT_REJECTED
 
 
 def cmd_flush(args: argparse.Namespace) -> int:
     from health_pipeline.engines import stack_for
+    from health_pipeline.stack import SpooledDeliveryStream
 
     delivery = stack_for(load_settings()).delivery_stream
-    if not delivery.flushable:
+    if not isinstance(delivery, SpooledDeliveryStream):
         raise SetupError("flush is for the local delivery stream; Firehose flushes its own buffers in aws mode")
     snapshots = delivery.flush()
     _tell_damage([str(damage) for damage in delivery.damaged])
@@ -148,6 +151,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
     from health_pipeline.engines import stack_for
     from health_pipeline.summary.estimate import estimate_backfill
+    from health_pipeline.summary.estimate_report import estimate_lines
 
     settings = load_settings()
     if args.last < args.first:
@@ -164,35 +168,11 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**estimate.as_dict(), "timezone": settings.timezone, "table_exists": table is not None}))
         return EXIT_OK
-    days = (args.last - args.first).days + 1
-    print(
-        f"daily_health_summary {args.first}..{args.last} ({days} day(s) in {settings.timezone}):"
-        f" {len(estimate.queries)} Athena query(ies), {sum(q.files for q in estimate.queries)} data file(s),"
-        f" {_size(estimate.scan_bytes)} to scan ({estimate.scan_bytes:,} bytes),"
-        f" {_usd(estimate.cost_usd)} at $5 per TB, 10 MB minimum per query"
-    )
-    for n, query in enumerate(estimate.queries, 1):
-        print(
-            f"  query {n}: recorded_at [{query.start.isoformat()}, {query.end.isoformat()}) UTC: {query.files}"
-            f" file(s), {_size(query.scan_bytes)}, {_usd(query.cost_usd)}"
-        )
-    if table is None:
-        print(f"  the table {stack.table.identifier} does not exist yet: nothing to scan but each query's minimum")
-    if any(q.files_without_column_sizes for q in estimate.queries):
-        print("  some files' manifest entries have no column sizes: those count whole (an overestimate)")
-    print("  from the table's manifests (partition and min/max pruning, the columns the SQL reads); no query ran")
+    for line in estimate_lines(
+        estimate, args.first, args.last, settings.timezone, stack.table.identifier, table is not None
+    ):
+        print(line)
     return EXIT_OK
-
-
-def _size(count: int) -> str:
-    for unit, scale in (("TB", 1024**4), ("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
-        if count >= scale:
-            return f"{count / scale:.1f} {unit}"
-    return f"{count} bytes"
-
-
-def _usd(amount: float) -> str:
-    return f"${amount:.2f}" if amount >= 0.01 else f"${amount:.6f}"
 
 
 def _day(text: str) -> date:
@@ -223,22 +203,14 @@ def cmd_alerts_test(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts_status(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
-
-    from health_pipeline.alerts.liveness import WatchError, read_windows, watch_status
+    from health_pipeline.alerts.liveness import WatchError, current_status
     from health_pipeline.engines import stack_for
 
     settings = load_settings()
-    liveness, now = stack_for(settings).liveness, datetime.now(UTC)
     try:
-        windows = read_windows(settings.alarms_module_dir)
-        seen = liveness.read(now, 2 * windows.export)
+        status = current_status(stack_for(settings).liveness, settings.alarms_module_dir)
     except WatchError as err:
         raise SetupError(str(err)) from err
-    except Exception as err:  # aws: CloudWatch refused or unreachable
-        raise SetupError(f"cannot read {liveness.where} ({type(err).__name__}: {err}); aws: the caller needs"
-                         " cloudwatch:GetMetricData") from err  # fmt: skip
-    status = watch_status(seen, windows, now, liveness.where)
     print("\n".join(status.lines))
     return EXIT_OK if status.healthy else EXIT_REJECTED
 
@@ -265,11 +237,13 @@ def cmd_erase(args: argparse.Namespace) -> int:
 
 
 def cmd_preflight(args: argparse.Namespace) -> int:
+    from health_pipeline.engines import stack_for
     from health_pipeline.preflight import EXIT_CANNOT_RUN, PreflightCannotRun, exit_code, run_preflight, summary
 
     results = []
     try:
-        for result in run_preflight(load_settings()):
+        settings = load_settings()
+        for result in run_preflight(settings, stack_for(settings)):
             results.append(result)
             if not args.json:
                 print(result.line(), flush=True)

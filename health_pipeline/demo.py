@@ -84,6 +84,7 @@ def run_demo(users: int = 300, days: int = 7) -> int:
     from health_pipeline.delivery.producer import send_lines
     from health_pipeline.engines import stack_for
     from health_pipeline.settings import load_settings
+    from health_pipeline.stack import SpooledDeliveryStream
     from health_pipeline.summary.days import export_key
 
     settings = load_settings()
@@ -99,7 +100,8 @@ def run_demo(users: int = 300, days: int = 7) -> int:
         for n, r in enumerate(generate_records(users, window, settings.zone), start=1)
     )
     report = send_lines(stack.delivery_stream, stack.desired_schema(), lines)
-    stack.delivery_stream.flush()
+    if isinstance(stack.delivery_stream, SpooledDeliveryStream):  # Firehose delivers its own buffers
+        stack.delivery_stream.flush()
     print(f"  accepted {report.accepted}, rejected {len(report.rejected)}; delivered to {stack.table.identifier}")
 
     instance = dg.DagsterInstance.from_config(str(ensure_dagster_home(settings.dagster_home)))

@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from health_pipeline.alerts.incidents import CheckFailed, TicksFailing
 from health_pipeline.alerts.messages import Alert
+from health_pipeline.stack import AlertDestination
 
 SENT_KEPT = 500  # keys remembered as sent (a backfill, an overdue day: never told twice)
 PENDING_KEPT = 200  # alerts kept for a later tick while the destination fails; the oldest go first
@@ -18,14 +18,6 @@ OPEN_KEPT = 500  # open incidents remembered (a check failing for many partition
 CURSOR_VERSION = 1
 
 log = logging.getLogger("health_pipeline.alerts")
-
-
-class AlertDestination(Protocol):
-    """`stack.alert_destination`: LocalAlertFiles (local mode) or SnsAlertTopic (aws mode)."""
-
-    where: str
-
-    def send(self, alert: Alert) -> None: ...
 
 
 @dataclass

@@ -19,7 +19,7 @@ its own heartbeat. No Dagster here; defs/ calls `beat` and `tell_export`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -186,3 +186,19 @@ def watch_status(seen: LastSeen, windows: WatchWindows, now: datetime, where: st
             )
         )
     return WatchStatus(lines, healthy)
+
+
+def current_status(liveness: Liveness, alarms_module: Path, now: datetime | None = None) -> WatchStatus:
+    """`health-pipeline alerts status`: the signs read now against the alarms' windows (Terraform's).
+    Raises WatchError when the windows or the signs cannot be read."""
+    now = now or datetime.now(UTC)
+    windows = read_windows(alarms_module)
+    try:
+        seen = liveness.read(now, 2 * windows.export)
+    except WatchError:
+        raise
+    except Exception as err:  # aws: CloudWatch refused or unreachable
+        raise WatchError(
+            f"cannot read {liveness.where} ({type(err).__name__}: {err}); aws: the caller needs cloudwatch:GetMetricData"
+        ) from err
+    return watch_status(seen, windows, now, liveness.where)

@@ -10,16 +10,16 @@ from pathlib import Path
 import dagster as dg
 from botocore.exceptions import BotoCoreError
 
-from health_pipeline.engines.base import QueryFailed, QueryResult
-from health_pipeline.engines.storage_fault import StorageFault, storage_fault
 from health_pipeline.sql import Query
+from health_pipeline.stack import QueryEngine, QueryFailed, QueryResult
+from health_pipeline.storage_fault import StorageFault, storage_fault
 
 OWNER = "team:health-pipeline"
 HEALTH_RECORDS = dg.AssetKey("health_records")
 FIREHOSE_DELIVERY = dg.AssetKey("firehose_delivery")
 
 
-def run_query(engine, query: Query) -> QueryResult:
+def run_query(engine: QueryEngine, query: Query) -> QueryResult:
     """Run `query`; a failed query becomes a Dagster Failure that shows why, with its query id and
     console link, and is retried by the asset's RetryPolicy only when a retry may help: the engine says
     so (Athena's AthenaError.Retryable, throttling) or the connection to AWS failed. A RetryPolicy

@@ -9,7 +9,7 @@ No asset hands a value to another through an IO manager: the summary's rows are 
 
 from __future__ import annotations
 
-from health_pipeline.engines import Stack
+from health_pipeline.stack import Stack
 
 
 def build_resources(stack: Stack) -> dict[str, object]:

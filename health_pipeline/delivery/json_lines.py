@@ -94,6 +94,7 @@ def _plan(schema: TableSchema, producer: bool) -> _Plan | None:
     # characters; below this bound the encoded record cannot exceed the limit when the raw line does not.
     growth = sum(len(c.name) + 8 for c in schema.columns) + 16 * len(timestamps) if producer else 0
     names = set(schema.names)
+    user_id = schema.get("user_id")
     return _Plan(
         parse_schema=parse_schema,
         table_schema=table_schema,
@@ -101,7 +102,7 @@ def _plan(schema: TableSchema, producer: bool) -> _Plan | None:
         strings=tuple(f.name for f in parse_schema if pa.types.is_string(f.type)),
         required=tuple(n for n in REQUIRED_FIELDS if n in names),
         scores=tuple(n for n in SCORE_FIELDS if n in names),
-        has_user_id="user_id" in names and schema.get("user_id").glue_type == "string",
+        has_user_id=user_id is not None and user_id.glue_type == "string",
         has_flags="flags" in names,
         producer=producer,
         max_line=MAX_RECORD_BYTES - growth,
@@ -328,17 +329,18 @@ def _assemble(
         accepted = [i for i, keep in zip(accepted, records_ok) if keep]
     parts = sorted(parts, key=lambda part: part[0][0] if len(part[0]) else 0)
     parts = [(index, rows) for index, rows in parts if len(index)]
+    accepted_data: bytes | bytearray
     if len(parts) == 1 and not encoded and len(parts[0][0]) == len(block):
-        data = block.data  # the whole block passed in bulk: no copy
+        accepted_data = block.data  # the whole block passed in bulk: no copy
     else:
-        data = b"".join([bytes(_gather(block, index)) for index, _ in parts] + encoded)
+        accepted_data = b"".join([bytes(_gather(block, index)) for index, _ in parts] + encoded)
     tables = [rows for _, rows in parts]
     if slow_rows.num_rows:
         tables.append(slow_rows)
     rows = pa.concat_tables(tables) if tables else table_schema.empty_table()
     index = np.concatenate([index for index, _ in parts] + [np.asarray(accepted, np.int64)])
     rejected.sort(key=lambda item: item[0])
-    return CheckedLines(data=data, rows=rows, index=index, rejected=rejected, schema=schema)
+    return CheckedLines(data=accepted_data, rows=rows, index=index, rejected=rejected, schema=schema)
 
 
 def _rows_from_records(records: list[dict[str, Any]], table_schema: pa.Schema) -> tuple[pa.Table, list[bool]]:

@@ -26,7 +26,7 @@ class LineBlock:
     irregular: np.ndarray | None = None  # lines holding another "\n" inside (only from send_lines pairs)
 
     @classmethod
-    def of(cls, data: bytes, source: str = "", wheres: Sequence[str] | None = None) -> LineBlock:
+    def of(cls, data: bytes | bytearray, source: str = "", wheres: Sequence[str] | None = None) -> LineBlock:
         """A block of `data`, whole lines each ending in "\\n"."""
         return cls(data, newline_offsets(data), source, wheres=wheres)
 
@@ -46,7 +46,7 @@ class LineBlock:
         return line[:-1] if i in self.added_newline else line
 
 
-def newline_offsets(data: bytes) -> np.ndarray:
+def newline_offsets(data: bytes | bytearray) -> np.ndarray:
     ends = np.flatnonzero(np.frombuffer(data, np.uint8) == ord("\n")) + 1
     return np.concatenate((np.zeros(1, np.int64), ends.astype(np.int64)))
 

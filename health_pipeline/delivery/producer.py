@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterable
 from typing import BinaryIO
 
 from health_pipeline.delivery.line_blocks import BLOCK_BYTES, blocks_from_pairs, read_blocks
-from health_pipeline.engines.delivery import DeliveryStream, Rejection, SendListener, SendReport
+from health_pipeline.delivery.stream import Rejection, SendListener, SendReport
 from health_pipeline.schema.model import TableSchema
+from health_pipeline.stack import DeliveryStream
 
 __all__ = ["DeliveryStream", "Rejection", "SendReport", "send_file", "send_lines"]
 

@@ -133,8 +133,11 @@ def firehose_timestamp(value: Any, name: str = "recorded_at") -> datetime:
             " ISO 8601 like 2026-11-20T08:30:00.000000Z (T, hours:minutes, Z or +HH:MM)",
         )
     try:
+        year, month, day = (int(part) for part in match["date"].split("-"))  # \d{4}-\d{2}-\d{2}
         parsed = datetime(
-            *map(int, match["date"].split("-")),
+            year,
+            month,
+            day,
             int(match["hour"]),
             int(match["minute"]),
             int(match["second"] or 0),

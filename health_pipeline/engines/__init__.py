@@ -1,4 +1,6 @@
-"""The two stacks, with the same parts: `local` (the embedded default) and `aws` (production).
+"""The two stacks, with the same parts: `local` (the embedded default) and `aws` (production). What
+each part is, the contract both stacks are checked against by mypy, is `health_pipeline/stack.py`:
+read it first. This package holds the stacks and what only they share (`desired`).
 
 Each stack has `table`, `query_engine`, `export_store`, `summary_store`, `delivery_stream`,
 `delivery_monitor`, `schema_target`, `maintenance`, `alert_destination`, `liveness` (the heartbeat and
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from health_pipeline.engines.base import Stack
+from health_pipeline.stack import Stack
 
 if TYPE_CHECKING:
     from health_pipeline.settings import Settings

@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 
 import pyarrow as pa
@@ -26,6 +27,7 @@ import pyarrow.compute as pc
 
 from health_pipeline.erasure.receipt import ErasureReceipt, hashed_user_id
 from health_pipeline.settings import Settings
+from health_pipeline.stack import Stack
 from health_pipeline.summary.days import export_key, read_summary_parquet, summary_key
 from health_pipeline.summary.refresh import consecutive_runs, export_day, summarize_days
 
@@ -70,7 +72,7 @@ def _partition_days(settings: Settings, now: datetime, days: set[date]) -> list[
     return sorted(day for day in days if first <= day < today)
 
 
-def _kept_rows(stack, ids: set[str], day: date) -> tuple[int, int]:
+def _kept_rows(stack: Stack, ids: set[str], day: date) -> tuple[int, int]:
     """(rows of `ids` in the day's kept summary, in its exported CSV)."""
     kept = csv_rows = 0
     try:
@@ -87,13 +89,13 @@ def _kept_rows(stack, ids: set[str], day: date) -> tuple[int, int]:
 
 
 def erase(
-    stack,
+    stack: Stack,
     settings: Settings,
     user_ids: list[str],
     reason: str | None = None,
     *,
     request_id: str | None = None,
-    log=lambda message: None,
+    log: Callable[[str], None] = lambda message: None,
 ) -> ErasureReceipt:
     """Erase `user_ids` everywhere the pipeline stores them (see the module's docstring); returns the
     kept receipt. `log` takes one line per step."""

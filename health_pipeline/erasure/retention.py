@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from health_pipeline.settings import Settings
+from health_pipeline.stack import Stack
 from health_pipeline.summary.days import export_key, summary_key
 
 
@@ -21,7 +22,7 @@ class RetentionOutcome:
     cutoff_day: date  # the oldest day kept (in the zone)
     rows_deleted: int  # -1: the engine does not report it (Athena)
     days_removed: list[str] = field(default_factory=list)
-    details: dict = field(default_factory=dict)
+    details: dict[str, object] = field(default_factory=dict)
 
 
 def retention_cutoff(settings: Settings, now: datetime) -> tuple[date, datetime]:
@@ -31,7 +32,7 @@ def retention_cutoff(settings: Settings, now: datetime) -> tuple[date, datetime]
     return cutoff_day, start
 
 
-def apply_retention(stack, settings: Settings, now: datetime) -> RetentionOutcome | None:
+def apply_retention(stack: Stack, settings: Settings, now: datetime) -> RetentionOutcome | None:
     """Delete what is older than the retention (None when HEALTH_PIPELINE_RETENTION_DAYS is unset)."""
     if settings.retention_days is None:
         return None
@@ -42,7 +43,7 @@ def apply_retention(stack, settings: Settings, now: datetime) -> RetentionOutcom
     if bounds is not None and bounds[0] < cutoff:
         deleted = part.delete_before((bounds[0], cutoff))
         outcome.rows_deleted, outcome.details = deleted.rows, deleted.details()
-    removed = set()
+    removed: set[date] = set()
     for store, key_of, prefix in (
         (stack.summary_store, summary_key, "daily_health_summary/"),
         (stack.export_store, export_key, "daily_summary/"),

@@ -37,6 +37,7 @@ from health_pipeline.preflight.services import (
 )
 from health_pipeline.preflight.stream_and_table import check_stream, check_table
 from health_pipeline.settings import Settings
+from health_pipeline.stack import Stack
 
 Check = Callable[[Preflight], list[CheckResult]]
 
@@ -56,10 +57,12 @@ CHECKS: tuple[tuple[str, Check], ...] = (
 )
 
 
-def run_preflight(settings: Settings, client_factory: Callable[[str], Any] | None = None) -> Iterator[CheckResult]:
-    """Every check's results, as each finishes. Raises PreflightCannotRun (before any result) when the
-    preflight cannot run at all: local mode, or no usable credentials."""
-    preflight = Preflight(settings, client_factory)
+def run_preflight(
+    settings: Settings, stack: Stack, client_factory: Callable[[str], Any] | None = None
+) -> Iterator[CheckResult]:
+    """Every check's results, as each finishes, for the aws mode's `stack`. Raises PreflightCannotRun
+    (before any result) when the preflight cannot run at all: local mode, or no usable credentials."""
+    preflight = Preflight(settings, client_factory, stack)
     preflight.caller  # noqa: B018 - fails here, before any check, without credentials
     for name, check in CHECKS:
         yield from _guarded(name, check, preflight)

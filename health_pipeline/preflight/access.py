@@ -104,7 +104,8 @@ def _table_grants(pf: Preflight, principal: str, catalog_id: str) -> set[str]:
     s = pf.settings
     lakeformation = pf.client("lakeformation")
     granted: set[str] = set()
-    for table in ({"Name": s.table}, {"TableWildcard": {}}):
+    tables: tuple[dict[str, Any], ...] = ({"Name": s.table}, {"TableWildcard": {}})
+    for table in tables:
         resource = {"Table": {"CatalogId": catalog_id, "DatabaseName": s.database, **table}}
         request: dict[str, Any] = {"Principal": {"DataLakePrincipalIdentifier": principal}, "Resource": resource}
         while True:

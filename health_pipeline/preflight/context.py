@@ -9,10 +9,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from health_pipeline.engines.aws import AwsStack
 from health_pipeline.preflight.deployment import DeploymentArns
 from health_pipeline.preflight.results import PreflightCannotRun
 from health_pipeline.settings import Settings
+from health_pipeline.stack import Stack
 
 ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"})
 
@@ -26,10 +26,14 @@ def is_access_denied(err: Exception) -> bool:
 
 
 class Preflight:
-    """The live account as the checks see it. `client_factory(service)` gives a boto3 client (the
-    stack's by default: the settings' region, boto3's credential chain, AWS_ENDPOINT_URL)."""
+    """The live account as the checks see it, through the aws mode's `stack` (the entry point builds it
+    with `engines.stack_for`) for what the code itself does (the test SELECT, the schema plan).
+    `client_factory(service)` gives a boto3 client (by default as the aws stack makes them: the
+    settings' region, boto3's credential chain, AWS_ENDPOINT_URL)."""
 
-    def __init__(self, settings: Settings, client_factory: Callable[[str], Any] | None = None) -> None:
+    def __init__(
+        self, settings: Settings, client_factory: Callable[[str], Any] | None = None, stack: Stack | None = None
+    ) -> None:
         if settings.mode != "aws":
             raise PreflightCannotRun(
                 "preflight checks an AWS deployment: set HEALTH_PIPELINE_MODE=aws and the settings of"
@@ -37,9 +41,20 @@ class Preflight:
                 " for the account (AWS_PROFILE, or the usual credential chain)."
             )
         self.settings = settings
-        self.stack = AwsStack(settings)
-        self._client_factory = client_factory or self.stack.client
+        self._stack = stack
+        self._client_factory = client_factory or self._boto3_client
         self._clients: dict[str, Any] = {}
+
+    def _boto3_client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.session.Session(region_name=self.settings.aws_region).client(service)
+
+    @property
+    def stack(self) -> Stack:
+        if self._stack is None:
+            raise PreflightCannotRun("this check runs the aws mode's own code: give Preflight the aws stack")
+        return self._stack
 
     def client(self, service: str) -> Any:
         if service not in self._clients:

@@ -15,7 +15,6 @@ from health_pipeline.alerts.liveness import (
     HEARTBEAT_METRIC,
     NAMESPACE,
 )
-from health_pipeline.engines.base import QueryFailed
 from health_pipeline.preflight.access import ROLE_FIX, _cannot_simulate, simulate
 from health_pipeline.preflight.context import Preflight, error_code
 from health_pipeline.preflight.deployment import (
@@ -28,6 +27,7 @@ from health_pipeline.preflight.deployment import (
 )
 from health_pipeline.preflight.results import CheckResult, failed, passed, warned
 from health_pipeline.sql import Query, load_sql
+from health_pipeline.stack import QueryFailed
 
 ATHENA_FIX = (
     "terraform apply in terraform/envs/prod (modules/athena), or set HEALTH_PIPELINE_ATHENA_WORKGROUP to its workgroup"
@@ -131,8 +131,8 @@ def check_test_select(pf: Preflight) -> list[CheckResult]:
             )
         ]
     rows = result.rows.column("records").to_pylist() if result.rows.num_rows else [0]
-    window = query.window
-    span = f"recorded_at [{window[0]:%Y-%m-%d %H:%M}, {window[1]:%H:%M}) UTC"
+    start, end = query.parameters
+    span = f"recorded_at [{start:%Y-%m-%d %H:%M}, {end:%H:%M}) UTC"
     return [
         passed(
             "test select",

@@ -1,5 +1,11 @@
 """Data-quality checks on health_records and the daily summaries, as plain Python over the SQL engine.
 
+Each check is one record (`QualityCheck`, all of them in `CHECKS`): its asset check's name and asset,
+its severity, whether it blocks the day's CSV, and what it checks in words made from its thresholds.
+Adding a check is that record, its SQL (`sql/quality_*.sql`) and its outcome below, and its test: the
+Dagster layer (`defs/quality/checks.py`) builds the asset checks from the records, and
+docs/operations/running.md shows their descriptions (unit/test_quality_checks.py holds both to them).
+
 Every query carries a recorded_at range (or reads only the null partition). The Dagster layer turns
 each `CheckOutcome` into an asset check result, with the expected and actual values in its metadata.
 """
@@ -8,19 +14,25 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
 from health_pipeline.sql import Query, load_sql
 from health_pipeline.sql.render import with_rendered
+from health_pipeline.stack import QueryEngine
 
 ERROR = "ERROR"
 WARN = "WARN"
 BUFFER_INTERVAL = timedelta(seconds=300)  # Firehose's buffer: the newest five minutes may not be in yet
+SCORES = (0, 10)  # the range of fatigue, mood and motivation (sql/quality_window.sql counts the rest)
+HEALTH_RECORDS = "health_records"
+DAILY_HEALTH_SUMMARY = "daily_health_summary"
 
 
 @dataclass(frozen=True)
@@ -41,7 +53,86 @@ class CheckOutcome:
     passed: bool
     severity: str
     description: str
-    metadata: dict = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QualityCheck:
+    """One data-quality check: its asset check's name and asset, its severity, whether a failure stops
+    the day's CSV export (`blocking`), and what it checks, in words made from the thresholds."""
+
+    name: str
+    asset: str
+    severity: str
+    blocking: bool
+    checks: Callable[[Thresholds], str]  # what passes, in words, from the thresholds it is judged by
+
+    def description(self, thresholds: Thresholds = Thresholds()) -> str:
+        return self.checks(thresholds)
+
+    def outcome(self, passed: bool, description: str, metadata: dict[str, Any]) -> CheckOutcome:
+        """This check's outcome: `description` says what was judged in this run, `metadata` the
+        expected and actual values."""
+        return CheckOutcome(self.name, passed, self.severity, description, metadata)
+
+
+def _minutes(span: timedelta) -> str:
+    return f"{span.total_seconds() / 60:g} min"
+
+
+NO_MISSING_USER_OR_TIME = QualityCheck(
+    "no_missing_user_or_time", HEALTH_RECORDS, ERROR, False,
+    lambda t: "every record has a user_id (not empty) and a recorded_at",
+)  # fmt: skip
+SCORES_WITHIN_0_10 = QualityCheck(
+    "scores_within_0_10", HEALTH_RECORDS, ERROR, False,
+    lambda t: f"fatigue, mood and motivation within {SCORES[0]}-{SCORES[1]}",
+)  # fmt: skip
+FLAGS_NON_NEGATIVE = QualityCheck("flags_non_negative", HEALTH_RECORDS, ERROR, False, lambda t: "flags >= 0")
+DUPLICATES_BELOW_THRESHOLD = QualityCheck(
+    "duplicates_below_threshold", HEALTH_RECORDS, WARN, False,
+    lambda t: f"exact duplicates (the same user_id and recorded_at, from at-least-once delivery) at most"
+    f" {t.duplicate_ratio:.0%} of the records",
+)  # fmt: skip
+NO_FUTURE_RECORDS = QualityCheck(
+    "no_future_records", HEALTH_RECORDS, WARN, False,
+    lambda t: f"no recorded_at later than now + {_minutes(t.future_skew)} of clock skew",
+)  # fmt: skip
+RECORDS_ARE_FRESH = QualityCheck(
+    "records_are_fresh", HEALTH_RECORDS, WARN, False,
+    lambda t: f"records in the last {t.quiet_hours:g} h (+{BUFFER_INTERVAL.total_seconds():g} s of Firehose's"
+    " buffer) when records were flowing in the 24 h before",
+)  # fmt: skip
+DAILY_VOLUME_NORMAL = QualityCheck(
+    "daily_volume_normal", HEALTH_RECORDS, WARN, False,
+    lambda t: f"yesterday's record count within {t.volume_low:g}x-{t.volume_high:g}x of the recent daily median"
+    f" (judged once {t.volume_min_history_days} days have records)",
+)  # fmt: skip
+DAY_RECORDS_VALID = QualityCheck(
+    "day_records_valid", DAILY_HEALTH_SUMMARY, ERROR, True,
+    lambda t: f"the day's records are valid: a user_id, scores within {SCORES[0]}-{SCORES[1]}, flags >= 0",
+)  # fmt: skip
+RECORD_COUNT_MATCHES_DISTINCT_RECORDS = QualityCheck(
+    "record_count_matches_distinct_records", DAILY_HEALTH_SUMMARY, ERROR, True,
+    lambda t: "the sum of record_count equals the distinct (user_id, recorded_at) records in the day's window",
+)  # fmt: skip
+ONE_ROW_PER_USER = QualityCheck(
+    "one_row_per_user", DAILY_HEALTH_SUMMARY, ERROR, True, lambda t: "no user appears twice in the day's summary"
+)
+
+# Every check, in the order the UI and the docs list them: health_records' (recent window), then each day's.
+CHECKS = (
+    NO_MISSING_USER_OR_TIME,
+    SCORES_WITHIN_0_10,
+    FLAGS_NON_NEGATIVE,
+    DUPLICATES_BELOW_THRESHOLD,
+    NO_FUTURE_RECORDS,
+    RECORDS_ARE_FRESH,
+    DAILY_VOLUME_NORMAL,
+    DAY_RECORDS_VALID,
+    RECORD_COUNT_MATCHES_DISTINCT_RECORDS,
+    ONE_ROW_PER_USER,
+)
 
 
 def _utc_naive(moment: datetime) -> datetime:
@@ -55,7 +146,7 @@ def recent_window(now: datetime, zone: ZoneInfo, thresholds: Thresholds) -> tupl
     return _utc_naive(start), _utc_naive(now) + thresholds.future_horizon
 
 
-def _query(name: str, table: str, parameters: tuple, window) -> Query:
+def _query(name: str, table: str, parameters: tuple[Any, ...], window: tuple[datetime, datetime]) -> Query:
     return Query(name=name, text=load_sql(name), parameters=parameters, window=window, table=table)
 
 
@@ -66,20 +157,20 @@ def validity_query(table: str, window: tuple[datetime, datetime], future_cutoff:
     return Query(name="quality_window", text=text, parameters=window, window=window, table=table)
 
 
-def _first_row(rows: pa.Table) -> dict:
+def _first_row(rows: pa.Table) -> dict[str, Any]:
     """The single row of an aggregate query; SUMs come back as decimals from some engines: made ints."""
     row = rows.to_pylist()[0] if rows.num_rows else {}
     return {k: int(v) if isinstance(v, Decimal) else v for k, v in row.items()}
 
 
 def validity_outcomes(
-    engine,
+    engine: QueryEngine,
     table: str,
     window: tuple[datetime, datetime],
     now: datetime,
     thresholds: Thresholds = Thresholds(),
     include_null_time: bool = True,
-) -> tuple[list[CheckOutcome], dict]:
+) -> tuple[list[CheckOutcome], dict[str, Any]]:
     """The ERROR checks: missing user_id or recorded_at, scores outside 0-10, negative flags."""
     start, end = window
     cutoff = _utc_naive(now) + thresholds.future_skew
@@ -94,10 +185,8 @@ def validity_outcomes(
     figures["missing_recorded_at"] = missing_time
     scope = f"{table} rows with recorded_at in [{start.isoformat()}, {end.isoformat()}) UTC"
     outcomes = [
-        CheckOutcome(
-            "no_missing_user_or_time",
+        NO_MISSING_USER_OR_TIME.outcome(
             figures["missing_user_id"] == 0 and missing_time == 0,
-            ERROR,
             f"null or empty user_id among {scope}; rows with no recorded_at at all",
             {
                 "expected": 0,
@@ -105,17 +194,13 @@ def validity_outcomes(
                 "actual_missing_recorded_at": missing_time,
             },
         ),
-        CheckOutcome(
-            "scores_within_0_10",
+        SCORES_WITHIN_0_10.outcome(
             figures["score_out_of_range"] == 0,
-            ERROR,
-            f"fatigue, mood and motivation within 0-10 among {scope}",
+            f"fatigue, mood and motivation within {SCORES[0]}-{SCORES[1]} among {scope}",
             {"expected": 0, "actual": figures["score_out_of_range"]},
         ),
-        CheckOutcome(
-            "flags_non_negative",
+        FLAGS_NON_NEGATIVE.outcome(
             figures["negative_flags"] == 0,
-            ERROR,
             f"flags >= 0 among {scope}",
             {"expected": 0, "actual": figures["negative_flags"]},
         ),
@@ -124,7 +209,7 @@ def validity_outcomes(
 
 
 def table_outcomes(
-    engine, table: str, now: datetime, zone: ZoneInfo, thresholds: Thresholds = Thresholds()
+    engine: QueryEngine, table: str, now: datetime, zone: ZoneInfo, thresholds: Thresholds = Thresholds()
 ) -> list[CheckOutcome]:
     """Every check on health_records for the recent window: the ERROR ones, then the WARN ones."""
     window = recent_window(now, zone, thresholds)
@@ -136,10 +221,8 @@ def table_outcomes(
     extra = copies.get("extra_copies") or 0
     ratio = extra / total if total else 0.0
     outcomes.append(
-        CheckOutcome(
-            "duplicates_below_threshold",
+        DUPLICATES_BELOW_THRESHOLD.outcome(
             ratio <= thresholds.duplicate_ratio,
-            WARN,
             "exact duplicates (same user_id and recorded_at) as a share of the window's rows",
             {
                 "expected_max_ratio": thresholds.duplicate_ratio,
@@ -150,10 +233,8 @@ def table_outcomes(
         )
     )
     outcomes.append(
-        CheckOutcome(
-            "no_future_records",
+        NO_FUTURE_RECORDS.outcome(
             figures["future_rows"] == 0,
-            WARN,
             f"recorded_at no later than now + {int(thresholds.future_skew.total_seconds())} s of clock skew",
             {"expected": 0, "actual": figures["future_rows"], "latest_recorded_at": str(figures["latest_recorded_at"])},
         )
@@ -177,10 +258,8 @@ def _freshness(hourly: list[dict], now: datetime, thresholds: Thresholds) -> Che
     before = sum(r["records"] for r in hourly if before_from <= r["hour_utc"] and r["hour_utc"] + hour <= quiet_from)
     latest = max((r["hour_utc"] for r in hourly if r["hour_utc"] <= now_utc), default=None)
     passed = recent > 0 or before == 0
-    return CheckOutcome(
-        "records_are_fresh",
+    return RECORDS_ARE_FRESH.outcome(
         passed,
-        WARN,
         f"records in the last {thresholds.quiet_hours:g} h (+{int(BUFFER_INTERVAL.total_seconds())} s of Firehose"
         " buffer) when records were flowing in the 24 h before",
         {
@@ -201,19 +280,15 @@ def _volume(hourly: list[dict], now: datetime, zone: ZoneInfo, thresholds: Thres
     history = [per_day[d] for d in sorted(per_day) if d < yesterday and per_day[d] > 0]
     actual = per_day.get(yesterday, 0)
     if len(history) < thresholds.volume_min_history_days:
-        return CheckOutcome(
-            "daily_volume_normal",
+        return DAILY_VOLUME_NORMAL.outcome(
             True,
-            WARN,
             f"not enough history ({len(history)} days with records) to judge {yesterday}'s volume",
             {"day": str(yesterday), "actual": actual, "history_days": len(history)},
         )
     norm = statistics.median(history)
     low, high = norm * thresholds.volume_low, norm * thresholds.volume_high
-    return CheckOutcome(
-        "daily_volume_normal",
+    return DAILY_VOLUME_NORMAL.outcome(
         low <= actual <= high,
-        WARN,
         f"{yesterday}'s record count within {thresholds.volume_low:g}x-{thresholds.volume_high:g}x of the recent"
         " daily median",
         {
@@ -227,15 +302,15 @@ def _volume(hourly: list[dict], now: datetime, zone: ZoneInfo, thresholds: Thres
     )
 
 
-def summary_count_outcome(engine, table: str, rows: pa.Table, window: tuple[datetime, datetime]) -> CheckOutcome:
+def summary_count_outcome(
+    engine: QueryEngine, table: str, rows: pa.Table, window: tuple[datetime, datetime]
+) -> CheckOutcome:
     """Per partition: the summary counts every distinct record of the window exactly once."""
     copies = _first_row(engine.run(_query("quality_copies", table, window, window)).rows)
     distinct = copies.get("distinct_records") or 0
     counted = sum(v or 0 for v in rows.column("record_count").to_pylist()) if rows.num_rows else 0
-    return CheckOutcome(
-        "record_count_matches_distinct_records",
+    return RECORD_COUNT_MATCHES_DISTINCT_RECORDS.outcome(
         counted == distinct,
-        ERROR,
         "sum of record_count equals the distinct (user_id, recorded_at) records in the day's window",
         {"expected": distinct, "actual": counted},
     )
@@ -244,10 +319,8 @@ def summary_count_outcome(engine, table: str, rows: pa.Table, window: tuple[date
 def one_row_per_user_outcome(rows: pa.Table) -> CheckOutcome:
     users = rows.column("user_id").to_pylist() if rows.num_rows else []
     repeated = sorted(str(u) for u, n in Counter(users).items() if n > 1)
-    return CheckOutcome(
-        "one_row_per_user",
+    return ONE_ROW_PER_USER.outcome(
         not repeated,
-        ERROR,
         "no user appears twice in the summary",
         {"expected": 0, "actual": len(repeated), "repeated_users": repeated[:10]},
     )

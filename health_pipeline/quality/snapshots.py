@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from pyiceberg.conversions import from_bytes
 from pyiceberg.manifest import ManifestContent, ManifestEntryStatus
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Operation
-from pyiceberg.types import TimestampType
 
-from health_pipeline.engines.maintenance import MAINTENANCE_PROPERTY
+from health_pipeline.maintenance import MAINTENANCE_PROPERTY
+from health_pipeline.schema.types import timestamp_from_bound
 
 
 @dataclass(frozen=True)
@@ -99,8 +98,7 @@ def _file_days(data_file, field_id: int, zone: ZoneInfo) -> set[date]:
     lower = (data_file.lower_bounds or {}).get(field_id)
     upper = (data_file.upper_bounds or {}).get(field_id)
     if lower is not None and upper is not None:
-        low = EPOCH_DT + timedelta(microseconds=from_bytes(TimestampType(), lower))
-        high = EPOCH_DT + timedelta(microseconds=from_bytes(TimestampType(), upper))
+        low, high = timestamp_from_bound(lower), timestamp_from_bound(upper)
         return _local_days(low, high, zone)
     partition_day = data_file.partition[0] if len(data_file.partition) else None
     if partition_day is None:

@@ -28,6 +28,13 @@ class DriftItem:
     def as_dict(self) -> dict[str, str | None]:
         return asdict(self)
 
+    @property
+    def wanted_type(self) -> str:
+        """The desired type of an item that has one (every additive item and promotion)."""
+        if self.desired_type is None:
+            raise ValueError(f"the drift of column {self.column} ({self.kind}) has no desired type")
+        return self.desired_type
+
 
 def is_allowed_promotion(live_type: str, desired_type: str) -> bool:
     if (live_type, desired_type) in {("int", "bigint"), ("float", "double")}:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from health_pipeline.schema.drift import NEEDS_PERSON, DriftItem
 from health_pipeline.schema.model import Column
 from health_pipeline.schema.plan import LAYOUT, MigrationPlan
+from health_pipeline.stack import SchemaTarget
 
 
 class MigrationRefused(RuntimeError):
@@ -21,14 +21,6 @@ class MigrationRefused(RuntimeError):
 
 class MigrationNotVerified(RuntimeError):
     """The change was applied but the live schema or the test query does not show it."""
-
-
-class SchemaTarget(Protocol):
-    def read_plan(self) -> MigrationPlan: ...
-
-    def apply(self, plan: MigrationPlan, added: list[Column], promoted: list[Column]) -> list[str]: ...
-
-    def verify_query(self, plan: MigrationPlan, columns: list[str]) -> dict: ...
 
 
 @dataclass
@@ -68,7 +60,7 @@ def migrate(target: SchemaTarget, confirm: str | None = None, log: Callable[[str
             f"Iceberg cannot make these changes in place; nothing was applied. Steps instead:\n{steps}"
         )
     added = plan.added_columns()
-    promoted = [Column(i.column, i.desired_type) for i in plan.promotions] if confirm else []
+    promoted = [Column(i.column, i.wanted_type) for i in plan.promotions] if confirm else []
     applied = target.apply(plan, added, promoted) if (added or promoted) else []
     for line in applied:
         log(f"applied: {line}")

@@ -61,7 +61,7 @@ class MigrationPlan:
             if item.kind == ADDITIVE:
                 try:
                     check_identifier(item.column)
-                    check_type(item.desired_type)
+                    check_type(item.wanted_type)
                 except UnsafeSchemaError as err:
                     item = DriftItem(
                         item.column,
@@ -71,13 +71,12 @@ class MigrationPlan:
                         f"{err}. Options: rename the column in local.columns of terraform/modules/s3tables/main.tf.",
                     )
             checked.append(item)
-        reason = None
         if live is not None and desired_layout is not None and live_layout is not None:
             reason = layout_reason(desired_layout, live_layout, table)
-        if reason:
-            desired_text = f"{desired_layout.partition_text} / {desired_layout.sort_text}"
-            live_text = f"{live_layout.partition_text} / {live_layout.sort_text}"
-            checked.append(DriftItem(LAYOUT, NEEDS_PERSON, desired_text, live_text, reason))
+            if reason:
+                desired_text = f"{desired_layout.partition_text} / {desired_layout.sort_text}"
+                live_text = f"{live_layout.partition_text} / {live_layout.sort_text}"
+                checked.append(DriftItem(LAYOUT, NEEDS_PERSON, desired_text, live_text, reason))
         return cls(
             table=table,
             desired=desired,
@@ -128,14 +127,14 @@ class MigrationPlan:
         if not self.additive:
             return None
         table = check_identifier(self.table, "table")
-        columns = ", ".join(f"{check_identifier(i.column)} {check_type(i.desired_type)}" for i in self.additive)
+        columns = ", ".join(f"{check_identifier(i.column)} {check_type(i.wanted_type)}" for i in self.additive)
         return f"ALTER TABLE {table} ADD COLUMNS ({columns})"
 
     def promotion_ddl(self) -> list[str]:
         table = check_identifier(self.table, "table")
         return [
             f"ALTER TABLE {table} CHANGE COLUMN {check_identifier(i.column)} {check_identifier(i.column)}"
-            f" {check_type(i.desired_type)}"
+            f" {check_type(i.wanted_type)}"
             for i in self.promotions
         ]
 
@@ -146,7 +145,7 @@ class MigrationPlan:
         return f"SELECT {names} FROM {table} WHERE recorded_at >= ? AND recorded_at < ? LIMIT 1"
 
     def added_columns(self) -> list[Column]:
-        return [Column(i.column, i.desired_type) for i in self.additive]
+        return [Column(i.column, i.wanted_type) for i in self.additive]
 
     def as_dict(self) -> dict:
         return {

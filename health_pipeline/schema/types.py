@@ -11,6 +11,7 @@ their types, so the producer Lambda (which validates against Glue types only) lo
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -138,3 +139,15 @@ def glue_type_of(iceberg: it.IcebergType) -> str:
         return "timestamptz"
     by_iceberg = {str(types[0]): glue for glue, types in _iceberg_and_arrow().items()}
     return by_iceberg.get(str(iceberg), str(iceberg))
+
+
+def timestamp_from_bound(raw: bytes) -> datetime:
+    """A `timestamp` column's bound as a data file's manifest entry holds it (Iceberg's single-value
+    binary form: microseconds since the epoch), as a datetime without zone."""
+    from pyiceberg.conversions import from_bytes
+    from pyiceberg.types import TimestampType
+
+    micros = from_bytes(TimestampType(), raw)
+    if not isinstance(micros, int):
+        raise TypeError(f"a timestamp bound decoded to {micros!r}, not microseconds since the epoch")
+    return datetime(1970, 1, 1) + timedelta(microseconds=micros)

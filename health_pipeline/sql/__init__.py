@@ -163,6 +163,6 @@ def _is_time_column(node: exp.Expression) -> bool:
     return isinstance(node, exp.Column) and node.name == TIME_COLUMN
 
 
-def _short(node: exp.Expression) -> str:
+def _short(node: exp.Expr) -> str:
     text = node.sql(dialect=DIALECT)
     return text if len(text) <= 160 else text[:157] + "..."

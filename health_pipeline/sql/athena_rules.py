@@ -85,7 +85,7 @@ def check_athena_rules(sql: str, parameters: Sequence[str] = (), name: str = "st
         )
 
 
-def statement_kind(statement: exp.Expression) -> str:
+def statement_kind(statement: exp.Expr) -> str:
     """SELECT, INSERT INTO, CTAS, UNLOAD, DELETE, UPDATE, MERGE, CREATE VIEW, ALTER TABLE, ... (upper case)."""
     if isinstance(statement, exp.Query):  # SELECT, WITH ... SELECT, UNION
         return "SELECT"
@@ -106,7 +106,7 @@ def statement_kind(statement: exp.Expression) -> str:
     return " ".join(words) if words and words[0] in ("ALTER", "CREATE", "DROP") else (words[0] if words else "")
 
 
-def _one_statement(sql: str, name: str) -> exp.Expression:
+def _one_statement(sql: str, name: str) -> exp.Expr:
     try:
         statements = [s for s in sqlglot.parse(sql, read="trino") if s is not None]
     except ParseError:
@@ -122,7 +122,7 @@ def _one_statement(sql: str, name: str) -> exp.Expression:
     return statements[0]
 
 
-def _refused_by_s3_tables(statement: exp.Expression, kind: str, name: str) -> None:
+def _refused_by_s3_tables(statement: exp.Expr, kind: str, name: str) -> None:
     refused = None
     if isinstance(statement, exp.Alter) and any(
         isinstance(a, exp.AlterRename) for a in statement.args.get("actions") or []
@@ -142,7 +142,7 @@ def _refused_by_s3_tables(statement: exp.Expression, kind: str, name: str) -> No
         )
 
 
-def _placeholders(statement: exp.Expression) -> list[exp.Expression]:
+def _placeholders(statement: exp.Expr) -> list[exp.Expr]:
     """The `?` of the statement. A statement sqlglot keeps as a Command (UNLOAD) is read inside its
     parentheses, the query it runs."""
     if isinstance(statement, exp.Command):
@@ -157,7 +157,7 @@ def _placeholders(statement: exp.Expression) -> list[exp.Expression]:
     return [node for node in statement.find_all(exp.Placeholder)]
 
 
-def _first_parenthesized(text: str, tokens: list) -> exp.Expression | None:
+def _first_parenthesized(text: str, tokens: list) -> exp.Expr | None:
     """The statement inside the first balanced parentheses of `text` (UNLOAD's query), parsed."""
     depth, start = 0, None
     for token in tokens:
@@ -174,7 +174,7 @@ def _first_parenthesized(text: str, tokens: list) -> exp.Expression | None:
     return None
 
 
-def _in_where(placeholder: exp.Expression) -> bool:
+def _in_where(placeholder: exp.Expr) -> bool:
     """Whether the nearest clause around the `?` is a WHERE (not a FILTER's, not a JOIN's ON, not the
     SELECT list, GROUP BY, HAVING, LIMIT, or a VALUES row)."""
     node = placeholder.parent
@@ -187,7 +187,7 @@ def _in_where(placeholder: exp.Expression) -> bool:
     return False
 
 
-def _clause_of(placeholder: exp.Expression) -> str:
+def _clause_of(placeholder: exp.Expr) -> str:
     node = placeholder.parent
     while node is not None and not isinstance(
         node, (exp.Select, exp.Join, exp.Having, exp.Group, exp.Limit, exp.Filter)

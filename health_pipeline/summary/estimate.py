@@ -19,10 +19,10 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
+from health_pipeline.athena_price import estimate_cost_usd
+from health_pipeline.schema.types import timestamp_from_bound
 from health_pipeline.sql import Query, load_sql
 from health_pipeline.summary.days import daily_summary_query, query_ranges
-
-EPOCH = datetime(1970, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,6 @@ class ScanEstimate:
 
     @property
     def cost_usd(self) -> float:
-        from health_pipeline.engines.aws.athena.errors import estimate_cost_usd
-
         return estimate_cost_usd(self.scan_bytes)
 
     def as_dict(self) -> dict:
@@ -75,7 +73,7 @@ def estimate_query(table, query: Query, columns: tuple[str, ...] | None = None) 
     start, end = query.window
     if table is None:
         return ScanEstimate(start, end, 0, 0)
-    from pyiceberg.expressions import And, GreaterThanOrEqual, LessThan
+    from health_pipeline.row_filters import recorded_at_window
 
     schema = table.schema()
     wanted = columns or summary_columns()
@@ -83,7 +81,7 @@ def estimate_query(table, query: Query, columns: tuple[str, ...] | None = None) 
     field_ids = [ids[name] for name in wanted if name in ids]
     time_id = ids["recorded_at"]
     scan = table.scan(
-        row_filter=And(GreaterThanOrEqual("recorded_at", start.isoformat()), LessThan("recorded_at", end.isoformat())),
+        row_filter=recorded_at_window(start, end),
         selected_fields=tuple(wanted),
     )
     files = total = without_sizes = 0
@@ -106,11 +104,7 @@ def _window_share(data_file, time_id: int, start: datetime, end: datetime) -> fl
     upper = (data_file.upper_bounds or {}).get(time_id)
     if groups <= 1 or lower is None or upper is None:
         return 1.0
-    from pyiceberg.conversions import from_bytes
-    from pyiceberg.types import TimestampType
-
-    low = EPOCH + timedelta(microseconds=from_bytes(TimestampType(), lower))
-    high = EPOCH + timedelta(microseconds=from_bytes(TimestampType(), upper))
+    low, high = timestamp_from_bound(lower), timestamp_from_bound(upper)
     span = (high - low).total_seconds()
     if span <= 0:
         return 1.0

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
-from health_pipeline.engines.base import ExportedFile, QueryResult
 from health_pipeline.sql import Query
+from health_pipeline.stack import ExportedFile, QueryResult, Stack
 from health_pipeline.summary.days import (
     daily_summary_query,
     export_key,
@@ -25,13 +25,14 @@ PARQUET = "application/vnd.apache.parquet"
 
 
 def summarize_days(
-    stack, days: list[date], zone: ZoneInfo, run: Callable[[Query], QueryResult] | None = None
+    stack: Stack, days: list[date], zone: ZoneInfo, run: Callable[[Query], QueryResult] | None = None
 ) -> tuple[list[tuple[Query, QueryResult]], dict[date, pa.Table]]:
     """Query consecutive `days` (one query per MAX_DAYS_PER_QUERY) and keep each day's rows in the
     summary store; returns the queries with their results, and each day's rows. `run` runs a query
     (the stack's query engine unless given: the assets pass theirs, which turns failures into Dagster's)."""
     run = run or stack.query_engine.run
-    results, by_day = [], {}
+    results: list[tuple[Query, QueryResult]] = []
+    by_day: dict[date, pa.Table] = {}
     for chunk in query_ranges(days):
         query = daily_summary_query(chunk, zone, stack.table.table_name)
         result = run(query)
@@ -42,7 +43,7 @@ def summarize_days(
     return results, by_day
 
 
-def export_day(stack, day: date, rows: pa.Table) -> ExportedFile:
+def export_day(stack: Stack, day: date, rows: pa.Table) -> ExportedFile:
     """The day's kept rows as its CSV in the export store, replacing the previous file."""
     return stack.export_store.export_summary(export_key(day), rows)
 

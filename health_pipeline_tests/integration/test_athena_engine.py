@@ -23,8 +23,8 @@ from health_pipeline.engines.aws.athena import (
     estimate_cost_usd,
 )
 from health_pipeline.engines.aws.export_store import S3ExportStore
-from health_pipeline.engines.base import QueryFailed
 from health_pipeline.sql import Query, QueryRuleViolation, check_query_rules, load_sql
+from health_pipeline.stack import QueryFailed
 from health_pipeline.summary.csv_format import CSV_COLUMNS, summary_csv
 from health_pipeline.summary.days import daily_summary_query, export_key
 from health_pipeline_tests.support import preset_athena_results

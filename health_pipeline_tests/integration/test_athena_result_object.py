@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from health_pipeline.engines.aws.athena import AthenaQueryEngine
-from health_pipeline.engines.base import QueryFailed
+from health_pipeline.stack import QueryFailed
 from health_pipeline.summary.csv_format import CSV_COLUMNS, summary_csv
 from health_pipeline.summary.days import daily_summary_query
 from health_pipeline_tests.support import preset_athena_results

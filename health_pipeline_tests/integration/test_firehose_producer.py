@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from health_pipeline import cli
 from health_pipeline.delivery.line_blocks import blocks_from_pairs
 from health_pipeline.delivery.records import encode_record, parse_line, validate_record
+from health_pipeline.delivery.stream import ErrorOutput, SendListener
 from health_pipeline.engines.aws import AwsStack
 from health_pipeline.engines.aws.delivery_stream import (
     PUT_BYTES_MAX,
@@ -23,7 +24,6 @@ from health_pipeline.engines.aws.delivery_stream import (
     FirehoseSetupError,
     PutRetryBackoff,
 )
-from health_pipeline.engines.delivery import ErrorOutput, SendListener
 from health_pipeline.schema import read_desired_schema
 from health_pipeline.settings import PROJECT_ROOT
 from health_pipeline_tests.support import jsonl, run_cli

@@ -17,7 +17,7 @@ from health_pipeline.engines.local import LocalStack
 from health_pipeline.engines.local.delivery_stream import LocalDeliveryStream
 from health_pipeline.engines.local.maintenance import referenced_files
 from health_pipeline.engines.local.table import local_path
-from health_pipeline.engines.maintenance import MaintenancePolicy
+from health_pipeline.maintenance import MaintenancePolicy
 from health_pipeline.summary.days import daily_summary_query
 from health_pipeline_tests.support import GOOD, deliver, unbound_assets
 

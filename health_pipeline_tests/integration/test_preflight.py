@@ -22,6 +22,7 @@ from health_pipeline.alerts.liveness import (
     NAMESPACE,
 )
 from health_pipeline.cli import main
+from health_pipeline.engines import stack_for
 from health_pipeline.preflight import FAIL, PASS, WARN, CheckResult, exit_code, run_preflight
 from health_pipeline.preflight.deployment import alarm_names, unplaced_actions
 from health_pipeline.schema import read_desired_schema
@@ -141,7 +142,7 @@ def preflight(settings: Settings, simulator: SimulatorDouble | None = None) -> l
         made = client(service)
         return simulator.attach(made) if simulator and service == "iam" else made
 
-    return list(run_preflight(settings, factory))
+    return list(run_preflight(settings, stack_for(settings), factory))
 
 
 def by_name(results: list[CheckResult]) -> dict[str, CheckResult]:

@@ -10,7 +10,7 @@ from pyiceberg.table.update import update_table_metadata
 
 from health_pipeline.delivery.json_lines import check_lines
 from health_pipeline.delivery.line_blocks import LineBlock
-from health_pipeline.engines.pyiceberg_patches import _Transaction, _write_tasks, append_each, conform_rows
+from health_pipeline.engines.local.pyiceberg_patches import _Transaction, _write_tasks, append_each, conform_rows
 from health_pipeline_tests.support.synthetic_records import jsonl_records
 
 

@@ -10,14 +10,13 @@ import sqlglot
 from sqlglot import exp
 
 from health_pipeline.engines.aws.athena import AthenaQueryEngine
-from health_pipeline.engines.base import QueryResult
-from health_pipeline.engines.schema_target import verification_query
 from health_pipeline.erasure import MAX_USERS
 from health_pipeline.erasure.statements import erasure_delete_query, erasure_minutes_query, retention_delete_query
 from health_pipeline.preflight.services import minute_query
 from health_pipeline.quality.checks import table_outcomes, validity_query
 from health_pipeline.schema.model import Column, TableSchema
 from health_pipeline.schema.plan import MigrationPlan
+from health_pipeline.schema.verification import verification_query
 from health_pipeline.sql import (
     Query,
     QueryRuleViolation,
@@ -30,6 +29,7 @@ from health_pipeline.sql import (
 )
 from health_pipeline.sql.athena_rules import AthenaRuleViolation, check_athena_rules
 from health_pipeline.sql.render import with_user_match
+from health_pipeline.stack import QueryResult
 from health_pipeline.summary.days import daily_summary_query
 
 NOW = datetime(2026, 11, 20, 3, 4, 5, 678901, tzinfo=UTC)

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from health_pipeline.engines.storage_fault import acknowledged_text, storage_fault
+from health_pipeline.storage_fault import acknowledged_text, storage_fault
 
 
 def test_an_oserror_names_its_file_and_the_remedy_for_its_errno(tmp_path):
@@ -17,6 +17,14 @@ def test_an_oserror_names_its_file_and_the_remedy_for_its_errno(tmp_path):
     assert fault.path == tmp_path / "spool" / "segment"
     assert fault.reason == "No space left on device [ENOSPC]"
     assert f"df -h {tmp_path}" in fault.remedy  # the nearest folder that exists
+
+
+def test_a_file_named_in_bytes_is_told_as_a_path(tmp_path):
+    """os.open(b"...") and friends give OSError.filename as bytes; it is decoded, not passed to Path."""
+    error = OSError(errno.EACCES, "Permission denied", bytes(tmp_path / "spool"))
+    fault = storage_fault(error, "send could not write", tmp_path)
+    assert fault is not None and fault.path == tmp_path / "spool"
+    assert fault.reason == "Permission denied [EACCES]"
 
 
 def test_pyarrows_error_is_recognised_by_the_errno_in_its_text(tmp_path):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime
+from typing import Literal
 
 import dagster as dg
 
@@ -50,8 +51,12 @@ def _metadata_text(value: object) -> str:
     return plain if isinstance(plain, str) else json.dumps(plain, ensure_ascii=False, default=str)
 
 
+# The run status changes the alerts read (what RunStatusChangeRecordsFilter takes).
+RunEnded = Literal[dg.DagsterEventType.RUN_FAILURE, dg.DagsterEventType.RUN_SUCCESS]
+
+
 def run_status_changes(
-    instance: dg.DagsterInstance, event_type: dg.DagsterEventType, after: int | None, jobs: set[str] | None
+    instance: dg.DagsterInstance, event_type: RunEnded, after: int | None, jobs: set[str] | None
 ) -> tuple[list[dg.EventLogRecord], int | None]:
     """Run status changes of `event_type` after storage id `after` (None: those of the last day), oldest
     first, at most RECORDS_PER_TICK; and the storage id read up to."""
@@ -75,10 +80,14 @@ def _asset_job(record: dg.EventLogRecord) -> bool:
 
 def failed_checks(instance: dg.DagsterInstance, run_id: str) -> tuple[list[CheckFailed], set[str]]:
     """The run's failed check evaluations, and the identities of the checks that passed in it."""
-    failed, passed = [], set()
+    failed: list[CheckFailed] = []
+    passed: set[str] = set()
     records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
     for record in records:
-        evaluation = record.event_log_entry.dagster_event.event_specific_data
+        event = record.event_log_entry.dagster_event
+        evaluation = event.event_specific_data if event is not None else None
+        if not isinstance(evaluation, dg.AssetCheckEvaluation):  # every record of this type holds one
+            continue
         check = CheckFailed(
             asset=evaluation.asset_key.to_user_string(),
             check=evaluation.check_name,
@@ -121,10 +130,10 @@ def run_failure(instance: dg.DagsterInstance, record: dg.EventLogRecord, run: dg
         details["step"] = step_failure.step_key or ""
         metadata = dict(user.metadata) if user else {}
         details.update({name: _metadata_text(metadata[name]) for name in FAILURE_DETAILS if name in metadata})
-    elif getattr(failure, "error", None) is not None:
-        reason = failure.error.message
-    if getattr(failure, "failure_reason", None) is not None:
-        details["failure_kind"] = failure.failure_reason.value
+    elif (run_error := getattr(failure, "error", None)) is not None:
+        reason = run_error.message  # a JobFailureData (not part of Dagster's public API: read by name)
+    if (failure_kind := getattr(failure, "failure_reason", None)) is not None:
+        details["failure_kind"] = failure_kind.value
     checks, _ = failed_checks(instance, record.run_id)
     return RunFailed(
         run_id=record.run_id,

@@ -8,7 +8,7 @@ from health_pipeline.alerts.incidents import due_day
 from health_pipeline.alerts.liveness import beat
 from health_pipeline.alerts.messages import Links, compose
 from health_pipeline.defs.alerts import event_log
-from health_pipeline.engines import Stack
+from health_pipeline.stack import Stack
 
 ALERTS_SENSOR = "alerts_sensor"
 OVERDUE_ASSET = "daily_summary_csv"

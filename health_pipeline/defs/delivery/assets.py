@@ -1,11 +1,12 @@
+from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
 
 from health_pipeline.defs.common import OWNER, machine_faults
 from health_pipeline.defs.delivery.checks import CHECK_SPECS, check_results
-from health_pipeline.engines import Stack
-from health_pipeline.engines.delivery import DeliveryStatus
+from health_pipeline.delivery.stream import DeliveryStatus
+from health_pipeline.stack import Stack
 
 SAMPLE_MESSAGE_CHARS = 120
 
@@ -37,7 +38,8 @@ def _previous_cursor(context: dg.AssetExecutionContext) -> dict[str, Any] | None
     event = context.instance.get_latest_materialization_event(context.asset_key)
     materialization = event.asset_materialization if event is not None else None
     value = materialization.metadata.get("cursor") if materialization is not None else None
-    return value.data if isinstance(value, dg.JsonMetadataValue) else None
+    data = value.data if isinstance(value, dg.JsonMetadataValue) else None
+    return dict(data) if isinstance(data, Mapping) else None
 
 
 def delivery_metadata(status: DeliveryStatus) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from health_pipeline.engines.delivery import DeliveryStatus
+from health_pipeline.delivery.stream import DeliveryStatus
 
 ASSET = "firehose_delivery"
 

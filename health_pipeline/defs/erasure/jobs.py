@@ -2,8 +2,8 @@ import dagster as dg
 from pydantic import Field
 
 from health_pipeline.defs.common import OWNER
-from health_pipeline.engines import Stack
 from health_pipeline.erasure import ErasureFailed, erase
+from health_pipeline.stack import Stack
 
 SUMMARY_ASSETS = (dg.AssetKey("daily_health_summary"), dg.AssetKey("daily_summary_csv"))
 

@@ -6,36 +6,45 @@ import pyarrow as pa
 
 from health_pipeline.defs.common import HEALTH_RECORDS
 from health_pipeline.defs.summary.assets import kept_summary, partition_days
-from health_pipeline.engines import Stack
 from health_pipeline.quality.checks import (
+    CHECKS,
+    DAY_RECORDS_VALID,
     ERROR,
+    ONE_ROW_PER_USER,
+    RECORD_COUNT_MATCHES_DISTINCT_RECORDS,
     CheckOutcome,
+    QualityCheck,
+    Thresholds,
     one_row_per_user_outcome,
     summary_count_outcome,
     table_outcomes,
     validity_outcomes,
 )
+from health_pipeline.quality.checks import (
+    HEALTH_RECORDS as TABLE,
+)
+from health_pipeline.stack import Stack
 from health_pipeline.summary.days import day_window
 
 DAILY_HEALTH_SUMMARY = dg.AssetKey("daily_health_summary")
-TABLE_CHECKS = {
-    "no_missing_user_or_time": "null or empty user_id, or no recorded_at (ERROR)",
-    "scores_within_0_10": "fatigue, mood and motivation within 0-10 (ERROR)",
-    "flags_non_negative": "flags >= 0 (ERROR)",
-    "duplicates_below_threshold": "exact duplicates from at-least-once delivery below 1% (WARN)",
-    "no_future_records": "recorded_at not beyond now + 5 min (WARN)",
-    "records_are_fresh": "records in the last 3 h when they were flowing before, aware of the 300 s buffer (WARN)",
-    "daily_volume_normal": "yesterday's volume within 0.5x-2x of the recent median (WARN)",
-}
+TABLE_CHECKS = [check for check in CHECKS if check.asset == TABLE]
+
+
+def _severity(severity: str) -> dg.AssetCheckSeverity:
+    return dg.AssetCheckSeverity.ERROR if severity == ERROR else dg.AssetCheckSeverity.WARN
+
+
+def _described(check: QualityCheck) -> str:
+    """The check's description as the UI shows it: what it checks, its severity, whether it blocks."""
+    return f"{check.description()} ({check.severity}{', blocking: a failure stops the CSV export' if check.blocking else ''})"
 
 
 def _result(outcome: CheckOutcome, asset_key: str | None = None) -> dg.AssetCheckResult:
-    severity = dg.AssetCheckSeverity.ERROR if outcome.severity == ERROR else dg.AssetCheckSeverity.WARN
     return dg.AssetCheckResult(
         asset_key=asset_key,
         check_name=outcome.name if asset_key else None,
         passed=outcome.passed,
-        severity=severity,
+        severity=_severity(outcome.severity),
         description=outcome.description,
         metadata={
             k: v if isinstance(v, (int, float, str, bool)) else dg.MetadataValue.json(v)
@@ -53,8 +62,12 @@ def build_quality_checks(partitions: dg.DailyPartitionsDefinition) -> list[dg.As
     zone = ZoneInfo(partitions.timezone)
 
     @dg.multi_asset_check(
-        specs=[dg.AssetCheckSpec(name, asset=HEALTH_RECORDS, description=text) for name, text in TABLE_CHECKS.items()],
-        description="The data-quality checks on health_records for the recent window (a week), each query ranged.",
+        specs=[
+            dg.AssetCheckSpec(check.name, asset=HEALTH_RECORDS, description=_described(check), blocking=check.blocking)
+            for check in TABLE_CHECKS
+        ],
+        description=f"The data-quality checks on health_records for the recent window ({Thresholds().window_days}"
+        " days), each query ranged.",
         pool="athena",
     )
     def health_records_checks(stack: dg.ResourceParam[Stack]):
@@ -69,9 +82,10 @@ def build_quality_checks(partitions: dg.DailyPartitionsDefinition) -> list[dg.As
 
     @dg.asset_check(
         asset=DAILY_HEALTH_SUMMARY,
+        name=DAY_RECORDS_VALID.name,
         partitions_def=partitions,
-        blocking=True,
-        description="The day's records are valid (user_id, scores 0-10, flags >= 0); a failure stops the CSV export.",
+        blocking=DAY_RECORDS_VALID.blocking,
+        description=_described(DAY_RECORDS_VALID),
         pool="athena",
     )
     def day_records_valid(
@@ -84,7 +98,7 @@ def build_quality_checks(partitions: dg.DailyPartitionsDefinition) -> list[dg.As
         failed = [o for o in outcomes if not o.passed]
         return dg.AssetCheckResult(
             passed=not failed,
-            severity=dg.AssetCheckSeverity.ERROR,
+            severity=_severity(DAY_RECORDS_VALID.severity),
             description="; ".join(o.description for o in failed) or f"every record of {_days(days)} is valid",
             metadata={
                 "days": _days(days),
@@ -98,9 +112,10 @@ def build_quality_checks(partitions: dg.DailyPartitionsDefinition) -> list[dg.As
 
     @dg.asset_check(
         asset=DAILY_HEALTH_SUMMARY,
+        name=RECORD_COUNT_MATCHES_DISTINCT_RECORDS.name,
         partitions_def=partitions,
-        blocking=True,
-        description="The sum of record_count equals the distinct records in the day's window.",
+        blocking=RECORD_COUNT_MATCHES_DISTINCT_RECORDS.blocking,
+        description=_described(RECORD_COUNT_MATCHES_DISTINCT_RECORDS),
         pool="athena",
     )
     def record_count_matches_distinct_records(
@@ -112,9 +127,10 @@ def build_quality_checks(partitions: dg.DailyPartitionsDefinition) -> list[dg.As
 
     @dg.asset_check(
         asset=DAILY_HEALTH_SUMMARY,
+        name=ONE_ROW_PER_USER.name,
         partitions_def=partitions,
-        blocking=True,
-        description="No user appears twice in the day's summary.",
+        blocking=ONE_ROW_PER_USER.blocking,
+        description=_described(ONE_ROW_PER_USER),
     )
     def one_row_per_user(context: dg.AssetCheckExecutionContext, stack: dg.ResourceParam[Stack]) -> dg.AssetCheckResult:
         outcomes = [(day, one_row_per_user_outcome(kept_summary(stack, day)[0])) for day in partition_days(context)]

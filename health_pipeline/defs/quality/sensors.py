@@ -5,8 +5,8 @@ import dagster as dg
 
 from health_pipeline.defs.quality.checks import DATA_QUALITY_JOB
 from health_pipeline.defs.summary.schedules import DAILY_SUMMARY_JOB
-from health_pipeline.engines import Stack
 from health_pipeline.quality.snapshots import new_data, snapshots_after
+from health_pipeline.stack import Stack
 
 NEW_DATA_SENSOR = "new_data_sensor"
 FIRST_TICK_SNAPSHOTS = 200  # with no cursor yet, look back this far rather than read the whole history
@@ -37,9 +37,10 @@ def build_new_data_sensor(partitions: dg.DailyPartitionsDefinition, jobs: list) 
         was committed gets a run for just its partition (run_key: snapshot id and day); today is left to the
         schedule. Any new data also runs data_quality_job once per tick."""
         table = stack.table.iceberg_table()
-        if table is None or table.current_snapshot() is None:
+        snapshot = table.current_snapshot() if table is not None else None
+        if table is None or snapshot is None:
             return dg.SkipReason("health_records has no snapshot yet: nothing has been delivered")
-        current = table.current_snapshot().snapshot_id
+        current = snapshot.snapshot_id
         after = int(context.cursor) if context.cursor else None
         if after == current:
             return dg.SkipReason(f"no new snapshot since {current}")

@@ -2,10 +2,10 @@ import dagster as dg
 from pydantic import Field
 
 from health_pipeline.defs.common import HEALTH_RECORDS, OWNER, machine_faults
-from health_pipeline.engines import Stack
 from health_pipeline.schema.migrate import migrate
 from health_pipeline.schema.model import TableSchema
 from health_pipeline.schema.plan import MigrationPlan
+from health_pipeline.stack import Stack
 
 DRIFT_COLUMNS = ("column", "kind", "desired_type", "live_type", "reason")
 

@@ -1,8 +1,8 @@
 import dagster as dg
 
 from health_pipeline.defs.schema.jobs import schema_migration
-from health_pipeline.engines import Stack
 from health_pipeline.schema.plan import IN_SYNC, TABLE_ABSENT
+from health_pipeline.stack import Stack
 
 
 @dg.sensor(

@@ -6,7 +6,7 @@ import pyarrow as pa
 
 from health_pipeline.alerts.liveness import tell_export
 from health_pipeline.defs.common import HEALTH_RECORDS, OWNER, machine_faults, query_metadata, run_query
-from health_pipeline.engines import Stack
+from health_pipeline.stack import Stack
 from health_pipeline.summary.csv_format import CSV_COLUMNS, preview_markdown
 from health_pipeline.summary.days import read_summary_parquet, summary_key
 from health_pipeline.summary.estimate import ScanEstimate, estimate_query
@@ -113,7 +113,10 @@ def build_summary_assets(
             f"{days[0]}..{days[-1]}: {len(results)} query(ies), {sum(u for u, _ in counts.values())} user-days,"
             f" {sum(r.files_scanned for _, r in results)} files / {sum(r.bytes_scanned for _, r in results)} bytes scanned"
         )
-        first_start, last_end = results[0][0].window[0], query.window[1]
+        first_window, last_window = results[0][0].window, query.window
+        if first_window is None or last_window is None:  # the summary query is always ranged
+            raise ValueError(f"the summary query {query.name} has no recorded_at window")
+        first_start, last_end = first_window[0], last_window[1]
         metadata = {
             "dagster/row_count": sum(users for users, _ in counts.values()),
             "dagster/column_schema": dg.TableSchemaMetadataValue(_csv_schema(result.rows)),

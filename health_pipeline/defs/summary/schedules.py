@@ -11,6 +11,8 @@ def build_daily_summary_job():
     )
 
 
-def build_daily_summary_schedule(job) -> dg.ScheduleDefinition:
-    """Derived from the job's partitions: 01:00 in the partition time zone, for the day before."""
+def build_daily_summary_schedule(job):  # Dagster's return type here is not public
+    """Derived from the job's partitions: 01:00 in the partition time zone, for the day before. For an
+    asset job, Dagster returns a schedule that `Definitions` resolves against the job (its type,
+    UnresolvedPartitionedAssetScheduleDefinition, is not part of Dagster's public API)."""
     return dg.build_schedule_from_partitioned_job(job, name="daily_summary_schedule", hour_of_day=1, minute_of_hour=0)

@@ -5,9 +5,9 @@ from pydantic import Field
 
 from health_pipeline.defs.common import HEALTH_RECORDS, OWNER, machine_faults
 from health_pipeline.defs.quality.sensors import FIRST_TICK_SNAPSHOTS, NEW_DATA_SENSOR
-from health_pipeline.engines import Stack
-from health_pipeline.engines.maintenance import MaintenancePolicy, MaintenanceReport
 from health_pipeline.erasure.retention import apply_retention
+from health_pipeline.maintenance import MaintenancePolicy, MaintenanceReport
+from health_pipeline.stack import Stack
 
 CHECK = "maintenance_healthy"
 
@@ -28,9 +28,9 @@ def _sensor_cursor(instance: dg.DagsterInstance) -> int | None:
     if instance.schedule_storage is None:
         return None
     for state in instance.all_instigator_state():
-        data = state.instigator_data
-        if state.instigator_name == NEW_DATA_SENSOR and getattr(data, "cursor", None):
-            return int(data.cursor)
+        cursor = getattr(state.instigator_data, "cursor", None)  # a sensor's data has one, a schedule's not
+        if state.instigator_name == NEW_DATA_SENSOR and isinstance(cursor, str) and cursor:
+            return int(cursor)
     return None
 
 

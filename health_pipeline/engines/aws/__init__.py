@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, ClassVar
 
+from health_pipeline.delivery.stream import ErrorOutput
 from health_pipeline.engines.aws.alert_destination import SnsAlertTopic
 from health_pipeline.engines.aws.athena import AthenaQueryEngine
 from health_pipeline.engines.aws.delivery_monitor import FirehoseMonitor
@@ -23,14 +24,13 @@ from health_pipeline.engines.aws.liveness import CloudWatchLiveness
 from health_pipeline.engines.aws.maintenance import S3TablesMaintenance
 from health_pipeline.engines.aws.schema_target import AthenaSchemaTarget
 from health_pipeline.engines.aws.table import GlueIcebergTable
-from health_pipeline.engines.base import TerraformDesired
-from health_pipeline.engines.delivery import ErrorOutput
+from health_pipeline.engines.desired import TerraformDesired
 
 
 @dataclass
 class AwsStack(TerraformDesired):
-    query_kind = AthenaQueryEngine.engine
-    export_kinds = S3ExportStore.kinds
+    query_kind: ClassVar[str] = AthenaQueryEngine.engine
+    export_kinds: ClassVar[frozenset[str]] = S3ExportStore.kinds
 
     def client(self, service: str, config: Any = None) -> Any:
         import boto3

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from health_pipeline.engines.delivery import DeliveryStatus, ErrorTally
+from health_pipeline.delivery.stream import DeliveryStatus, ErrorTally
 
 METRICS_NAMESPACE = "AWS/Firehose"
 FIRST_WINDOW = timedelta(hours=1)

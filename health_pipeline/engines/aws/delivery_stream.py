@@ -24,7 +24,7 @@ from health_pipeline.delivery.firehose import (
 )
 from health_pipeline.delivery.line_blocks import LineBlock
 from health_pipeline.delivery.records import MAX_RECORD_BYTES, RecordRejected, check_line
-from health_pipeline.engines.delivery import (
+from health_pipeline.delivery.stream import (
     ErrorOutput,
     Rejection,
     SendListener,
@@ -46,9 +46,8 @@ __all__ = [
 
 
 class FirehoseDeliveryStream(FirehosePutter):
-    """`send` through Kinesis Firehose's PutRecordBatch (see the module docstring)."""
-
-    flushable = False  # Firehose flushes its own buffers (5 MB / 300 s)
+    """`send` through Kinesis Firehose's PutRecordBatch (see the module docstring). Not a
+    `stack.SpooledDeliveryStream`: Firehose flushes its own buffers (5 MB / 300 s)."""
 
     def __init__(
         self,

@@ -19,7 +19,7 @@ from collections.abc import Callable, Collection
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from health_pipeline.engines.erasure import (
+from health_pipeline.erasure.deletion import (
     DeletedRows,
     History,
     days_of,
@@ -62,7 +62,7 @@ class AwsErasure:
         query counted just before."""
         query = erasure_delete_query(user_ids, window, self.stack.settings.table)
         execution = self.stack.query_engine.execute_dml(query)
-        return DeletedRows(rows=found, statement=query.text, query_id=execution.query_id)
+        return DeletedRows(rows=found, statement=query.text, query_id=execution.query_id, found=found)
 
     def delete_before(self, window: tuple[datetime, datetime]) -> DeletedRows:
         """Retention: one Athena DELETE of every row in the window (Athena reports no row count)."""
@@ -97,7 +97,7 @@ class AwsErasure:
                 _delete_every_version(s3, bucket, item["Key"], keep_latest=bool(kept))
         return removed
 
-    def forget_history(self, now: datetime, days: list | None = None) -> History:
+    def forget_history(self, now: datetime, days: list[date] | None = None) -> History:
         """Replaced versions of the days' CSVs and kept summaries deleted now; the table's old snapshots
         and files by S3 Tables, by the date its configured days give."""
         s3 = self.client("s3")

@@ -7,11 +7,11 @@ The client is a boto3 S3 client from boto3's own credential chain.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from health_pipeline.engines.base import ExportedFile
+from health_pipeline.stack import ExportedFile
 from health_pipeline.summary.csv_format import summary_csv
 
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
@@ -28,7 +28,7 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
 
 
 class S3ExportStore:
-    kinds = frozenset({"csv", "s3"})
+    kinds: ClassVar[frozenset[str]] = frozenset({"csv", "s3"})
 
     def __init__(self, client: Any, export_uri: str) -> None:
         bucket, prefix = split_s3_uri(export_uri)
@@ -39,9 +39,11 @@ class S3ExportStore:
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{self.prefix}{key}"
 
-    def write(self, key: str, data: bytes, content_type: str = CSV_CONTENT_TYPE) -> str:
-        """Put `data` at `key` below the export URI, replacing what was there."""
-        self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data, ContentType=content_type)
+    def write(self, key: str, data: bytes, content_type: str | None = None) -> str:
+        """Put `data` at `key` below the export URI, replacing what was there (a CSV unless `content_type`)."""
+        self.client.put_object(
+            Bucket=self.bucket, Key=self.prefix + key, Body=data, ContentType=content_type or CSV_CONTENT_TYPE
+        )
         return self.uri(key)
 
     def read(self, key: str) -> bytes:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from health_pipeline.engines.maintenance import MaintenanceReport, table_figures
+from health_pipeline.maintenance import MaintenanceReport, table_figures
 
 S3TABLES_CATALOG_PREFIX = "s3tablescatalog/"
 JOBS = ("icebergCompaction", "icebergSnapshotManagement", "icebergUnreferencedFileRemoval")

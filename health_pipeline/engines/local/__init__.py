@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
-from health_pipeline.engines.base import TerraformDesired
+from health_pipeline.engines.desired import TerraformDesired
 from health_pipeline.engines.local.alert_destination import LocalAlertFiles
 from health_pipeline.engines.local.export_store import LocalExportStore, export_root
 from health_pipeline.engines.local.liveness import LocalLivenessFiles
@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class LocalStack(TerraformDesired):
-    query_kind = DuckDBQueryEngine.engine
-    export_kinds = LocalExportStore.kinds
+    query_kind: ClassVar[str] = DuckDBQueryEngine.engine
+    export_kinds: ClassVar[frozenset[str]] = LocalExportStore.kinds
 
     @cached_property
     def table(self) -> LocalIcebergTable:

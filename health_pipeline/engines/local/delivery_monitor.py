@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from health_pipeline.engines.delivery import DeliveryStatus, ErrorTally
+from health_pipeline.delivery.stream import DeliveryStatus, ErrorTally
 from health_pipeline.engines.local.delivery_stream import (
     SEGMENT_PROPERTY,
     LocalDeliveryStream,

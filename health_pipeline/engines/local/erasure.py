@@ -7,13 +7,17 @@ maintenance do."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import date, datetime
 from pathlib import Path
 
-from pyiceberg.expressions import And, GreaterThanOrEqual, In, IsNull, LessThan, Or
+from pyiceberg.expressions import And, BooleanExpression, Or
+from pyiceberg.table.snapshots import Snapshot
 
-from health_pipeline.engines.erasure import (
+from health_pipeline.engines.local.export_store import LocalExportStore
+from health_pipeline.engines.local.query_engine import DuckDBQueryEngine
+from health_pipeline.engines.local.table import LocalIcebergTable, flocked
+from health_pipeline.erasure.deletion import (
     ERASURE_TAG,
     RETENTION_TAG,
     DeletedRows,
@@ -22,20 +26,22 @@ from health_pipeline.engines.erasure import (
     purge_error_documents,
     recorded_at_bounds,
 )
-from health_pipeline.engines.local.export_store import LocalExportStore
-from health_pipeline.engines.local.query_engine import DuckDBQueryEngine
-from health_pipeline.engines.local.table import LocalIcebergTable, flocked
-from health_pipeline.engines.maintenance import MAINTENANCE_PROPERTY
 from health_pipeline.erasure.statements import erasure_minutes_query
+from health_pipeline.maintenance import MAINTENANCE_PROPERTY
+from health_pipeline.row_filters import recorded_at_missing, recorded_at_window, users_in
 from health_pipeline.summary.days import summary_key
 
 
-def _filter(user_ids: list[str], window: tuple[datetime, datetime], with_null_time: bool):
-    in_window = And(
-        GreaterThanOrEqual("recorded_at", window[0].isoformat()), LessThan("recorded_at", window[1].isoformat())
-    )
-    time_filter = Or(in_window, IsNull("recorded_at")) if with_null_time else in_window
-    return And(In("user_id", set(user_ids)), time_filter)
+def _filter(user_ids: list[str], window: tuple[datetime, datetime], with_null_time: bool) -> BooleanExpression:
+    in_window = recorded_at_window(*window)
+    time_filter = Or(in_window, recorded_at_missing()) if with_null_time else in_window
+    return And(users_in(user_ids), time_filter)
+
+
+def _total_records(snapshot: Snapshot | None) -> int:
+    """The table's record count as a snapshot's summary states it (0 without one)."""
+    summary = snapshot.summary if snapshot is not None else None
+    return int((summary.get("total-records") if summary is not None else None) or 0)
 
 
 class LocalErasure:
@@ -80,16 +86,17 @@ class LocalErasure:
     def kept_summary_days(self) -> list[date]:
         return days_of(self.summary_store.keys("daily_health_summary/"), summary_key)
 
-    def delete_records(self, user_ids: list[str], window: tuple[datetime, datetime], found: int = 0) -> DeletedRows:
-        """One PyIceberg delete of the people's rows in the window (and any without recorded_at); `found`
-        (the rows the day-finding scan counted) is Athena's count, unused here: the snapshots say."""
-        return self._delete(_filter(user_ids, window, True), ERASURE_TAG)
+    def delete_records(self, user_ids: list[str], window: tuple[datetime, datetime], found: int) -> DeletedRows:
+        """One PyIceberg delete of the people's rows in the window (and any without recorded_at). The rows
+        deleted are counted from the delete's snapshots; `found` (the rows the day-finding query counted,
+        which aws mode reports as Athena gives no count for a DELETE) is kept beside them in the details."""
+        deleted = self._delete(_filter(user_ids, window, True), ERASURE_TAG)
+        deleted.found = found
+        return deleted
 
     def delete_before(self, window: tuple[datetime, datetime]) -> DeletedRows:
         """Retention: one PyIceberg delete of every row in the window (the oldest record to the cutoff)."""
-        in_window = And(
-            GreaterThanOrEqual("recorded_at", window[0].isoformat()), LessThan("recorded_at", window[1].isoformat())
-        )
+        in_window = recorded_at_window(*window)
         return self._delete(in_window, RETENTION_TAG)
 
     def _delete(self, row_filter, tag: str) -> DeletedRows:
@@ -100,11 +107,11 @@ class LocalErasure:
             if table is None or table.current_snapshot() is None:
                 return DeletedRows(rows=0)
             before = {s.snapshot_id for s in table.metadata.snapshots}
-            records_before = int((table.current_snapshot().summary or {}).get("total-records") or 0)
+            records_before = _total_records(table.current_snapshot())
             table.delete(row_filter, snapshot_properties={MAINTENANCE_PROPERTY: tag})
             new = [s for s in table.metadata.snapshots if s.snapshot_id not in before]
-            records_after = int((table.current_snapshot().summary or {}).get("total-records") or 0)
-        summaries = [s.summary or {} for s in new]
+            records_after = _total_records(table.current_snapshot())
+        summaries: list[Mapping[str, str]] = [s.summary or {} for s in new]
 
         def total(key: str) -> int:
             return sum(int(summary.get(key) or 0) for summary in summaries)
@@ -120,7 +127,7 @@ class LocalErasure:
     def purge_error_output(self, user_ids: Collection[str]) -> int:
         return purge_error_documents(self.stream.errors, user_ids)
 
-    def forget_history(self, now: datetime, days: list | None = None) -> History:
+    def forget_history(self, now: datetime, days: list[date] | None = None) -> History:
         """Every snapshot but the current one expired, and the files they alone referenced deleted now."""
         expired, files, size = self.maintenance.forget_history(now)
         return History(

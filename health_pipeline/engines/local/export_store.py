@@ -5,15 +5,16 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import ClassVar
 
 import pyarrow as pa
 
-from health_pipeline.engines.base import ExportedFile
+from health_pipeline.stack import ExportedFile
 from health_pipeline.summary.csv_format import summary_csv
 
 
 class LocalExportStore:
-    kinds = frozenset({"csv"})
+    kinds: ClassVar[frozenset[str]] = frozenset({"csv"})
 
     def __init__(self, root: Path) -> None:
         self.root = root

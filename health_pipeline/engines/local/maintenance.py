@@ -35,19 +35,20 @@ from typing import TypeVar
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.exceptions import ValidationException
-from pyiceberg.expressions import And, GreaterThanOrEqual, LessThan
+from pyiceberg.manifest import ManifestFile
 from pyiceberg.table import Table
 
 from health_pipeline.engines.local.delivery_stream import SEGMENT_PROPERTY, LocalDeliveryStream
+from health_pipeline.engines.local.pyiceberg_patches import conform_rows, expire_snapshot_ids, rewrite_files
 from health_pipeline.engines.local.table import LocalIcebergTable, flocked, local_path
-from health_pipeline.engines.maintenance import (
+from health_pipeline.maintenance import (
     MAINTENANCE_PROPERTY,
     MaintenancePolicy,
     MaintenanceReport,
     table_figures,
 )
-from health_pipeline.engines.pyiceberg_patches import conform_rows, expire_snapshot_ids, rewrite_files
-from health_pipeline.engines.storage_fault import storage_fault
+from health_pipeline.row_filters import recorded_at_window
+from health_pipeline.storage_fault import storage_fault
 
 COMPACTED_THROUGH = "health-pipeline.compacted-through"  # the last UTC day compaction has rewritten
 ROW_GROUP_ROWS = 4096  # about an hour of a day of 100,000 records: a day's window skips the rest
@@ -207,10 +208,7 @@ class LocalTableMaintenance:
     def _rewrite_days(table: Table, days: list[date], files_by_day: dict[date, list]) -> None:
         """One scan of `days` (consecutive), each day's rows sorted, committed in one snapshot."""
         first = datetime.combine(days[0], datetime.min.time())
-        window = And(
-            GreaterThanOrEqual("recorded_at", first.isoformat()),
-            LessThan("recorded_at", (first + timedelta(days=len(days))).isoformat()),
-        )
+        window = recorded_at_window(first, first + timedelta(days=len(days)))
         scanned = conform_rows(table.scan(row_filter=window).to_arrow(), table)
         day_of_row = pc.days_between(pa.scalar(datetime(1970, 1, 1), pa.timestamp("us")), scanned["recorded_at"])
         removed, rows = [], []
@@ -304,7 +302,7 @@ def referenced_files(table: Table) -> set[str]:
     paths = {table.metadata_location, *(entry.metadata_file for entry in metadata.metadata_log)}
     paths |= {statistics.statistics_path for statistics in metadata.statistics}
     paths |= {statistics.statistics_path for statistics in metadata.partition_statistics}
-    manifests = {}
+    manifests: dict[str, ManifestFile] = {}
     for snapshot in metadata.snapshots:
         paths.add(snapshot.manifest_list)
         manifests.update((manifest.manifest_path, manifest) for manifest in snapshot.manifests(io))

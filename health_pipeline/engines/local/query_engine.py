@@ -17,18 +17,20 @@ import time
 import uuid
 from datetime import datetime
 from pathlib import Path
+from typing import ClassVar
 
 import duckdb
 import pyarrow.parquet as pq
 from pyiceberg.exceptions import NoSuchTableError
-from pyiceberg.expressions import And, GreaterThanOrEqual, IsNull, LessThan
+from pyiceberg.expressions import BooleanExpression
 from pyiceberg.table import Table
 
-from health_pipeline.engines.base import QueryFailed, QueryResult
 from health_pipeline.engines.local.table import LocalIcebergTable, local_path
+from health_pipeline.row_filters import recorded_at_missing, recorded_at_window
 from health_pipeline.schema.model import TableSchema
 from health_pipeline.schema.types import UnsupportedTypeError, duckdb_type
 from health_pipeline.sql import Query, check_query_rules, to_duckdb, with_table
+from health_pipeline.stack import QueryFailed, QueryResult
 
 # Measured on the heavy days of make bench: 64 MB per thread runs a day of 10 million records (4.3
 # million users) on 2 threads; 40 MB per thread runs out of memory on 4 million.
@@ -37,7 +39,7 @@ ABANDONED_SPILL_S = 86_400  # a spill folder untouched this long belongs to a qu
 
 
 class DuckDBQueryEngine:
-    engine = "duckdb"
+    engine: ClassVar[str] = "duckdb"
 
     def __init__(self, table: LocalIcebergTable, spill_dir: Path, memory_mb: int | None = None) -> None:
         self.table = table
@@ -97,8 +99,8 @@ class DuckDBQueryEngine:
 
     def _set_memory_budget(self, connection: duckdb.DuckDBPyConnection) -> int:
         """Caps DuckDB's buffer manager at the budget in MB (spilling beyond it); returns the budget."""
-        threads = connection.execute("SELECT current_setting('threads')").fetchone()[0]
-        budget = self.memory_mb or MEMORY_PER_THREAD_MB * int(threads)
+        row = connection.execute("SELECT current_setting('threads')").fetchone()
+        budget = self.memory_mb or MEMORY_PER_THREAD_MB * int(row[0] if row else 1)
         connection.execute(f"SET memory_limit = '{int(budget)}MB'")
         return budget
 
@@ -117,12 +119,7 @@ class DuckDBQueryEngine:
         recorded_at is null), and the bytes DuckDB reads from them: in a file of several row groups
         (compacted and sorted by table_maintenance) only the row groups whose recorded_at range meets
         the window, as DuckDB skips the others by their statistics."""
-        if start is None:
-            row_filter = IsNull("recorded_at")
-        else:
-            row_filter = And(
-                GreaterThanOrEqual("recorded_at", start.isoformat()), LessThan("recorded_at", end.isoformat())
-            )
+        row_filter: BooleanExpression = recorded_at_missing() if start is None else recorded_at_window(start, end)
         scan = table.scan(row_filter=row_filter)
         files, size = [], 0
         for task in scan.plan_files():

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from health_pipeline.engines.schema_target import verification_metadata, verification_query
 from health_pipeline.schema.layout import TableLayout
 from health_pipeline.schema.model import Column, TableSchema
 from health_pipeline.schema.plan import MigrationPlan
+from health_pipeline.schema.verification import verification_metadata, verification_query
 
 
 class LocalSchemaTarget:

@@ -53,7 +53,7 @@ class LocalIcebergTable:
 
     def catalog(self) -> SqlCatalog:
         # Imported on first use: SQLAlchemy (under SqlCatalog) is ~20 MB a query-only process skips.
-        from health_pipeline.engines.pyiceberg_patches import FastCommitSqlCatalog
+        from health_pipeline.engines.local.pyiceberg_patches import FastCommitSqlCatalog
 
         if self._catalog is None:
             self.warehouse_dir.mkdir(parents=True, exist_ok=True)
@@ -127,7 +127,7 @@ class LocalIcebergTable:
         committed = sorted(location.glob("metadata/*.metadata.json"))
         if not any(path.name[:5] != "00000" for path in committed) and not any(location.glob("data/**/*.parquet")):
             return
-        from health_pipeline.engines.storage_fault import StorageFault
+        from health_pipeline.storage_fault import StorageFault
 
         raise StorageFault(
             f"the local catalog has no table {self.identifier}, but the warehouse holds its files",
@@ -194,7 +194,12 @@ class LocalIcebergTable:
             rows = rows.append_column(missing_field, pa.nulls(rows.num_rows, missing_field.type))
         rows = rows.select(arrow_schema.names).cast(arrow_schema)
         table.append(rows, snapshot_properties=properties or {})
-        return table.current_snapshot().snapshot_id
+        snapshot = table.current_snapshot()
+        if snapshot is None:
+            raise RuntimeError(
+                f"the append to {self.identifier} committed no snapshot; look at the catalog {self.catalog_db}"
+            )
+        return snapshot.snapshot_id
 
 
 @contextmanager

@@ -1,15 +1,15 @@
 """Amazon Athena, the aws-mode SQL engine: `engine` (start, poll, stop: the execution loop),
-`errors` (errors and cost), `literals` (ExecutionParameters) and `results` (the rows back)."""
+`errors` (errors and statistics, priced by `health_pipeline.athena_price`), `literals`
+(ExecutionParameters) and `results` (the rows back)."""
 
+from health_pipeline.athena_price import MINIMUM_BILLED_BYTES, estimate_cost_usd
 from health_pipeline.engines.aws.athena.engine import ATHENA_TIMEOUT_S, RUNNING_STATES, AthenaQueryEngine
 from health_pipeline.engines.aws.athena.errors import (
-    MINIMUM_BILLED_BYTES,
     AthenaExecution,
     AthenaQueryError,
     AthenaQueryTimeout,
     AthenaThrottled,
     console_url,
-    estimate_cost_usd,
 )
 from health_pipeline.engines.aws.athena.literals import athena_literal, placeholder_count
 from health_pipeline.engines.aws.athena.results import typed_table

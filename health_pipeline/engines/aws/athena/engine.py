@@ -37,7 +37,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
@@ -53,9 +53,9 @@ from health_pipeline.engines.aws.athena.errors import (
 from health_pipeline.engines.aws.athena.literals import athena_literal, placeholder_count
 from health_pipeline.engines.aws.athena.result_object import read_result_object
 from health_pipeline.engines.aws.athena.results import fetch_rows
-from health_pipeline.engines.base import QueryFailed, QueryResult
 from health_pipeline.sql import Query, check_query_rules, with_table
 from health_pipeline.sql.athena_rules import AthenaRuleViolation, check_athena_rules
+from health_pipeline.stack import QueryFailed, QueryResult
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class AthenaQueryEngine:
     """Runs `Query`s and DDL on Athena. The client is a boto3 Athena client; without one, it is created
     on first use from `region` with boto3's own chain (credentials, AWS_ENDPOINT_URL)."""
 
-    engine = "athena"
+    engine: ClassVar[str] = "athena"
 
     def __init__(
         self,
@@ -216,7 +216,7 @@ class AthenaQueryEngine:
             request["ExecutionParameters"] = parameters
         started = self.clock()
         try:
-            query_id = self._call("start_query_execution", name, None, **request)["QueryExecutionId"]
+            query_id = self.call("start_query_execution", name, None, **request)["QueryExecutionId"]
         except ClientError as err:
             raise request_error(name, "StartQueryExecution", err, self) from err
         log.info("Athena query %s started: %s", name, query_id)
@@ -234,7 +234,7 @@ class AthenaQueryEngine:
                     break
                 self.sleep(min(self._jittered(delay), remaining))
                 delay = min(delay * self.poll_backoff, self.poll_max_s)
-                execution = self._call("get_query_execution", name, query_id, QueryExecutionId=query_id)[
+                execution = self.call("get_query_execution", name, query_id, QueryExecutionId=query_id)[
                     "QueryExecution"
                 ]
                 polls += 1
@@ -265,7 +265,7 @@ class AthenaQueryEngine:
 
     def _stop(self, name: str, query_id: str) -> None:
         try:
-            self._call("stop_query_execution", name, query_id, attempts=3, QueryExecutionId=query_id)
+            self.call("stop_query_execution", name, query_id, attempts=3, QueryExecutionId=query_id)
             log.warning("Athena query %s (%s) stopped", name, query_id)
         except BaseException as err:  # the original error is what the caller must see
             link = console_url(self.region, query_id)
@@ -274,7 +274,9 @@ class AthenaQueryEngine:
     def _jittered(self, delay: float) -> float:
         return delay * (1.0 - self.poll_jitter * self.rng.random())
 
-    def _call(self, operation: str, name: str, query_id: str | None, attempts: int | None = None, **kwargs) -> dict:
+    def call(
+        self, operation: str, name: str, query_id: str | None, attempts: int | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
         """One Athena API call, retried on throttling with equal-jitter exponential backoff, bounded."""
         attempts = attempts or self.throttle_attempts
         for attempt in range(attempts):

@@ -1,24 +1,18 @@
 """Athena's errors and costs as the engine reports them: the exceptions (with the reason, AthenaError
-and what to do), a finished query's statistics, and the price ($5 per TB scanned, 10 MB minimum per
-query, DDL free: https://aws.amazon.com/athena/pricing/)."""
+and what to do) and a finished query's statistics, priced by `health_pipeline.athena_price`."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from health_pipeline.engines.base import QueryFailed
+from health_pipeline.athena_price import estimate_cost_usd
+from health_pipeline.stack import QueryFailed
 
 THROTTLING_CODES = frozenset({"TooManyRequestsException", "ThrottlingException", "Throttling"})
 ERROR_CATEGORIES = {1: "SYSTEM", 2: "USER", 3: "OTHER"}
-USD_PER_TB = 5.0
-BYTES_PER_MB = 1024 * 1024
-BYTES_PER_TB = 1024**4
-MINIMUM_BILLED_BYTES = 10 * BYTES_PER_MB
-FREE_STATEMENT_TYPES = frozenset({"DDL"})
 
 
 class AthenaContext(Protocol):
@@ -30,6 +24,20 @@ class AthenaContext(Protocol):
 
     @property
     def region(self) -> str: ...
+
+
+class AthenaCalls(AthenaContext, Protocol):
+    """What reading a finished query's rows needs of the engine (`AthenaQueryEngine`): its Athena calls,
+    retried on throttling, and its S3 client."""
+
+    results_page_size: int
+
+    @property
+    def s3_client(self) -> Any: ...
+
+    def call(
+        self, operation: str, name: str, query_id: str | None, attempts: int | None = None, **kwargs: Any
+    ) -> dict[str, Any]: ...
 
 
 class AthenaQueryError(QueryFailed):
@@ -99,14 +107,6 @@ class AthenaExecution:
             "console_url": self.console_url,
             "polls": self.polls,
         }
-
-
-def estimate_cost_usd(data_scanned_bytes: int, statement_type: str | None = "DML") -> float:
-    """Athena's price: $5 per TB scanned, rounded up to the megabyte, 10 MB minimum; DDL is free."""
-    if statement_type in FREE_STATEMENT_TYPES:
-        return 0.0
-    billed = max(MINIMUM_BILLED_BYTES, math.ceil(max(data_scanned_bytes, 0) / BYTES_PER_MB) * BYTES_PER_MB)
-    return billed / BYTES_PER_TB * USD_PER_TB
 
 
 def console_url(region: str, query_id: str) -> str:

@@ -20,24 +20,21 @@ parser here follows Athena's format (the tests write the object in Athena's form
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 from botocore.exceptions import ClientError
 
-from health_pipeline.engines.aws.athena.errors import AthenaExecution, request_error
+from health_pipeline.engines.aws.athena.errors import AthenaCalls, AthenaExecution, request_error
 from health_pipeline.engines.aws.athena.results import typed_table
-from health_pipeline.engines.base import QueryFailed
 from health_pipeline.schema.types import athena_result_arrow_type
-
-if TYPE_CHECKING:
-    from health_pipeline.engines.aws.athena.engine import AthenaQueryEngine
+from health_pipeline.stack import QueryFailed
 
 
-def read_result_object(engine: AthenaQueryEngine, execution: AthenaExecution) -> pa.Table:
+def read_result_object(engine: AthenaCalls, execution: AthenaExecution) -> pa.Table:
     """A finished SELECT's rows from its result object: one GetQueryResults (the types) and one GetObject."""
     try:
-        page = engine._call("get_query_results", "results", execution.query_id,
+        page = engine.call("get_query_results", "results", execution.query_id,
                             QueryExecutionId=execution.query_id, MaxResults=1)  # fmt: skip
     except ClientError as err:
         raise request_error("results", "GetQueryResults", err, engine, execution.query_id) from err

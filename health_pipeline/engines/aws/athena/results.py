@@ -4,20 +4,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 from botocore.exceptions import ClientError
 
-from health_pipeline.engines.aws.athena.errors import AthenaExecution, request_error
-from health_pipeline.engines.base import QueryFailed
+from health_pipeline.engines.aws.athena.errors import AthenaCalls, AthenaExecution, request_error
 from health_pipeline.schema.types import athena_result_arrow_type
-
-if TYPE_CHECKING:
-    from health_pipeline.engines.aws.athena.engine import AthenaQueryEngine
+from health_pipeline.stack import QueryFailed
 
 
-def fetch_rows(engine: AthenaQueryEngine, execution: AthenaExecution) -> pa.Table:
+def fetch_rows(engine: AthenaCalls, execution: AthenaExecution) -> pa.Table:
     """A finished query's rows, page by page through GetQueryResults, typed from Athena's column types."""
     columns: list[dict] | None = None
     values: list[list[str | None]] = []
@@ -28,7 +25,7 @@ def fetch_rows(engine: AthenaQueryEngine, execution: AthenaExecution) -> pa.Tabl
         if token:
             kwargs["NextToken"] = token
         try:
-            page = engine._call("get_query_results", "results", execution.query_id, **kwargs)
+            page = engine.call("get_query_results", "results", execution.query_id, **kwargs)
         except ClientError as err:
             raise request_error("results", "GetQueryResults", err, engine, execution.query_id) from err
         result_set = page["ResultSet"]

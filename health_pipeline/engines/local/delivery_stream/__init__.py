@@ -3,7 +3,7 @@ deliver), `spool` (the segment files), `workers` (the threads of a send), `commi
 snapshot per segment)."""
 
 from health_pipeline.delivery.json_lines import MAX_RECORD_BYTES
-from health_pipeline.engines.delivery import ErrorOutput, Rejection
+from health_pipeline.delivery.stream import ErrorOutput, Rejection
 from health_pipeline.engines.local.delivery_stream.commit import SEGMENT_PROPERTY
 from health_pipeline.engines.local.delivery_stream.spool import created_at, file_size, line_count
 from health_pipeline.engines.local.delivery_stream.stream import LocalDeliveryStream

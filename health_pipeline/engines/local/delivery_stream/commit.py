@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 from pyiceberg.table import Table
 
+from health_pipeline.engines.local.pyiceberg_patches import append_each, conform_rows
 from health_pipeline.engines.local.table import flocked
-from health_pipeline.engines.pyiceberg_patches import append_each, conform_rows
 from health_pipeline.schema.model import TableSchema
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from health_pipeline.delivery.json_lines import check_lines
 from health_pipeline.delivery.line_blocks import LineBlock
-from health_pipeline.engines.delivery import ErrorOutput, Rejection
+from health_pipeline.delivery.stream import ErrorOutput, Rejection
 from health_pipeline.engines.local.delivery_stream.spool import rewrite
 from health_pipeline.schema.model import TableSchema
 

@@ -5,19 +5,28 @@ acknowledgements stop."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from health_pipeline.delivery.line_blocks import LineBlock
+from health_pipeline.delivery.stream import ErrorOutput
 from health_pipeline.engines.local.delivery_stream.spool import SpoolWriteFailed, file_size, line_count
-from health_pipeline.engines.storage_fault import StorageFault, storage_fault
-
-if TYPE_CHECKING:
-    from health_pipeline.engines.local.delivery_stream.stream import LocalDeliveryStream
+from health_pipeline.engines.local.table import LocalIcebergTable
+from health_pipeline.storage_fault import StorageFault, storage_fault
 
 
-def spool_fault(stream: LocalDeliveryStream, err: BaseException, command: str) -> StorageFault | None:
+class Spool(Protocol):
+    """The parts of the local delivery stream a fault is told against (`stream.LocalDeliveryStream`)."""
+
+    spool_dir: Path
+    errors: ErrorOutput
+    table: LocalIcebergTable
+
+    def segments(self) -> list[Path]: ...
+
+
+def spool_fault(stream: Spool, err: BaseException, command: str) -> StorageFault | None:
     """`err` told as a StorageFault of `command` (None: it is not a fault of the machine)."""
     if isinstance(err, StorageFault):  # already told (a catalog that lost its table)
         return err.but(safe=spool_state(stream))
@@ -38,7 +47,7 @@ def spool_fault(stream: LocalDeliveryStream, err: BaseException, command: str) -
     return failed.but(safe=spool_state(stream))
 
 
-def spool_state(stream: LocalDeliveryStream) -> str:
+def spool_state(stream: Spool) -> str:
     """What the spool holds now, in words."""
     try:
         segments = [path for path in stream.segments() if file_size(path)]

@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from health_pipeline.delivery.json_lines import CheckedLines, check_lines
 from health_pipeline.delivery.line_blocks import LineBlock
-from health_pipeline.engines.delivery import ErrorOutput, Rejection, SendListener, SendReport
+from health_pipeline.delivery.stream import ErrorOutput, Rejection, SendListener, SendReport
 from health_pipeline.engines.local.delivery_stream.commit import commit_segments
 from health_pipeline.engines.local.delivery_stream.damage import TORN_TAIL, DamagedSegment, quarantine, read_segment
 from health_pipeline.engines.local.delivery_stream.faults import durable_prefix, spool_fault
@@ -51,14 +51,14 @@ from health_pipeline.engines.local.delivery_stream.spool import (
 )
 from health_pipeline.engines.local.delivery_stream.workers import SEGMENTS_PER_COMMIT, Deliveries, Spooler, prefetched
 from health_pipeline.engines.local.table import LocalIcebergTable, flocked
-from health_pipeline.engines.storage_fault import acknowledged_text
 from health_pipeline.schema.model import TableSchema
+from health_pipeline.storage_fault import acknowledged_text
 
 LIVE_SCHEMA_SECONDS = 5.0  # how long a send trusts the live schema it read before reading it again
 
 
 class LocalDeliveryStream:
-    flushable = True  # `flush()` delivers the spool now
+    """A `stack.SpooledDeliveryStream`: `flush()` delivers the spool now."""
 
     def __init__(
         self,
@@ -94,7 +94,7 @@ class LocalDeliveryStream:
         report = SendReport()
         desired = self.desired_schema()
         acknowledged, last, damaged_before = 0, None, len(self.damaged)
-        with Deliveries(self, desired) as deliveries, Spooler(self) as spooler:
+        with Deliveries(self._deliver, self.table, desired) as deliveries, Spooler(self._spool) as spooler:
 
             def settle(done: list[tuple[list[Path], int, str]]) -> None:
                 nonlocal acknowledged, last

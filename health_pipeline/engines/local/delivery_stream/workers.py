@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from queue import Full, Queue
-from typing import TYPE_CHECKING
 
 from health_pipeline.delivery.json_lines import CheckedLines
 from health_pipeline.delivery.line_blocks import LineBlock
@@ -18,8 +17,10 @@ from health_pipeline.engines.local.delivery_stream.spool import SpoolWriteFailed
 from health_pipeline.engines.local.table import LocalIcebergTable
 from health_pipeline.schema.model import TableSchema
 
-if TYPE_CHECKING:
-    from health_pipeline.engines.local.delivery_stream.stream import LocalDeliveryStream
+# What the stream hands its workers: its spool write (append and fsync checked lines; returns the
+# segments it sealed) and its delivery of sealed segments (returns the snapshot ids committed).
+SpoolWrite = Callable[[CheckedLines], list[Path]]
+Deliver = Callable[[list[Path], TableSchema, LocalIcebergTable], list[int]]
 
 MAX_PENDING_DELIVERIES = 6  # sealed segments waiting for the worker before the sender waits too
 SEGMENTS_PER_COMMIT = 8  # segments that wait together are committed together (still a snapshot each)
@@ -30,8 +31,8 @@ class Spooler:
     next block; reports each write, in order, once it is durable. The first write that fails stops the
     rest (`failure`): what is reported durable is always a run of lines without a gap."""
 
-    def __init__(self, stream: LocalDeliveryStream, depth: int = 2) -> None:
-        self.stream = stream
+    def __init__(self, spool: SpoolWrite, depth: int = 2) -> None:
+        self.spool = spool
         self.depth = depth
         self.failure: BaseException | None = None
         self._stopped = False
@@ -68,7 +69,7 @@ class Spooler:
         if self._stopped:
             raise SpoolStopped()
         try:
-            return self.stream._spool(checked)
+            return self.spool(checked)
         except BaseException:
             self._stopped = True
             raise
@@ -84,7 +85,7 @@ class Spooler:
             except SpoolWriteFailed as failed:
                 self.failure = failed
                 landed, through = prefix(failed.durable_rows) if failed.durable_rows else (0, None)
-                if landed:  # the lines of this write that landed before it failed
+                if landed and through is not None:  # the lines of this write that landed before it failed
                     done.append(([], landed, through))
             except BaseException as err:
                 self.failure = err
@@ -135,8 +136,9 @@ class Deliveries:
     segments waiting when the thread comes round are committed together: one snapshot each, one
     catalog commit."""
 
-    def __init__(self, stream: LocalDeliveryStream, desired: TableSchema) -> None:
-        self.stream = stream
+    def __init__(self, deliver: Deliver, table: LocalIcebergTable, desired: TableSchema) -> None:
+        self.deliver = deliver
+        self.base_table = table
         self.desired = desired
         self.snapshots: list[int] = []
         self._waiting: list[Path] = []
@@ -157,7 +159,7 @@ class Deliveries:
         self._submitted.update(path.name for path in fresh)
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-delivery")
-            base = self.stream.table
+            base = self.base_table
             self._table = LocalIcebergTable(base.catalog_dir, base.warehouse_dir, base.database, base.table_name)
         with self._condition:
             self._waiting += fresh
@@ -177,7 +179,7 @@ class Deliveries:
                         self._active = False
                         return
                     self._condition.notify_all()
-                self.snapshots += self.stream._deliver(group, self.desired, self._table)
+                self.snapshots += self.deliver(group, self.desired, self._table or self.base_table)
         except BaseException:
             with self._condition:
                 self._active = False
@@ -186,8 +188,9 @@ class Deliveries:
 
     def _raise_failures(self) -> None:
         for future in self._futures:
-            if future.done() and future.exception() is not None:
-                raise future.exception()
+            error = future.exception() if future.done() else None
+            if error is not None:
+                raise error
 
     def finish(self) -> None:
         """Wait for every submitted segment's commit; raises the first delivery that failed."""

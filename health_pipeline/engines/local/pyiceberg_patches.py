@@ -53,7 +53,7 @@ from pyiceberg.utils.datetime import datetime_to_millis
 PATCHED_VERSION = "0.12."
 if not pyiceberg.__version__.startswith(PATCHED_VERSION):
     raise ImportError(
-        f"health_pipeline.engines.pyiceberg_patches was written against PyIceberg {PATCHED_VERSION}x and uses its"
+        f"health_pipeline.engines.local.pyiceberg_patches was written against PyIceberg {PATCHED_VERSION}x and uses its"
         f" private API; PyIceberg {pyiceberg.__version__} is installed. Re-check the patched functions (see this"
         " module's docstring) and update PATCHED_VERSION, or pin pyiceberg in pyproject.toml."
     )
@@ -192,7 +192,10 @@ def rewrite_files(table: Table, removed: list[DataFile], rows: list[pa.Table], p
         for data_file in files:  # written, never committed: nothing refers to them
             table.io.delete(data_file.file_path)
         raise
-    return table.metadata.current_snapshot_id
+    snapshot_id = table.metadata.current_snapshot_id
+    if snapshot_id is None:
+        raise RuntimeError(f"the rewrite of {table.name()} committed no snapshot")
+    return snapshot_id
 
 
 def expire_snapshot_ids(table: Table, snapshot_ids: list[int]) -> None:

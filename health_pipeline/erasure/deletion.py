@@ -6,19 +6,19 @@ from __future__ import annotations
 import os
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 from pyiceberg.table import Table
 
-from health_pipeline.engines.delivery import ErrorOutput
+from health_pipeline.delivery.stream import ErrorOutput
 from health_pipeline.erasure.matching import error_document_mentions
+from health_pipeline.schema.types import timestamp_from_bound
 
 # An erasure's commits carry table maintenance's tag with this value: the new-data sensor skips them
 # (a delete is not late data), as it skips compaction.
 ERASURE_TAG = "erasure"
 RETENTION_TAG = "retention"
-EPOCH = datetime(1970, 1, 1)
 
 
 @dataclass
@@ -29,6 +29,7 @@ class DeletedRows:
     statement: str | None = None
     query_id: str | None = None
     snapshot_ids: list[int] = field(default_factory=list)
+    found: int | None = None  # the rows the day-finding query counted just before the delete
 
     def describe(self) -> str:
         if self.query_id:
@@ -41,6 +42,8 @@ class DeletedRows:
             out["query_id"] = self.query_id
         if self.snapshot_ids:
             out["snapshot_ids"] = self.snapshot_ids
+        if self.found is not None and self.found != self.rows:
+            out["rows_found_before"] = self.found
         return out
 
 
@@ -60,17 +63,14 @@ def recorded_at_bounds(table: Table | None) -> tuple[datetime, datetime] | None:
     (no data read); None for an empty table."""
     if table is None or table.current_snapshot() is None:
         return None
-    from pyiceberg.conversions import from_bytes
-    from pyiceberg.types import TimestampType
-
     field_id = table.schema().find_field("recorded_at").field_id
     lows, highs = [], []
     for task in table.scan().plan_files():
         lower = (task.file.lower_bounds or {}).get(field_id)
         upper = (task.file.upper_bounds or {}).get(field_id)
         if lower is not None and upper is not None:
-            lows.append(EPOCH + timedelta(microseconds=from_bytes(TimestampType(), lower)))
-            highs.append(EPOCH + timedelta(microseconds=from_bytes(TimestampType(), upper)))
+            lows.append(timestamp_from_bound(lower))
+            highs.append(timestamp_from_bound(upper))
     return (min(lows), max(highs)) if lows else None
 
 

@@ -90,8 +90,8 @@ def storage_fault(err: BaseException, failed: str, path: Path) -> StorageFault |
         found = _classified(cause)
         if found is not None:
             code, where, text = found
-            where = Path(where) if where else path
-            return StorageFault(failed, where, text, remedy(code, where))
+            location = Path(where) if where else path
+            return StorageFault(failed, location, text, remedy(code, location))
         cause = cause.__cause__ or cause.__context__
     return None
 
@@ -99,8 +99,9 @@ def storage_fault(err: BaseException, failed: str, path: Path) -> StorageFault |
 def _classified(err: BaseException) -> tuple[int, str | None, str] | None:
     if isinstance(err, StorageFault):
         return None
-    if type(err).__module__.startswith("sqlalchemy") and isinstance(getattr(err, "orig", None), sqlite3.Error):
-        err = err.orig
+    original = getattr(err, "orig", None)  # SQLAlchemy wraps the driver's error
+    if type(err).__module__.startswith("sqlalchemy") and isinstance(original, sqlite3.Error):
+        err = original
     if isinstance(err, sqlite3.Error):
         text = str(err).lower()
         for phrase, code in SQLITE_ERRNO.items():
@@ -109,13 +110,15 @@ def _classified(err: BaseException) -> tuple[int, str | None, str] | None:
         return None
     if not isinstance(err, OSError):
         return None
-    code = err.errno
-    if code is None and (match := ARROW_ERRNO.search(str(err))):
-        code = int(match.group(1))
-    if code not in SPACE | PERMISSION | READ_ONLY | NOT_A_DIRECTORY | DEVICE:
+    number: int | None = err.errno
+    if number is None and (match := ARROW_ERRNO.search(str(err))):
+        number = int(match.group(1))
+    if number is None or number not in SPACE | PERMISSION | READ_ONLY | NOT_A_DIRECTORY | DEVICE:
         return None
-    name = errno.errorcode.get(code, str(code))
-    return code, err.filename, f"{os.strerror(code)} [{name}]"
+    name = errno.errorcode.get(number, str(number))
+    # OSError.filename is whatever the call was given: a str, bytes (os.open(b"...")), or None.
+    filename = os.fsdecode(err.filename) if isinstance(err.filename, str | bytes) else None
+    return number, filename, f"{os.strerror(number)} [{name}]"
 
 
 def remedy(code: int, path: Path) -> str:

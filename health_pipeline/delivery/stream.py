@@ -1,10 +1,10 @@
-"""What the two delivery streams share: the interface `send` uses, rejections and the error output,
-and the figures the firehose_delivery asset shows.
+"""What the two delivery streams share: rejections and the error output, what a send reports, and
+the figures the firehose_delivery asset shows.
 
 A delivery stream takes JSON Lines blocks and either acknowledges each line (it will reach the table,
 at least once) or rejects it with a reason written to the error output. The local stream
-(`local_delivery.LocalDeliveryStream`) and Kinesis Firehose (`firehose.FirehoseDeliveryStream`) both
-implement `DeliveryStream`; `health_pipeline.delivery.producer.open_delivery_stream` picks one by mode.
+(`engines.local.delivery_stream.LocalDeliveryStream`) and Kinesis Firehose
+(`engines.aws.delivery_stream.FirehoseDeliveryStream`) both implement `stack.DeliveryStream`.
 """
 
 from __future__ import annotations
@@ -14,15 +14,13 @@ import binascii
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from health_pipeline.delivery.json_lines import MAX_RECORD_BYTES
-from health_pipeline.delivery.line_blocks import LineBlock
-from health_pipeline.schema.model import TableSchema
 
 
 @dataclass
@@ -67,17 +65,6 @@ class SendListener:
     def acknowledged(self, total: int, through: str) -> None:
         if self.on_ack:
             self.on_ack(total, through)
-
-
-class DeliveryStream(Protocol):
-    """Where `send` puts records. `producer_schema` set: the producer's validation against it runs
-    first (rejections `Producer.*`); None (`send --raw`): only the stream's own checks."""
-
-    errors: ErrorOutput | None  # where rejections are written (None: only reported, as in the Lambda)
-
-    def send(
-        self, blocks: Iterable[LineBlock], producer_schema: TableSchema | None, listener: SendListener
-    ) -> SendReport: ...
 
 
 class ErrorOutput:
@@ -186,7 +173,7 @@ class DeliveryStatus:
     problems: list[str]  # why the stream is not delivering where it should, empty when it is
     buffer_seconds: float
     buffer_mb: float
-    window_start: datetime
+    window_start: datetime | None  # None: since the stream began (the first observation)
     window_end: datetime
     figures: dict[str, int | float | None]  # ordered, for the metadata table
     freshness_s: float | None  # age of the oldest undelivered record / DataFreshness; None: nothing waits
