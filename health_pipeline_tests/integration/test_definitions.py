@@ -171,8 +171,13 @@ def test_no_module_of_health_pipeline_imports_itself_back():
 
 def test_the_mode_is_compared_in_stack_for_only():
     """Which implementation serves is one decision (engines.stack_for); settings.py only validates
-    the environment per mode (the design's per-mode defaults). A mode test anywhere else fails here."""
-    allowed = {("health_pipeline/engines/__init__.py", "stack_for"), ("health_pipeline/settings.py", "__post_init__")}
+    the environment per mode (the design's per-mode defaults); preflight, a check of a live AWS account,
+    refuses to run in local mode (it chooses no implementation). A mode test anywhere else fails here."""
+    allowed = {
+        ("health_pipeline/engines/__init__.py", "stack_for"),
+        ("health_pipeline/settings.py", "__post_init__"),
+        ("health_pipeline/preflight/context.py", "__init__"),
+    }
     found = set()
     for path in (PROJECT_ROOT / "health_pipeline").rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
