@@ -42,3 +42,20 @@ def test_the_core_imports_no_dagster():
                 if any(name == "dagster" or name.startswith(("dagster.", "dagster_")) for name in names):
                     offenders.append(path.relative_to(PROJECT_ROOT).as_posix())
     assert not offenders, f"core modules importing Dagster: {sorted(set(offenders))}"
+
+
+def test_the_code_location_never_imports_the_sandbox():
+    """sandbox/ is development tooling (`make sandbox`, dev dependencies): the code location runs without it."""
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            if any(name == "sandbox" or name.startswith("sandbox.") for name in names):
+                offenders.append(path.relative_to(PROJECT_ROOT).as_posix())
+    assert not offenders, f"health_pipeline modules importing the sandbox: {sorted(set(offenders))}"
