@@ -62,7 +62,8 @@ def main() -> int:
     print(f"sandbox: AWS on {sandbox.endpoint} ready in {time.monotonic() - started:.1f} s", flush=True)
     print(f"sandbox: environment in {env_file}; Ctrl-C stops it", flush=True)
     try:
-        stopping.wait()
+        while not stopping.wait(0.5):
+            pass
     finally:
         env_file.unlink(missing_ok=True)
         sandbox.stop()

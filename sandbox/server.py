@@ -48,6 +48,8 @@ class Sandbox:
         self._server = make_server(
             "127.0.0.1", self.port, self._wsgi(moto_app), threaded=True, request_handler=MotoRequestHandler
         )
+        # A client's kept-alive connection must not hold the process open once it is told to stop.
+        self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox-http", daemon=True)
         self._thread.start()
         athena_service.install(athena_service.AthenaSandbox(self.load_table))

@@ -1,0 +1,160 @@
+"""The sandbox's Firehose delivering into the Iceberg table, and the aws mode (the project's own
+Settings, AwsStack and Athena engine) computing the daily summary on the sandbox: the same CSV bytes
+as the local mode computes from the same records."""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.request
+import uuid
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+import pytest
+
+from health_pipeline.engines.aws import AwsStack
+from health_pipeline.engines.local import LocalStack
+from health_pipeline.settings import Settings, load_settings
+from health_pipeline.summary.days import export_key
+from health_pipeline.summary.refresh import export_day, summarize_days
+from health_pipeline_tests.support.sandbox import SandboxProcess, iceberg_catalog, sandbox_records
+
+DATABASE = "health_logger_prod_health_logs"
+DAY = date(2026, 11, 2)
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory):
+    with SandboxProcess.started(tmp_path_factory.mktemp("sandbox_home")) as running:
+        yield running
+
+
+def flush(sandbox: SandboxProcess) -> dict:
+    request = urllib.request.Request(f"{sandbox.endpoint}/_sandbox/firehose/flush", method="POST")
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def wire(row: dict) -> bytes:
+    """A record as the producer puts it: one JSON object, recorded_at in epoch microseconds."""
+    moment = row["recorded_at"]
+    micros = (moment - datetime(1970, 1, 1)) // pa.scalar(1, pa.duration("us")).as_py()
+    return (json.dumps({**row, "recorded_at": micros}) + "\n").encode()
+
+
+def put(firehose, stream: str, datas: list[bytes]) -> None:
+    for start in range(0, len(datas), 500):
+        response = firehose.put_record_batch(
+            DeliveryStreamName=stream, Records=[{"Data": d} for d in datas[start : start + 500]]
+        )
+        assert response["FailedPutCount"] == 0
+
+
+def test_firehose_delivers_good_records_into_the_table_and_bad_ones_to_the_error_prefix(sandbox):
+    catalog = iceberg_catalog(sandbox)
+    main = catalog.load_table((DATABASE, "health_records"))
+    name = f"firehose_probe_{uuid.uuid4().hex[:8]}"
+    catalog.create_table((DATABASE, name), schema=main.schema(), partition_spec=main.spec(),
+                         location=f"s3://health-logger-prod-tables/{DATABASE}/{name}")  # fmt: skip
+    firehose = sandbox.client("firehose")
+    stream = f"probe-{uuid.uuid4().hex[:8]}"
+    firehose.create_delivery_stream(
+        DeliveryStreamName=stream,
+        IcebergDestinationConfiguration={
+            "RoleARN": "arn:aws:iam::123456789012:role/probe",
+            "CatalogConfiguration": {"CatalogARN": "arn:aws:glue:ap-northeast-1:123456789012:catalog"},
+            "DestinationTableConfigurationList": [{"DestinationDatabaseName": DATABASE, "DestinationTableName": name}],
+            "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 900},
+            "S3Configuration": {"RoleARN": "arn:aws:iam::123456789012:role/probe",
+                                "BucketARN": "arn:aws:s3:::health-logger-prod", "ErrorOutputPrefix": "probe-errors/"},
+        },
+    )  # fmt: skip
+    good = sandbox_records(seed=11, count=40).to_pylist()
+    iso = {**good[0], "user_id": "iso-user", "recorded_at": "2026-11-02T09:30:00.123456+09:00"}
+    bad = [
+        b'{"user_id": "u-extra", "recorded_at": 1, "fatigue": 1, "mood": 1, "motivation": 1, "flags": 0, "steps": 5}',
+        b'{"user_id": "u-type", "recorded_at": 1, "fatigue": "high", "mood": 1, "motivation": 1, "flags": 0}',
+        b'{"user_id": "u-time", "recorded_at": "yesterday", "fatigue": 1, "mood": 1, "motivation": 1, "flags": 0}',
+        b"[1, 2, 3]",
+        b"not json",
+    ]
+    put(firehose, stream, [wire(r) for r in good] + [json.dumps(iso).encode()] + bad)
+
+    # Buffered (1 MB / 900 s): nothing is in the table until the buffer is delivered.
+    assert catalog.load_table((DATABASE, name)).scan().to_arrow().num_rows == 0
+    delivered = flush(sandbox)[stream]
+    assert delivered["delivered"] == 41 and delivered["failed"] == 5
+
+    table = catalog.load_table((DATABASE, name))
+    landed = table.scan().to_arrow().sort_by([("user_id", "ascending"), ("recorded_at", "ascending")])
+    expected = pa.Table.from_pylist(good, schema=table.schema().as_arrow())
+    iso_row = {**good[0], "user_id": "iso-user", "recorded_at": datetime(2026, 11, 2, 0, 30, 0, 123456)}
+    expected = pa.concat_tables([expected, pa.Table.from_pylist([iso_row], schema=expected.schema)])
+    assert landed.equals(expected.sort_by([("user_id", "ascending"), ("recorded_at", "ascending")]))
+    assert len(table.snapshots()) == 1  # one delivery, one commit
+
+    s3 = sandbox.client("s3")
+    [key] = delivered["error_objects"]
+    assert key.startswith("probe-errors/") and key.count("/") == 5  # prefix + YYYY/MM/DD/HH/ + object
+    documents = [
+        json.loads(line) for line in s3.get_object(Bucket="health-logger-prod", Key=key)["Body"].read().splitlines()
+    ]
+    by_data = {base64.b64decode(d["rawData"]): d for d in documents}
+    assert set(by_data) == set(bad)
+    assert "'steps'" in by_data[bad[0]]["errorMessage"] and by_data[bad[0]]["errorCode"] == "Iceberg.SchemaMismatch"
+    assert "fatigue" in by_data[bad[1]]["errorMessage"] and by_data[bad[1]]["errorCode"] == "Iceberg.TypeMismatch"
+    assert "microseconds" in by_data[bad[2]]["errorMessage"]
+    assert by_data[bad[3]]["errorCode"] == by_data[bad[4]]["errorCode"] == "Iceberg.InvalidJson"
+    assert all(d["dataCatalogTable"]["tableName"] == name and d["attemptsMade"] >= 1 for d in documents)
+
+    # The delivery is in CloudWatch, where the firehose_delivery check reads it.
+    cloudwatch = sandbox.client("cloudwatch")
+    metrics = {m["MetricName"] for m in cloudwatch.list_metrics(Namespace="AWS/Firehose")["Metrics"]
+               if m["Dimensions"] == [{"Name": "DeliveryStreamName", "Value": stream}]}  # fmt: skip
+    assert {"DeliveryToIceberg.SuccessfulRowCount", "DeliveryToIceberg.FailedRowCount"} <= metrics
+
+
+def test_put_record_batch_refuses_what_the_api_refuses(sandbox):
+    from botocore.exceptions import ClientError
+
+    firehose = sandbox.client("firehose")
+    stream = sandbox.env["HEALTH_PIPELINE_FIREHOSE_STREAM"]
+    with pytest.raises(ClientError, match="at most 1,024,000 bytes"):
+        firehose.put_record_batch(DeliveryStreamName=stream, Records=[{"Data": b"x" * (1000 * 1024 + 1)}])
+    with pytest.raises(ClientError, match="1 to 500 records"):
+        firehose.put_record_batch(DeliveryStreamName=stream, Records=[{"Data": b"{}"}] * 501)
+
+
+def test_the_aws_mode_computes_the_same_daily_summary_csv_as_the_local_mode(sandbox, tmp_path, monkeypatch):
+    """Records sent through the sandbox's Firehose; the day summarized by the project's aws stack (its
+    Settings read from sandbox.env, Athena's SQL run on the sandbox) and by the local stack from the
+    same records: the same CSV bytes."""
+    for name, value in sandbox.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    settings = load_settings({**sandbox.env, "HEALTH_PIPELINE_HOME": str(tmp_path / "aws_home")})
+    assert settings.mode == "aws" and settings.athena_workgroup == "health-logger-prod"
+    records = sandbox_records(seed=21, count=4000)
+    put(sandbox.client("firehose"), settings.firehose_stream, [wire(r) for r in records.to_pylist()])
+    assert flush(sandbox)[settings.firehose_stream] == {"delivered": 4000, "failed": 0, "error_objects": []}
+
+    zone = ZoneInfo(settings.timezone)
+    aws = AwsStack(settings)
+    [(query, result)], _ = summarize_days(aws, [DAY], zone)
+    assert result.engine == "athena" and result.bytes_scanned > 0 and result.rows.num_rows > 0
+    aws_file = export_day(aws, DAY, result.rows)
+    bucket, _, prefix = settings.export_uri[len("s3://") :].partition("/")
+    aws_csv = sandbox.client("s3").get_object(Bucket=bucket, Key=prefix + export_key(DAY))["Body"].read()
+    assert aws_file.location == f"{settings.export_uri}{export_key(DAY)}"
+
+    local = LocalStack(Settings(home=tmp_path / "local_home"))
+    local.table.load_or_create(local.desired_schema()).append(records)
+    [(_, local_result)], _ = summarize_days(local, [DAY], zone)
+    local_file = export_day(local, DAY, local_result.rows)
+    local_csv = (tmp_path / "local_home" / "exports" / export_key(DAY)).read_bytes()
+
+    assert aws_file.size_bytes == local_file.size_bytes == len(local_csv)
+    assert aws_csv == local_csv
+    assert local_csv.count(b"\n") > 10  # a real day: a header and a row per user
