@@ -33,7 +33,7 @@ from sqlglot.tokens import Token, TokenType
 QUERY_STRING_MAX_BYTES = 262_144
 PARAMETER_MAX_CHARS = 1_024
 PARAMETERIZED_KINDS = frozenset({"SELECT", "INSERT", "CTAS", "UNLOAD"})
-WRITE_KINDS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE", "CTAS"})
+WRITE_KINDS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE"})
 KMS_OPTIONS = frozenset({"SSE_KMS", "CSE_KMS"})
 USER_ERROR = 2  # AthenaError.ErrorCategory USER ("Athena error catalog")
 USER_ERROR_TYPE = 1000  # ErrorType 1000: user error

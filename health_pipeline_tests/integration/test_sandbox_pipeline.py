@@ -158,3 +158,20 @@ def test_the_aws_mode_computes_the_same_daily_summary_csv_as_the_local_mode(sand
     assert aws_file.size_bytes == local_file.size_bytes == len(local_csv)
     assert aws_csv == local_csv
     assert local_csv.count(b"\n") > 10  # a real day: a header and a row per user
+
+    # The same day through the code location's assets (what `make dev` runs against the sandbox).
+    import dagster as dg
+
+    from health_pipeline.definitions import build_definitions
+    from health_pipeline_tests.support import unbound_assets
+
+    s3 = sandbox.client("s3")
+    s3.delete_object(Bucket=bucket, Key=prefix + export_key(DAY))
+    defs = build_definitions(settings)
+    summary_asset, csv_asset = unbound_assets(defs, "daily_health_summary", "daily_summary_csv")
+    run = dg.materialize([summary_asset, csv_asset], partition_key=DAY.isoformat(), resources=defs.resources,
+                         instance=dg.DagsterInstance.ephemeral())  # fmt: skip
+    assert run.success
+    metadata = run.asset_materializations_for_node("daily_health_summary")[0].metadata
+    assert metadata["engine"].value == "athena" and metadata["bytes_scanned"].value > 0
+    assert s3.get_object(Bucket=bucket, Key=prefix + export_key(DAY))["Body"].read() == local_csv
