@@ -8,7 +8,7 @@ HEALTH_PIPELINE_HOME ?= $(CURDIR)/.health_pipeline
 LOCAL_ENV := HEALTH_PIPELINE_HOME=$(HEALTH_PIPELINE_HOME) DAGSTER_HOME=$(HEALTH_PIPELINE_HOME)/dagster
 UV := $(shell command -v uv 2>/dev/null || echo $(VENV)-tools/bin/uv)
 
-.PHONY: install system-deps demo test dev sandbox bench lint lint-python lambda clean
+.PHONY: install system-deps demo demo-aws test dev sandbox bench lint lint-python lambda clean
 
 $(VENV)-tools/bin/uv:
 	$(PYTHON) -m venv $(VENV)-tools
@@ -53,6 +53,11 @@ dev: install
 # ready; Ctrl-C stops it. HEALTH_PIPELINE_SANDBOX_PORT chooses the port (default 4599).
 sandbox: install
 	$(LOCAL_ENV) $(BIN)/python -m sandbox
+
+# The demo in aws mode against a sandbox of its own (started, used, stopped); its CSVs are copied to
+# $(HEALTH_PIPELINE_HOME)/demo-aws/exports/ to compare with `make demo`'s.
+demo-aws: install
+	$(LOCAL_ENV) $(BIN)/python -m sandbox.demo_aws
 
 bench: install
 	$(BIN)/python -m benchmarks.bench

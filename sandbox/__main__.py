@@ -2,7 +2,8 @@
 $HEALTH_PIPELINE_HOME/sandbox.env once it is ready, serves until Ctrl-C or SIGTERM.
 
 Reads HEALTH_PIPELINE_SANDBOX_PORT (default 4599; 0 picks a free port), HEALTH_PIPELINE_HOME
-(default ./.health_pipeline) and HEALTH_PIPELINE_TERRAFORM_DIR (default the project's terraform/).
+(default ./.health_pipeline), HEALTH_PIPELINE_TERRAFORM_DIR (default the project's terraform/) and
+HEALTH_PIPELINE_SANDBOX_FIREHOSE_INTERVAL_S (the stream's buffering interval; default Terraform's).
 It is not part of health_pipeline: the project's rule that only settings.py reads the environment
 is about the code location, and this is tooling beside it.
 """
@@ -29,6 +30,14 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
+    interval_text = os.environ.get("HEALTH_PIPELINE_SANDBOX_FIREHOSE_INTERVAL_S", "").strip()
+    if interval_text and not (interval_text.isdigit() and int(interval_text) <= 900):
+        print(
+            f"sandbox: HEALTH_PIPELINE_SANDBOX_FIREHOSE_INTERVAL_S={interval_text!r} is not a buffering interval;"
+            " give 0-900 seconds, or leave it unset for Terraform's",
+            file=sys.stderr,
+        )
+        return 2
     home = Path(os.environ.get("HEALTH_PIPELINE_HOME", "").strip() or ".health_pipeline").expanduser().resolve()
     terraform = Path(os.environ.get("HEALTH_PIPELINE_TERRAFORM_DIR", "").strip() or PROJECT_ROOT / "terraform")
     env_file = home / "sandbox.env"
@@ -37,7 +46,7 @@ def main() -> int:
     from sandbox.server import Sandbox
 
     started = time.monotonic()
-    sandbox = Sandbox(terraform, port=int(port_text))
+    sandbox = Sandbox(terraform, port=int(port_text), buffer_interval_s=int(interval_text) if interval_text else None)
     try:
         sandbox.start()
     except OSError as err:

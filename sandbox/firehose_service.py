@@ -131,6 +131,19 @@ class FirehoseSandbox:
             buffer.records.extend(Buffered(data, now_ms) for data in datas)
             buffer.size += sum(map(len, datas))
             full = buffer.size >= self._hints(stream)[0]
+        dimensions = [{"Name": "DeliveryStreamName", "Value": stream}]
+        self.client("cloudwatch").put_metric_data(
+            Namespace="AWS/Firehose",
+            MetricData=[
+                {"MetricName": "IncomingRecords", "Dimensions": dimensions, "Value": len(datas), "Unit": "Count"},
+                {
+                    "MetricName": "IncomingBytes",
+                    "Dimensions": dimensions,
+                    "Value": sum(map(len, datas)),
+                    "Unit": "Bytes",
+                },
+            ],
+        )
         if full:
             self.deliver(stream)
         return [{"RecordId": uuid.uuid4().hex} for _ in datas]

@@ -23,8 +23,10 @@ FLUSH_PATH = "/_sandbox/firehose/flush"
 class Sandbox:
     """Start with `start()`, stop with `stop()`; `endpoint` and `environment()` say how to reach it."""
 
-    def __init__(self, terraform_dir: Path, port: int = 0) -> None:
+    def __init__(self, terraform_dir: Path, port: int = 0, buffer_interval_s: int | None = None) -> None:
         self.declared: Declared = read_declared(terraform_dir)
+        # The stream's BufferingHints.IntervalInSeconds: Terraform's unless given (`make demo-aws` gives 1).
+        self.buffer_interval_s = self.declared.buffering_interval_s if buffer_interval_s is None else buffer_interval_s
         self.port = port
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -145,7 +147,7 @@ class Sandbox:
                 "DestinationTableConfigurationList": [
                     {"DestinationDatabaseName": d.database, "DestinationTableName": d.table}
                 ],
-                "BufferingHints": {"SizeInMBs": d.buffering_size_mb, "IntervalInSeconds": d.buffering_interval_s},
+                "BufferingHints": {"SizeInMBs": d.buffering_size_mb, "IntervalInSeconds": self.buffer_interval_s},
                 "S3BackupMode": "FailedDataOnly",
                 "S3Configuration": {
                     "RoleARN": role,

@@ -15,7 +15,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from health_pipeline_tests.support.sandbox import SandboxProcess, athena_run, iceberg_catalog, sandbox_records
+from health_pipeline_tests.support.sandbox_records import sandbox_records
+from sandbox.client import SandboxProcess, athena_run, iceberg_catalog
 
 DATABASE = "health_logger_prod_health_logs"
 

@@ -19,7 +19,8 @@ from health_pipeline.engines.local import LocalStack
 from health_pipeline.settings import Settings, load_settings
 from health_pipeline.summary.days import export_key
 from health_pipeline.summary.refresh import export_day, summarize_days
-from health_pipeline_tests.support.sandbox import SandboxProcess, iceberg_catalog, sandbox_records
+from health_pipeline_tests.support.sandbox_records import sandbox_records
+from sandbox.client import SandboxProcess, iceberg_catalog
 
 DATABASE = "health_logger_prod_health_logs"
 DAY = date(2026, 11, 2)

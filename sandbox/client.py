@@ -1,5 +1,5 @@
-"""The sandbox (`python -m sandbox`, what `make sandbox` runs) as the tests start it: a process of its
-own on a free port of 127.0.0.1, reached through the sandbox.env it writes."""
+"""The sandbox (`python -m sandbox`, what `make sandbox` runs) as a process of its own on a free port of
+127.0.0.1, reached through the sandbox.env it writes: how `make demo-aws` and the tests start it."""
 
 from __future__ import annotations
 
@@ -11,17 +11,13 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
-import numpy as np
-import pyarrow as pa
 
-from health_pipeline.settings import PROJECT_ROOT
-
-START_TIMEOUT_S = 60.0
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+START_TIMEOUT_S = 120.0
 
 
 class SandboxProcess:
@@ -33,9 +29,11 @@ class SandboxProcess:
 
     @classmethod
     @contextmanager
-    def started(cls, home: Path) -> Iterator[SandboxProcess]:
+    def started(cls, home: Path, firehose_interval_s: int | None = None) -> Iterator[SandboxProcess]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HEALTH_PIPELINE_", "AWS_"))}
         env.update(HEALTH_PIPELINE_HOME=str(home), HEALTH_PIPELINE_SANDBOX_PORT="0")
+        if firehose_interval_s is not None:
+            env["HEALTH_PIPELINE_SANDBOX_FIREHOSE_INTERVAL_S"] = str(firehose_interval_s)
         log = home / "sandbox.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
@@ -79,6 +77,28 @@ class SandboxProcess:
             region_name=self.env["AWS_REGION"],
         ).client(service, endpoint_url=self.endpoint, **kwargs)
 
+    def download_prefix(self, uri: str, target: Path) -> int:
+        """Copy every object under an s3:// prefix to `target`, keeping the keys' paths; the count."""
+        bucket, _, prefix = uri[len("s3://") :].partition("/")
+        s3 = self.client("s3")
+        count = 0
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                path = target / item["Key"][len(prefix) :]
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+                count += 1
+        return count
+
+    def flush_firehose(self) -> dict[str, Any]:
+        """Deliver every Firehose buffer now (the sandbox's POST /_sandbox/firehose/flush)."""
+        import json
+        import urllib.request
+
+        request = urllib.request.Request(f"{self.endpoint}/_sandbox/firehose/flush", method="POST")
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return json.loads(response.read())
+
 
 def iceberg_catalog(sandbox: SandboxProcess) -> Any:
     from pyiceberg.catalog.glue import GlueCatalog
@@ -119,23 +139,3 @@ def athena_run(
             return execution
         time.sleep(0.05)
     raise AssertionError(f"query {query_id} did not finish")
-
-
-def sandbox_records(*, seed: int, count: int, users: int = 40, days: int = 3) -> pa.Table:
-    """Records as the table holds them (recorded_at UTC without zone, microseconds), over `days` days from
-    2026-11-01 00:00 UTC, with a few exact duplicates (at-least-once delivery)."""
-    rng = np.random.default_rng(seed)
-    start = np.datetime64(datetime(2026, 11, 1), "us")
-    moments = start + rng.integers(0, days * 86_400 * 10**6, count).astype("timedelta64[us]")
-    user_ids = [f"user-{n:03d}" for n in rng.integers(0, users, count)]
-    table = pa.table(
-        {
-            "user_id": pa.array(user_ids, pa.string()),
-            "recorded_at": pa.array(moments, pa.timestamp("us")),
-            "fatigue": pa.array(rng.integers(0, 11, count), pa.int32()),
-            "mood": pa.array(rng.integers(0, 11, count), pa.int32()),
-            "motivation": pa.array(rng.integers(0, 11, count), pa.int32()),
-            "flags": pa.array(rng.choice([0, 0, 1, 2, 4, 8, 9], count), pa.int32()),
-        }
-    )
-    return pa.concat_tables([table, table.slice(0, count // 50)]).slice(0, count)
