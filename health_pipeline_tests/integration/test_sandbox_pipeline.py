@@ -128,19 +128,40 @@ def test_put_record_batch_refuses_what_the_api_refuses(sandbox):
         firehose.put_record_batch(DeliveryStreamName=stream, Records=[{"Data": b"{}"}] * 501)
 
 
-def test_the_aws_mode_computes_the_same_daily_summary_csv_as_the_local_mode(sandbox, tmp_path, monkeypatch):
-    """Records sent through the sandbox's Firehose; the day summarized by the project's aws stack (its
-    Settings read from sandbox.env, Athena's SQL run on the sandbox) and by the local stack from the
-    same records: the same CSV bytes."""
+@pytest.fixture(scope="module")
+def delivered(sandbox) -> pa.Table:
+    """Records sent through the sandbox's Firehose stream (the one sandbox.env names) and delivered."""
+    records = sandbox_records(seed=21, count=4000)
+    stream = sandbox.env["HEALTH_PIPELINE_FIREHOSE_STREAM"]
+    put(sandbox.client("firehose"), stream, [wire(r) for r in records.to_pylist()])
+    assert flush(sandbox)[stream] == {"delivered": 4000, "failed": 0, "error_objects": []}
+    return records
+
+
+@pytest.fixture
+def aws_env(sandbox, monkeypatch) -> dict[str, str]:
+    """The sandbox's sandbox.env in this process's environment (boto3 reads it), as an operator sources it."""
     for name, value in sandbox.env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    settings = load_settings({**sandbox.env, "HEALTH_PIPELINE_HOME": str(tmp_path / "aws_home")})
-    assert settings.mode == "aws" and settings.athena_workgroup == "health-logger-prod"
-    records = sandbox_records(seed=21, count=4000)
-    put(sandbox.client("firehose"), settings.firehose_stream, [wire(r) for r in records.to_pylist()])
-    assert flush(sandbox)[settings.firehose_stream] == {"delivered": 4000, "failed": 0, "error_objects": []}
+    return dict(sandbox.env)
 
+
+def local_csvs(records: pa.Table, home, zone_name: str, days: list[date]) -> dict[date, bytes]:
+    local = LocalStack(Settings(home=home, timezone=zone_name))
+    local.table.load_or_create(local.desired_schema()).append(records)
+    _, by_day = summarize_days(local, days, ZoneInfo(zone_name))
+    for day in days:
+        export_day(local, day, by_day[day])
+    return {day: (home / "exports" / export_key(day)).read_bytes() for day in days}
+
+
+def test_the_aws_mode_computes_the_same_daily_summary_csv_as_the_local_mode(sandbox, delivered, aws_env, tmp_path):
+    """The day summarized by the project's aws stack (its Settings read from sandbox.env, Athena's SQL
+    run on the sandbox) and by the local stack from the same records: the same CSV bytes."""
+    settings = load_settings({**aws_env, "HEALTH_PIPELINE_HOME": str(tmp_path / "aws_home")})
+    assert settings.mode == "aws" and settings.athena_workgroup == "health-logger-prod"
+    records = delivered
     zone = ZoneInfo(settings.timezone)
     aws = AwsStack(settings)
     [(query, result)], _ = summarize_days(aws, [DAY], zone)
@@ -150,13 +171,8 @@ def test_the_aws_mode_computes_the_same_daily_summary_csv_as_the_local_mode(sand
     aws_csv = sandbox.client("s3").get_object(Bucket=bucket, Key=prefix + export_key(DAY))["Body"].read()
     assert aws_file.location == f"{settings.export_uri}{export_key(DAY)}"
 
-    local = LocalStack(Settings(home=tmp_path / "local_home"))
-    local.table.load_or_create(local.desired_schema()).append(records)
-    [(_, local_result)], _ = summarize_days(local, [DAY], zone)
-    local_file = export_day(local, DAY, local_result.rows)
-    local_csv = (tmp_path / "local_home" / "exports" / export_key(DAY)).read_bytes()
-
-    assert aws_file.size_bytes == local_file.size_bytes == len(local_csv)
+    local_csv = local_csvs(records, tmp_path / "local_home", settings.timezone, [DAY])[DAY]
+    assert aws_file.size_bytes == len(local_csv)
     assert aws_csv == local_csv
     assert local_csv.count(b"\n") > 10  # a real day: a header and a row per user
 
@@ -176,3 +192,30 @@ def test_the_aws_mode_computes_the_same_daily_summary_csv_as_the_local_mode(sand
     metadata = run.asset_materializations_for_node("daily_health_summary")[0].metadata
     assert metadata["engine"].value == "athena" and metadata["bytes_scanned"].value > 0
     assert s3.get_object(Bucket=bucket, Key=prefix + export_key(DAY))["Body"].read() == local_csv
+
+
+def test_a_range_across_a_dst_change_is_one_athena_query_and_each_day_matches_pandas(delivered, aws_env, tmp_path):
+    """America/New_York's 2026-11-01 has 25 hours; the two days are one query on the sandbox's Athena,
+    and each day's CSV equals the local mode's bytes and an independent pandas computation."""
+    import io
+
+    import pandas as pd
+
+    from health_pipeline_tests.integration.test_daily_summary import expected_summary
+
+    zone_name, days = "America/New_York", [date(2026, 11, 1), date(2026, 11, 2)]
+    settings = load_settings(
+        {**aws_env, "HEALTH_PIPELINE_HOME": str(tmp_path / "aws_home"), "HEALTH_PIPELINE_TIMEZONE": zone_name}
+    )
+    aws = AwsStack(settings)
+    results, by_day = summarize_days(aws, days, ZoneInfo(zone_name))
+    assert len(results) == 1 and results[0][1].engine == "athena"
+    local = local_csvs(delivered, tmp_path / "local_home", zone_name, days)
+    as_sent = [{**r, "recorded_at": r["recorded_at"].isoformat() + "Z"} for r in delivered.to_pylist()]
+    for day in days:
+        export_day(aws, day, by_day[day])
+        aws_csv = aws.export_store.read(export_key(day))
+        assert aws_csv == local[day], day
+        actual = pd.read_csv(io.BytesIO(aws_csv), dtype={"user_id": str, "date": str}, keep_default_na=False)
+        pd.testing.assert_frame_equal(actual, expected_summary(as_sent, day, zone_name), check_dtype=False)
+    assert sum(len(by_day[d]) for d in days) > 40  # both days hold most users
