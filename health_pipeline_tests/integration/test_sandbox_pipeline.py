@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import urllib.request
 import uuid
 from datetime import date, datetime
@@ -13,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pytest
+from pyiceberg.types import DoubleType
 
 from health_pipeline.engines.aws import AwsStack
 from health_pipeline.engines.local import LocalStack
@@ -219,3 +221,38 @@ def test_a_range_across_a_dst_change_is_one_athena_query_and_each_day_matches_pa
         actual = pd.read_csv(io.BytesIO(aws_csv), dtype={"user_id": str, "date": str}, keep_default_na=False)
         pd.testing.assert_frame_equal(actual, expected_summary(as_sent, day, zone_name), check_dtype=False)
     assert sum(len(by_day[d]) for d in days) > 40  # both days hold most users
+
+
+def test_a_schema_migration_evolves_the_sandbox_table_and_its_verification_query_reads_the_new_column(
+    sandbox, delivered, aws_env, tmp_path
+):
+    """The schema_migration's DDL (ALTER TABLE ... ADD COLUMNS) runs on the sandbox's Athena and evolves
+    the Iceberg table and Glue; its verification query selects the new column. Last in this module: it
+    changes health_records' schema."""
+    import dataclasses
+
+    from health_pipeline.schema.migrate import migrate
+    from health_pipeline.settings import PROJECT_ROOT
+    from health_pipeline_tests.integration.test_schema_migration import set_column
+
+    terraform = tmp_path / "terraform"
+    for module in ("glue", "s3tables"):
+        shutil.copytree(PROJECT_ROOT / "terraform" / "modules" / module, terraform / "modules" / module)
+    set_column(terraform, "sleep_hours", "double")
+    settings = dataclasses.replace(
+        load_settings({**aws_env, "HEALTH_PIPELINE_HOME": str(tmp_path / "aws_home")}), terraform_dir=terraform
+    )
+    target = AwsStack(settings).schema_target
+    assert [i.column for i in target.read_plan().additive] == ["sleep_hours"]
+
+    outcome = migrate(target, log=lambda line: None)
+    assert outcome.applied and outcome.applied[0].startswith(
+        "ALTER TABLE health_records ADD COLUMNS (sleep_hours double)"
+    )
+    assert outcome.verification["columns"] == ["sleep_hours"]
+    assert outcome.after.state == "in_sync" and not outcome.after.additive
+    live = iceberg_catalog(sandbox).load_table((DATABASE, "health_records"))
+    assert live.schema().find_field("sleep_hours").field_type == DoubleType()
+    assert live.scan(selected_fields=("sleep_hours",)).to_arrow()["sleep_hours"].null_count == len(delivered)
+    glue = sandbox.client("glue").get_table(DatabaseName=DATABASE, Name="health_records")["Table"]
+    assert "sleep_hours" in [c["Name"] for c in glue["StorageDescriptor"]["Columns"]]
