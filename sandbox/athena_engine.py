@@ -10,31 +10,14 @@ as Athena bills the files it reads.
 
 from __future__ import annotations
 
-import math
 import re
-import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 import sqlglot
-from pyiceberg.expressions import (
-    AlwaysTrue,
-    And,
-    BooleanExpression,
-    EqualTo,
-    GreaterThan,
-    GreaterThanOrEqual,
-    IsNull,
-    LessThan,
-    LessThanOrEqual,
-    NotNull,
-)
 from pyiceberg.table import Table
 from pyiceberg.types import (
     BooleanType,
@@ -49,9 +32,9 @@ from pyiceberg.types import (
 )
 from sqlglot import exp
 
+from sandbox.athena_results import Outcome, column_info, render
 from sandbox.athena_rules import DDL_ERROR_TYPE, USER_ERROR_TYPE, placeholder_offsets, statement_kind
-
-RESULT_PAGE_MAX = 1_000
+from sandbox.pushdown import pushdown
 
 
 class StatementFailed(Exception):
@@ -60,16 +43,6 @@ class StatementFailed(Exception):
     def __init__(self, message: str, error_type: int = USER_ERROR_TYPE) -> None:
         super().__init__(message)
         self.error_type = error_type
-
-
-@dataclass
-class Outcome:
-    """What one statement produced: its columns and rows as Athena renders them, and the bytes read."""
-
-    columns: list[dict[str, Any]] = field(default_factory=list)
-    rows: list[list[str | None]] = field(default_factory=list)
-    scanned_bytes: int = 0
-    update_count: int | None = None
 
 
 LoadTable = Callable[[str, str], Table]
@@ -118,7 +91,7 @@ def _scan_tables(tree: exp.Expression, database: str, load_table: LoadTable, con
             continue
         db = node.db or database
         table = _load(load_table, db, node.name)
-        row_filter = _pushdown(node, table)
+        row_filter = pushdown(node, table)
         scan = table.scan(row_filter=row_filter)
         tasks = list(scan.plan_files())
         scanned += sum(task.file.file_size_in_bytes for task in tasks)
@@ -150,8 +123,8 @@ def _select(text: str, database: str, load_table: LoadTable) -> Outcome:
             raise StatementFailed(f"GENERIC_USER_ERROR: {err}") from err
     finally:
         con.close()
-    columns = [_column_info(f) for f in result.schema]
-    rows = [[_render(value, f.type) for value, f in zip(row, result.schema)] for row in _rows(result)]
+    columns = [column_info(f) for f in result.schema]
+    rows = [[render(value, f.type) for value, f in zip(row, result.schema)] for row in _rows(result)]
     return Outcome(columns=columns, rows=rows, scanned_bytes=scanned)
 
 
@@ -170,7 +143,7 @@ def _delete(text: str, database: str, load_table: LoadTable) -> Outcome:
         raise StatementFailed("SYNTAX_ERROR: not a DELETE statement")
     target = tree.this
     table = _load(load_table, target.db or database, target.name)
-    row_filter = _pushdown(target, table, where=tree.args.get("where"))
+    row_filter = pushdown(target, table, where=tree.args.get("where"))
     scan = table.scan(row_filter=row_filter)
     tasks = list(scan.plan_files())
     scanned = sum(task.file.file_size_in_bytes for task in tasks)
@@ -262,195 +235,3 @@ def _split_columns(text: str) -> list[str]:
     if current.strip():
         out.append(current.strip())
     return out
-
-
-# -- predicate pushdown ------------------------------------------------------------------------------
-COMPARISONS: dict[type, Any] = {
-    exp.EQ: EqualTo,
-    exp.GT: GreaterThan,
-    exp.GTE: GreaterThanOrEqual,
-    exp.LT: LessThan,
-    exp.LTE: LessThanOrEqual,
-}
-FLIPPED: dict[type, type] = {exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE, exp.EQ: exp.EQ}
-
-
-def _pushdown(node: exp.Table, table: Table, where: exp.Where | None = None) -> BooleanExpression:
-    """The conjuncts of the WHERE that reads `node` that are `column op literal` on its columns: a filter
-    that can only narrow the scan to files that may hold matching rows (DuckDB still applies the whole WHERE)."""
-    if where is None:
-        select = node.find_ancestor(exp.Select)
-        where = select.args.get("where") if select is not None else None
-    if where is None:
-        return AlwaysTrue()
-    names = {node.alias_or_name.lower(), node.name.lower()}
-    fields = {f.name.lower(): f for f in table.schema().fields}
-    result: BooleanExpression = AlwaysTrue()
-    for conjunct in where.this.flatten() if isinstance(where.this, exp.And) else [where.this]:
-        predicate = _predicate(conjunct, names, fields)
-        if predicate is not None:
-            result = predicate if isinstance(result, AlwaysTrue) else And(result, predicate)
-    return result
-
-
-def _predicate(node: exp.Expression, tables: set[str], fields: dict[str, Any]) -> BooleanExpression | None:
-    def column_of(e: exp.Expression) -> str | None:
-        if isinstance(e, exp.Column) and (not e.table or e.table.lower() in tables) and e.name.lower() in fields:
-            return fields[e.name.lower()].name
-        return None
-
-    if isinstance(node, exp.Is) and isinstance(node.expression, exp.Null):
-        name = column_of(node.this)
-        return IsNull(name) if name else None
-    if isinstance(node, exp.Not) and isinstance(node.this, exp.Is) and isinstance(node.this.expression, exp.Null):
-        name = column_of(node.this.this)
-        return NotNull(name) if name else None
-    if type(node) not in COMPARISONS:
-        return None
-    left, right, kind = node.this, node.expression, type(node)
-    if column_of(left) is None:
-        left, right, kind = right, left, FLIPPED[kind]
-    name = column_of(left)
-    if name is None:
-        return None
-    value = _literal(right, fields[name.lower()].field_type)
-    return None if value is None else COMPARISONS[kind](name, value)
-
-
-def _literal(node: exp.Expression, field_type: Any) -> Any:
-    if isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.this.is_string:
-        text = node.this.this
-    elif isinstance(node, exp.Literal):
-        text = node.this
-        if not node.is_string and isinstance(field_type, (IntegerType, LongType)):
-            return int(text) if re.fullmatch(r"-?\d+", text) else None
-        if not node.is_string:
-            return None
-    else:
-        return None
-    if isinstance(field_type, TimestampType):
-        try:
-            return datetime.fromisoformat(text).isoformat()
-        except ValueError:
-            return None
-    if isinstance(field_type, StringType):
-        return text
-    return None
-
-
-# -- Athena's result shape ---------------------------------------------------------------------------
-def athena_type(arrow: pa.DataType) -> str:
-    if pa.types.is_int8(arrow):
-        return "tinyint"
-    if pa.types.is_int16(arrow):
-        return "smallint"
-    if pa.types.is_int32(arrow):
-        return "integer"
-    if pa.types.is_integer(arrow):
-        return "bigint"
-    if pa.types.is_float32(arrow):
-        return "real"
-    if pa.types.is_floating(arrow):
-        return "double"
-    if pa.types.is_boolean(arrow):
-        return "boolean"
-    if pa.types.is_decimal(arrow):
-        return "decimal"
-    if pa.types.is_timestamp(arrow):
-        return "timestamp"
-    if pa.types.is_date(arrow):
-        return "date"
-    return "varchar"
-
-
-def _column_info(arrow_field: pa.Field) -> dict[str, Any]:
-    kind = athena_type(arrow_field.type)
-    precision, scale = 0, 0
-    if kind == "decimal":
-        precision, scale = arrow_field.type.precision, arrow_field.type.scale
-    elif kind == "varchar":
-        precision = 2147483647
-    elif kind in ("integer", "bigint", "double", "real"):
-        precision = {"integer": 10, "bigint": 19, "double": 17, "real": 17}[kind]
-    elif kind == "timestamp":
-        precision, scale = 6, 0
-    return {
-        "CatalogName": "hive",
-        "SchemaName": "",
-        "TableName": "",
-        "Name": arrow_field.name,
-        "Label": arrow_field.name,
-        "Type": kind,
-        "Precision": precision,
-        "Scale": scale,
-        "Nullable": "UNKNOWN",
-        "CaseSensitive": kind == "varchar",
-    }
-
-
-def java_double(value: float) -> str:
-    """A double as Trino (Java's Double.toString) writes it: 2.0, 3.667, 1.0E-4, 1.2345678E7, NaN, Infinity."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    if value == 0:
-        return "-0.0" if math.copysign(1.0, value) < 0 else "0.0"
-    if 1e-3 <= abs(value) < 1e7:
-        text = repr(value)
-        return text if "." in text or "e" in text else text + ".0"
-    digits = Decimal(repr(value)).normalize().as_tuple()  # the shortest digits that round-trip
-    figures = "".join(map(str, digits.digits))
-    exponent = int(digits.exponent) + len(figures) - 1
-    sign = "-" if value < 0 else ""
-    return f"{sign}{figures[0]}.{figures[1:] or '0'}E{exponent}"
-
-
-def _render(value: Any, arrow: pa.DataType) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return java_double(value)
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f")  # Iceberg's timestamp(6)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    return str(value)
-
-
-def result_csv(outcome: Outcome) -> bytes:
-    """Athena's result CSV: a header of the labels, every value in double quotes (inner quotes doubled),
-    a null as an empty unquoted field, rows ended with a newline."""
-
-    def line(cells: list[str | None]) -> str:
-        return ",".join("" if c is None else '"' + c.replace('"', '""') + '"' for c in cells) + "\n"
-
-    header = [c["Label"] for c in outcome.columns]
-    return (line(header) + "".join(line(row) for row in outcome.rows)).encode("utf-8")
-
-
-def result_page(outcome: Outcome, statement: str, start: int, max_results: int) -> tuple[dict[str, Any], int | None]:
-    """One GetQueryResults page from row `start` (the header of a SELECT is row 0 of its rows); the next
-    start, or None on the last page."""
-    rows: list[list[str | None]] = outcome.rows
-    if statement == "DML" and outcome.columns:
-        rows = [[c["Label"] for c in outcome.columns], *outcome.rows]
-    page = rows[start : start + max_results]
-    result: dict[str, Any] = {
-        "ResultSet": {
-            "Rows": [{"Data": [{} if c is None else {"VarCharValue": c} for c in row]} for row in page],
-            "ResultSetMetadata": {"ColumnInfo": outcome.columns},
-        }
-    }
-    if outcome.update_count is not None:
-        result["UpdateCount"] = outcome.update_count
-    following = start + max_results
-    return result, (following if following < len(rows) else None)
-
-
-def elapsed_ms(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)

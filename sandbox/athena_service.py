@@ -24,14 +24,8 @@ from moto.athena.responses import AthenaResponse
 from moto.glue.models import glue_backends
 from moto.s3.models import s3_backends
 
-from sandbox.athena_engine import (
-    RESULT_PAGE_MAX,
-    Outcome,
-    StatementFailed,
-    execute,
-    result_csv,
-    result_page,
-)
+from sandbox.athena_engine import StatementFailed, execute
+from sandbox.athena_results import RESULT_PAGE_MAX, Outcome, result_csv, result_page
 from sandbox.athena_rules import (
     USER_ERROR,
     WorkgroupSettings,

@@ -280,3 +280,19 @@ def test_sandbox_records_cover_three_days():
     assert rows.num_rows == 30 and rows["recorded_at"].type == pa.timestamp("us")
     assert min(rows["recorded_at"].to_pylist()) >= datetime(2026, 11, 1)
     assert max(rows["recorded_at"].to_pylist()) < datetime(2026, 11, 1) + timedelta(days=3)
+
+
+def test_an_outer_joins_where_is_applied_after_the_join(athena, records):
+    """An anti-join (LEFT JOIN ... WHERE right.x IS NULL): each user's latest record, as pandas finds it.
+    The scan of the right side must not be narrowed by the WHERE that tests it for null."""
+    execution = athena_run(
+        athena,
+        "SELECT count(*) AS latest FROM health_records a LEFT JOIN health_records b"
+        " ON a.user_id = b.user_id AND b.recorded_at > a.recorded_at"
+        " WHERE b.user_id IS NULL AND a.recorded_at >= ?",
+        ["TIMESTAMP '2026-11-01 00:00:00'"],
+    )
+    page = athena.get_query_results(QueryExecutionId=execution["QueryExecutionId"])
+    frame = records.to_pandas()
+    latest = frame[frame.recorded_at == frame.groupby("user_id").recorded_at.transform("max")]
+    assert page["ResultSet"]["Rows"][1]["Data"][0]["VarCharValue"] == str(len(latest))
