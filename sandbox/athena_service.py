@@ -60,10 +60,10 @@ class Execution:
 class AthenaSandbox:
     """The executions of the sandbox's Athena, and how it reaches the Iceberg tables."""
 
-    def __init__(self, load_table: LoadTable) -> None:
+    def __init__(self, load_table: LoadTable, lock: threading.Lock | None = None) -> None:
         self.load_table = load_table
         self.executions: dict[str, Execution] = {}
-        self.lock = threading.Lock()
+        self.lock = lock or threading.Lock()  # shared with Firehose's deliveries: one Iceberg commit at a time
 
 
 _sandbox: AthenaSandbox | None = None
@@ -221,7 +221,7 @@ def get_query_results(self: AthenaResponse) -> tuple[str, dict[str, int]] | str:
     if execution is None:
         return _error(f"QUERY_NOT_FOUND: Query {query_id} was not found")
     if execution.state != "SUCCEEDED":
-        return _error(f"Query has not yet finished. Current state: {execution.state}")
+        return _error(f"Query did not finish successfully. Final query state: {execution.state}")
     max_results = int(self._get_param("MaxResults") or RESULT_PAGE_MAX)
     if not 1 <= max_results <= RESULT_PAGE_MAX:
         return _error(f"MaxResults is {max_results}; GetQueryResults returns 1 to {RESULT_PAGE_MAX} rows a call")

@@ -95,7 +95,9 @@ ClientFor = Callable[[str], Any]
 class FirehoseSandbox:
     """The buffers of the sandbox's Iceberg-destination streams and their delivery."""
 
-    def __init__(self, load_table: LoadTable, client: ClientFor, lock: threading.Lock, account: str, region: str):
+    def __init__(
+        self, load_table: LoadTable, client: ClientFor, lock: threading.Lock, account: str, region: str
+    ) -> None:
         self.load_table = load_table
         self.client = client
         self.lock = lock  # shared with Athena: one Iceberg commit at a time

@@ -34,6 +34,7 @@ class Sandbox:
         self._clients: dict[str, Any] = {}
         self.lock = threading.Lock()
         self.firehose: firehose_service.FirehoseSandbox | None = None
+        self.alert_topic_arn = ""
 
     @property
     def endpoint(self) -> str:
@@ -54,8 +55,7 @@ class Sandbox:
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox-http", daemon=True)
         self._thread.start()
-        athena_service.install(athena_service.AthenaSandbox(self.load_table))
-        athena_service._state().lock = self.lock
+        athena_service.install(athena_service.AthenaSandbox(self.load_table, self.lock))
         self.firehose = firehose_service.FirehoseSandbox(
             self.load_table, self.client, self.lock, ACCOUNT, self.declared.region
         )
