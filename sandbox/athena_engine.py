@@ -118,7 +118,7 @@ def _select(text: str, database: str, load_table: LoadTable) -> Outcome:
     try:
         scanned = _scan_tables(tree, database, load_table, con)
         try:
-            result = con.execute(tree.sql(dialect="duckdb")).to_arrow_table()
+            result = _trino_integers(con.sql(tree.sql(dialect="duckdb"))).to_arrow_table()
         except duckdb.Error as err:
             raise StatementFailed(f"GENERIC_USER_ERROR: {err}") from err
     finally:
@@ -126,6 +126,22 @@ def _select(text: str, database: str, load_table: LoadTable) -> Outcome:
     columns = [column_info(f) for f in result.schema]
     rows = [[render(value, f.type) for value, f in zip(row, result.schema)] for row in _rows(result)]
     return Outcome(columns=columns, rows=rows, scanned_bytes=scanned)
+
+
+def _trino_integers(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
+    """DuckDB widens SUM of integers to HUGEINT (128 bits); Trino's SUM(bigint) is a bigint (and
+    fails on overflow): the result columns of that type are cast back to BIGINT, as Trino types them."""
+    if "HUGEINT" not in map(str, relation.types):
+        return relation
+
+    def quoted(name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    columns = [
+        f"CAST({quoted(name)} AS BIGINT) AS {quoted(name)}" if str(kind) == "HUGEINT" else quoted(name)
+        for name, kind in zip(relation.columns, relation.types)
+    ]
+    return relation.project(", ".join(columns))
 
 
 def _rows(table: pa.Table) -> list[tuple]:

@@ -8,14 +8,13 @@ import io
 import uuid
 from datetime import datetime
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from health_pipeline_tests.support.sandbox_records import sandbox_records
+from health_pipeline_tests.support.sandbox_records import round_half_up, sandbox_records
 from sandbox.client import SandboxProcess, athena_run, iceberg_catalog
 
 DATABASE = "health_logger_prod_health_logs"
@@ -176,7 +175,7 @@ def test_a_select_answers_from_the_table_as_pandas_computes_it(sandbox, athena, 
     rows = list(csv.reader(io.StringIO(text)))[1:]
     assert [r[0] for r in rows] == list(expected.user_id)
     assert [int(r[1]) for r in rows] == list(expected.n)
-    assert np.allclose([float(r[2]) for r in rows], expected.mood_avg.round(3), atol=1e-9)
+    assert [float(r[2]) for r in rows] == [round_half_up(v) for v in expected.mood_avg]
     assert [int(r[3]) for r in rows] == list(expected.fatigue_max)
     assert [pd.Timestamp(r[4]) for r in rows] == list(expected.first_seen)
 

@@ -21,7 +21,7 @@ from health_pipeline.engines.local import LocalStack
 from health_pipeline.settings import Settings, load_settings
 from health_pipeline.summary.days import export_key
 from health_pipeline.summary.refresh import export_day, summarize_days
-from health_pipeline_tests.support.sandbox_records import sandbox_records
+from health_pipeline_tests.support.sandbox_records import expected_day_summary, sandbox_records
 from sandbox.client import SandboxProcess, iceberg_catalog
 
 DATABASE = "health_logger_prod_health_logs"
@@ -203,8 +203,6 @@ def test_a_range_across_a_dst_change_is_one_athena_query_and_each_day_matches_pa
 
     import pandas as pd
 
-    from health_pipeline_tests.integration.test_daily_summary import expected_summary
-
     zone_name, days = "America/New_York", [date(2026, 11, 1), date(2026, 11, 2)]
     settings = load_settings(
         {**aws_env, "HEALTH_PIPELINE_HOME": str(tmp_path / "aws_home"), "HEALTH_PIPELINE_TIMEZONE": zone_name}
@@ -213,14 +211,39 @@ def test_a_range_across_a_dst_change_is_one_athena_query_and_each_day_matches_pa
     results, by_day = summarize_days(aws, days, ZoneInfo(zone_name))
     assert len(results) == 1 and results[0][1].engine == "athena"
     local = local_csvs(delivered, tmp_path / "local_home", zone_name, days)
-    as_sent = [{**r, "recorded_at": r["recorded_at"].isoformat() + "Z"} for r in delivered.to_pylist()]
     for day in days:
         export_day(aws, day, by_day[day])
         aws_csv = aws.export_store.read(export_key(day))
         assert aws_csv == local[day], day
         actual = pd.read_csv(io.BytesIO(aws_csv), dtype={"user_id": str, "date": str}, keep_default_na=False)
-        pd.testing.assert_frame_equal(actual, expected_summary(as_sent, day, zone_name), check_dtype=False)
+        expected = expected_day_summary(delivered, day, zone_name)
+        pd.testing.assert_frame_equal(actual[list(expected.columns)], expected, check_dtype=False)
     assert sum(len(by_day[d]) for d in days) > 40  # both days hold most users
+
+
+def test_the_table_quality_queries_compute_real_figures_on_the_sandbox(delivered, aws_env, tmp_path):
+    """quality_copies and quality_hourly (what the table checks send) on the sandbox's Athena, against
+    pandas over the delivered records."""
+    from health_pipeline.sql import Query, load_sql
+
+    settings = load_settings({**aws_env, "HEALTH_PIPELINE_HOME": str(tmp_path / "aws_home")})
+    engine = AwsStack(settings).query_engine
+    window = (datetime(2026, 11, 1, 6), datetime(2026, 11, 2, 18))
+
+    def run(name: str) -> list[dict]:
+        query = Query(name=name, text=load_sql(name), parameters=window, window=window, table=settings.table)
+        return engine.run(query).rows.to_pylist()
+
+    frame = delivered.to_pandas()
+    inside = frame[(frame.recorded_at >= window[0]) & (frame.recorded_at < window[1])]
+    keyed = inside.groupby(["user_id", "recorded_at"]).size()
+    [copies] = run("quality_copies")
+    assert copies == {"distinct_records": len(keyed), "extra_copies": int((keyed - 1).sum())}
+    assert copies["extra_copies"] > 0  # the records hold exact duplicates
+    hourly = {row["hour_utc"]: row["records"] for row in run("quality_hourly")}
+    expected = inside.groupby(inside.recorded_at.dt.floor("h")).size()
+    assert hourly == {hour.to_pydatetime(): int(count) for hour, count in expected.items()}
+    assert len(hourly) == 36
 
 
 def test_a_schema_migration_evolves_the_sandbox_table_and_its_verification_query_reads_the_new_column(
