@@ -112,9 +112,16 @@ def _load(load_table: LoadTable, db: str, name: str) -> Table:
         raise StatementFailed(f"TABLE_NOT_FOUND: Table 'awsdatacatalog.{db}.{name}' does not exist") from err
 
 
+def _connect() -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with Trino's arithmetic: integer / integer is an integer (truncated)."""
+    con = duckdb.connect()
+    con.execute("SET integer_division = true")
+    return con
+
+
 def _select(text: str, database: str, load_table: LoadTable) -> Outcome:
     tree = _parse(text)
-    con = duckdb.connect()
+    con = _connect()
     try:
         scanned = _scan_tables(tree, database, load_table, con)
         try:
@@ -166,7 +173,7 @@ def _delete(text: str, database: str, load_table: LoadTable) -> Outcome:
     candidates = scan.to_arrow()
     where = tree.args.get("where")
     condition = where.this.sql(dialect="duckdb") if where is not None else "TRUE"
-    con = duckdb.connect()
+    con = _connect()
     try:
         con.register("candidates", candidates)
         alias = target.alias or target.name

@@ -288,3 +288,15 @@ def test_an_outer_joins_where_is_applied_after_the_join(athena, records):
     frame = records.to_pandas()
     latest = frame[frame.recorded_at == frame.groupby("user_id").recorded_at.transform("max")]
     assert page["ResultSet"]["Rows"][1]["Data"][0]["VarCharValue"] == str(len(latest))
+
+
+def test_arithmetic_and_types_follow_trino(athena):
+    execution = athena_run(
+        athena, "SELECT 7 / 2 AS whole, -7 / 2 AS toward_zero, 7.0 / 2 AS exact, SUM(x) AS total, AVG(x) AS mean"
+        " FROM (VALUES 1, 2) AS t (x)",
+    )  # fmt: skip
+    page = athena.get_query_results(QueryExecutionId=execution["QueryExecutionId"])
+    values = [d.get("VarCharValue") for d in page["ResultSet"]["Rows"][1]["Data"]]
+    types = [c["Type"] for c in page["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]]
+    assert values == ["3", "-3", "3.5", "3", "1.5"]
+    assert types[:2] == ["integer", "integer"] and types[3:] == ["bigint", "double"]
