@@ -55,25 +55,53 @@ def put(firehose, stream: str, datas: list[bytes]) -> None:
         assert response["FailedPutCount"] == 0
 
 
-def test_firehose_delivers_good_records_into_the_table_and_bad_ones_to_the_error_prefix(sandbox):
+def probe_stream(sandbox, size_mb: int, interval_s: int) -> tuple[str, str]:
+    """A table of its own (health_records' columns and layout) and an Iceberg-destination stream into it."""
     catalog = iceberg_catalog(sandbox)
     main = catalog.load_table((DATABASE, "health_records"))
     name = f"firehose_probe_{uuid.uuid4().hex[:8]}"
     catalog.create_table((DATABASE, name), schema=main.schema(), partition_spec=main.spec(),
                          location=f"s3://health-logger-prod-tables/{DATABASE}/{name}")  # fmt: skip
-    firehose = sandbox.client("firehose")
     stream = f"probe-{uuid.uuid4().hex[:8]}"
-    firehose.create_delivery_stream(
+    sandbox.client("firehose").create_delivery_stream(
         DeliveryStreamName=stream,
         IcebergDestinationConfiguration={
             "RoleARN": "arn:aws:iam::123456789012:role/probe",
             "CatalogConfiguration": {"CatalogARN": "arn:aws:glue:ap-northeast-1:123456789012:catalog"},
             "DestinationTableConfigurationList": [{"DestinationDatabaseName": DATABASE, "DestinationTableName": name}],
-            "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 900},
+            "BufferingHints": {"SizeInMBs": size_mb, "IntervalInSeconds": interval_s},
             "S3Configuration": {"RoleARN": "arn:aws:iam::123456789012:role/probe",
                                 "BucketARN": "arn:aws:s3:::health-logger-prod", "ErrorOutputPrefix": "probe-errors/"},
         },
     )  # fmt: skip
+    return name, stream
+
+
+def test_the_buffer_is_delivered_when_it_reaches_its_size_or_its_interval(sandbox):
+    import time
+
+    firehose, catalog = sandbox.client("firehose"), iceberg_catalog(sandbox)
+    row = {"recorded_at": 1_700_000_000_000_000, "fatigue": 1, "mood": 2, "motivation": 3, "flags": 0}
+    by_size, size_stream = probe_stream(sandbox, size_mb=1, interval_s=900)
+    big = [json.dumps({**row, "user_id": f"{n}-" + "x" * 600_000}).encode() for n in range(2)]
+    put(firehose, size_stream, big[:1])
+    assert catalog.load_table((DATABASE, by_size)).scan().to_arrow().num_rows == 0  # 0.6 MB < 1 MB: buffered
+    put(firehose, size_stream, big[1:])  # 1.2 MB >= 1 MB: delivered at once
+    assert catalog.load_table((DATABASE, by_size)).scan().to_arrow().num_rows == 2
+
+    by_time, time_stream = probe_stream(sandbox, size_mb=128, interval_s=2)
+    put(firehose, time_stream, [json.dumps({**row, "user_id": "t"}).encode()])
+    assert catalog.load_table((DATABASE, by_time)).scan().to_arrow().num_rows == 0
+    deadline = time.monotonic() + 30
+    while catalog.load_table((DATABASE, by_time)).scan().to_arrow().num_rows == 0:
+        assert time.monotonic() < deadline, "the 2 s interval passed and nothing was delivered"
+        time.sleep(0.5)
+
+
+def test_firehose_delivers_good_records_into_the_table_and_bad_ones_to_the_error_prefix(sandbox):
+    catalog = iceberg_catalog(sandbox)
+    firehose = sandbox.client("firehose")
+    name, stream = probe_stream(sandbox, size_mb=1, interval_s=900)
     good = sandbox_records(seed=11, count=40).to_pylist()
     iso = {**good[0], "user_id": "iso-user", "recorded_at": "2026-11-02T09:30:00.123456+09:00"}
     bad = [
