@@ -14,9 +14,15 @@ import shutil
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from health_pipeline.settings import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    from dagster import ExecuteInProcessResult
+
+    from health_pipeline.engines.base import Stack
 
 OFFSETS = ("Z", "+00:00", "+09:00")
 SPECIAL_USERS = ("利用者-さくら", "o'brien", 'say "hi"', "josé-ñandú")
@@ -81,7 +87,7 @@ def ensure_dagster_home(path: Path) -> Path:
 DELIVERY_WAIT_S = 960.0
 
 
-def table_rows(stack) -> int:
+def table_rows(stack: Stack) -> int:
     """The rows in the table's current snapshot (0 before the first), from its metadata: no scan."""
     table = stack.table.iceberg_table()
     snapshot = table.current_snapshot() if table is not None else None
@@ -90,7 +96,7 @@ def table_rows(stack) -> int:
     return int(snapshot.summary.additional_properties.get("total-records", 0))
 
 
-def wait_for_rows(stack, rows: int, timeout_s: float = DELIVERY_WAIT_S, poll_s: float = 1.0) -> bool:
+def wait_for_rows(stack: Stack, rows: int, timeout_s: float = DELIVERY_WAIT_S, poll_s: float = 1.0) -> bool:
     """Wait until the table holds `rows` rows: the aws mode's delivery stream (Firehose) delivers on
     its own schedule, and the summaries must see every record sent."""
     import time as clock
@@ -103,7 +109,7 @@ def wait_for_rows(stack, rows: int, timeout_s: float = DELIVERY_WAIT_S, poll_s: 
     return table_rows(stack) >= rows
 
 
-def failure_reason(result) -> str:
+def failure_reason(result: ExecuteInProcessResult) -> str:
     """The first failed step's error, as `: <step>: <message>` (empty when none is recorded)."""
     for event in result.get_step_failure_events():
         error = event.step_failure_data.error
