@@ -35,6 +35,7 @@ PARAMETER_MAX_CHARS = 1_024
 PARAMETERIZED_KINDS = frozenset({"SELECT", "INSERT", "CTAS", "UNLOAD"})
 WRITE_KINDS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE"})
 KMS_OPTIONS = frozenset({"SSE_KMS", "CSE_KMS"})
+MARKER = "__sandbox_parameter_"
 USER_ERROR = 2  # AthenaError.ErrorCategory USER ("Athena error catalog")
 USER_ERROR_TYPE = 1000  # ErrorType 1000: user error
 DDL_ERROR_TYPE = 1003  # ErrorType 1003: DDL task failed
@@ -105,24 +106,24 @@ def statement_type(kind: str) -> str:
 
 
 def placeholders_outside_where(sql: str) -> list[int]:
-    """The positions (0 for the first `?` of the text) of the parameters that do not stand in a WHERE clause."""
+    """The positions (0 for the first `?` of the text) of the parameters that do not stand in a WHERE clause.
+
+    Each `?` is replaced by a marker literal naming its position in the text (sqlglot's tree keeps no
+    position for a placeholder, and its tree order is not the text's: LIMIT comes before WHERE)."""
+    offsets = placeholder_offsets(sql)
+    marked = sql
+    for position, offset in sorted(enumerate(offsets), key=lambda item: item[1], reverse=True):
+        marked = marked[:offset] + f"'{MARKER}{position}'" + marked[offset + 1 :]
     try:
-        trees = sqlglot.parse(sql, read="trino")
+        trees = sqlglot.parse(marked, read="trino")
     except ParseError:
         return []  # the statement does not parse: the engine reports that
-    outside: list[int] = []
-    position = 0
+    outside: set[int] = set(range(len(offsets)))
     for tree in trees:
-        if tree is None:
-            continue
-        for placeholder in tree.find_all(exp.Placeholder, bfs=False):  # depth first: the order of the text
-            node: exp.Expression | None = placeholder
-            while node is not None and not isinstance(node, exp.Where):
-                node = node.parent
-            if node is None:
-                outside.append(position)
-            position += 1
-    return outside
+        for literal in tree.find_all(exp.Literal) if tree is not None else ():
+            if literal.is_string and literal.this.startswith(MARKER) and literal.find_ancestor(exp.Where):
+                outside.discard(int(literal.this[len(MARKER) :]))
+    return sorted(outside)
 
 
 def placeholder_offsets(sql: str) -> list[int]:
@@ -198,7 +199,7 @@ def check_statement(
     if offsets:
         outside = placeholders_outside_where(query)
         if outside:
-            line, column = _position(query, offsets[min(outside[0], len(offsets) - 1)])
+            line, column = _position(query, offsets[outside[0]])
             return Refusal(
                 f"INVALID_PARAMETER_USAGE: line {line}:{column}: a ? parameter can be placed only in the WHERE clause"
             )
