@@ -8,7 +8,7 @@ HEALTH_PIPELINE_HOME ?= $(CURDIR)/.health_pipeline
 LOCAL_ENV := HEALTH_PIPELINE_HOME=$(HEALTH_PIPELINE_HOME) DAGSTER_HOME=$(HEALTH_PIPELINE_HOME)/dagster
 UV := $(shell command -v uv 2>/dev/null || echo $(VENV)-tools/bin/uv)
 
-.PHONY: install system-deps demo test check check-types check-unit dev bench lint lint-python lambda clean
+.PHONY: install system-deps demo demo-aws test check check-types check-unit dev sandbox bench lint lint-python lambda clean
 
 $(VENV)-tools/bin/uv:
 	$(PYTHON) -m venv $(VENV)-tools
@@ -47,6 +47,17 @@ dev: install
 	@mkdir -p "$(HEALTH_PIPELINE_HOME)/dagster"
 	@test -f "$(HEALTH_PIPELINE_HOME)/dagster/dagster.yaml" || cp deploy/dagster-local.yaml "$(HEALTH_PIPELINE_HOME)/dagster/dagster.yaml"
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(LOCAL_ENV) $(BIN)/dg dev -h 127.0.0.1 -p 3000
+
+# AWS on 127.0.0.1 for the aws mode (sandbox/, docs/operations/sandbox.md): moto with Athena's rules
+# and execution and Firehose's Iceberg delivery; writes $(HEALTH_PIPELINE_HOME)/sandbox.env when
+# ready; Ctrl-C stops it. HEALTH_PIPELINE_SANDBOX_PORT chooses the port (default 4599).
+sandbox: install
+	$(LOCAL_ENV) $(BIN)/python -m sandbox
+
+# The demo in aws mode against a sandbox of its own (started, used, stopped); its CSVs are copied to
+# $(HEALTH_PIPELINE_HOME)/demo-aws/exports/ to compare with `make demo`'s.
+demo-aws: install
+	$(LOCAL_ENV) $(BIN)/python -m sandbox.demo_aws
 
 bench: install
 	$(BIN)/python -m benchmarks.bench

@@ -14,9 +14,15 @@ import shutil
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from health_pipeline.settings import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    from dagster import ExecuteInProcessResult
+
+    from health_pipeline.stack import Stack
 
 OFFSETS = ("Z", "+00:00", "+09:00")
 SPECIAL_USERS = ("利用者-さくら", "o'brien", 'say "hi"', "josé-ñandú")
@@ -77,6 +83,43 @@ def ensure_dagster_home(path: Path) -> Path:
     return path
 
 
+# Firehose delivers a buffer at 5 MB or after its interval (at most 900 s): the demo waits that long.
+DELIVERY_WAIT_S = 960.0
+
+
+def table_rows(stack: Stack) -> int:
+    """The rows in the table's current snapshot (0 before the first), from its metadata: no scan."""
+    table = stack.table.iceberg_table()
+    snapshot = table.current_snapshot() if table is not None else None
+    if snapshot is None or snapshot.summary is None:
+        return 0
+    return int(snapshot.summary.additional_properties.get("total-records", 0))
+
+
+def wait_for_rows(stack: Stack, rows: int, timeout_s: float = DELIVERY_WAIT_S, poll_s: float = 1.0) -> bool:
+    """Wait until the table holds `rows` rows: the aws mode's delivery stream (Firehose) delivers on
+    its own schedule, and the summaries must see every record sent."""
+    import time as clock
+
+    deadline = clock.monotonic() + timeout_s
+    while clock.monotonic() < deadline:
+        if table_rows(stack) >= rows:
+            return True
+        clock.sleep(poll_s)
+    return table_rows(stack) >= rows
+
+
+def failure_reason(result: ExecuteInProcessResult) -> str:
+    """The first failed step's error, as `: <step>: <message>` (empty when none is recorded)."""
+    for event in result.get_step_failure_events():
+        error = event.step_failure_data.error
+        while error is not None and error.cause is not None:  # Dagster's wrapper, then what the step raised
+            error = error.cause
+        if error is not None:
+            return f": {event.step_key}: {error.message.strip()}"
+    return ""
+
+
 def run_demo(users: int = 300, days: int = 7) -> int:
     import dagster as dg
 
@@ -99,9 +142,20 @@ def run_demo(users: int = 300, days: int = 7) -> int:
         (f"demo:{n}", (json.dumps(r, ensure_ascii=False) + "\n").encode())
         for n, r in enumerate(generate_records(users, window, settings.zone), start=1)
     )
+    rows_before = table_rows(stack)
     report = send_lines(stack.delivery_stream, stack.desired_schema(), lines)
     if isinstance(stack.delivery_stream, SpooledDeliveryStream):  # Firehose delivers its own buffers
         stack.delivery_stream.flush()
+    else:
+        print(
+            f"  accepted {report.accepted}; waiting for Firehose to deliver them (it buffers up to 5 MB or 300 s) ..."
+        )
+        if not wait_for_rows(stack, rows_before + report.accepted):
+            print(
+                f"  {stack.table.identifier} did not reach {rows_before + report.accepted} rows within"
+                f" {DELIVERY_WAIT_S:.0f} s; see the stream's error output and the firehose_delivery check"
+            )
+            return 1
     print(f"  accepted {report.accepted}, rejected {len(report.rejected)}; delivered to {stack.table.identifier}")
 
     instance = dg.DagsterInstance.from_config(str(ensure_dagster_home(settings.dagster_home)))
@@ -113,9 +167,11 @@ def run_demo(users: int = 300, days: int = 7) -> int:
         return 1
     job = defs.resolve_job_def("daily_summary_job")
     for day in window:
-        result = job.execute_in_process(partition_key=day.isoformat(), instance=instance, run_config=quiet)
+        result = job.execute_in_process(
+            partition_key=day.isoformat(), instance=instance, run_config=quiet, raise_on_error=False
+        )
         if not result.success:
-            print(f"  {day}: the run failed; see the Dagster UI (make dev)")
+            print(f"  {day}: the run failed{failure_reason(result)}; see the Dagster UI (make dev)")
             return 1
         print(f"  {day}: {stack.export_store.uri(export_key(day))}")
     for name in ("firehose_delivery", "table_maintenance"):  # the delivery check, then the maintenance
@@ -135,9 +191,8 @@ def run_demo(users: int = 300, days: int = 7) -> int:
         print(f"  {evaluation.check_name:<28} {state}")
     last = stack.export_store.uri(export_key(window[-1]))
     print(f"\n{last} (first rows):")
-    with open(last, encoding="utf-8") as handle:
-        for line in [next(handle) for _ in range(6)]:
-            print("  " + line.rstrip("\n"))
+    for line in stack.export_store.read(export_key(window[-1])).decode("utf-8").splitlines()[:6]:
+        print("  " + line)
     from health_pipeline.alerts.messages import Links, test_alert
 
     stack.alert_destination.send(test_alert(settings.mode, stack.alert_destination.where, Links(settings.ui_url)))

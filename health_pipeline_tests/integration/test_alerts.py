@@ -8,21 +8,20 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import boto3
 import dagster as dg
 import pytest
 import yaml
 
-from health_pipeline.alerts.incidents import due_day
 from health_pipeline.definitions import build_definitions
-from health_pipeline.defs.summary.assets import CSV_DEADLINE_HOUR
 from health_pipeline.demo import generate_records
 from health_pipeline.engines.aws import AwsStack
 from health_pipeline.engines.local import LocalStack
 from health_pipeline.settings import Settings
 from health_pipeline_tests.support import deliver, run_cli
+from health_pipeline_tests.support.alerts_scenarios import yesterday_is_exported
 from health_pipeline_tests.support.deploy_config import production_config
 from health_pipeline_tests.support.postgres_server import postgres_server
 
@@ -108,12 +107,6 @@ def _sqs_reader() -> tuple[str, object]:
         return messages
 
     return topic, new_messages
-
-
-def yesterday_is_exported(instance: dg.DagsterInstance, settings: Settings) -> None:
-    """The CSV due at the last deadline is there: these scenarios are about runs and checks."""
-    due, _ = due_day(datetime.now(UTC), settings.zone, CSV_DEADLINE_HOUR)
-    instance.report_runless_asset_event(dg.AssetMaterialization("daily_summary_csv", partition=due.isoformat()))
 
 
 @pytest.fixture(params=["sqlite-local", "sqlite-sns", "postgres-local", "postgres-sns"])

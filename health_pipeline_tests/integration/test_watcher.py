@@ -26,9 +26,9 @@ from health_pipeline.demo import generate_records
 from health_pipeline.engines.aws import AwsStack
 from health_pipeline.engines.local import LocalStack
 from health_pipeline.settings import Settings
-from health_pipeline_tests.integration.test_alerts import yesterday_is_exported
-from health_pipeline_tests.integration.test_athena_engine import SUMMARY_ROWS, SUMMARY_TYPES
 from health_pipeline_tests.support import deliver, free_loopback_port, materialize, preset_athena_results, run_cli
+from health_pipeline_tests.support.alerts_scenarios import yesterday_is_exported
+from health_pipeline_tests.support.aws_moto import SUMMARY_ROWS, SUMMARY_TYPES
 
 REGION = "ap-northeast-1"
 BUCKET = "health-logger-prod"

@@ -174,3 +174,32 @@ def test_the_import_graph_sees_every_kind_of_import(tmp_path):
     assert graph["health_pipeline.pkg.a"] == {"health_pipeline.pkg.b"}
     assert graph["health_pipeline.pkg.b"] == {"health_pipeline.pkg.c"}
     assert import_circles(graph) == [["health_pipeline.pkg.a", "health_pipeline.pkg.b", "health_pipeline.pkg.c"]]
+
+
+def test_the_code_location_never_imports_the_sandbox():
+    """sandbox/ is development tooling (`make sandbox`, dev dependencies): the code location runs without it."""
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            if any(name == "sandbox" or name.startswith("sandbox.") for name in names):
+                offenders.append(path.relative_to(PROJECT_ROOT).as_posix())
+    assert not offenders, f"health_pipeline modules importing the sandbox: {sorted(set(offenders))}"
+
+
+def test_no_test_module_imports_another():
+    """Tests share fixtures through a conftest and helpers through health_pipeline_tests/support only."""
+    tests = PROJECT_ROOT / "health_pipeline_tests"
+    kinds = tuple(f"health_pipeline_tests.{p.name}" for p in tests.iterdir() if p.is_dir() and p.name != "support")
+    offenders = []
+    for path in tests.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(kinds):
+                offenders.append(f"{path.relative_to(PROJECT_ROOT).as_posix()}: {node.module}")
+    assert not offenders, f"test modules importing test modules (move the shared part to support/): {offenders}"
