@@ -41,6 +41,11 @@ LOCAL_ONLY_SETTINGS = {
 # Settings that are the operator's policy, not a resource Terraform makes: set where Dagster runs.
 POLICY_SETTINGS = {"HEALTH_PIPELINE_RETENTION_DAYS"}
 
+# Settings only `health-pipeline preflight` reads, on an operator's machine (not where Dagster runs):
+# the role is the `dagster_role_arn` output, the access mode the tfvars' s3tables_access_mode
+# (docs/operations/deploying.md says so).
+PREFLIGHT_SETTINGS = {"HEALTH_PIPELINE_DAGSTER_ROLE_ARN", "HEALTH_PIPELINE_S3TABLES_ACCESS_MODE"}
+
 PRODUCER_OUTPUTS = {
     "producer_function_url": "function_url",
     "producer_function_name": "function_name",
@@ -64,7 +69,7 @@ OPERATOR_OUTPUTS = {
 
 def check_prod_outputs(stack: Stack) -> None:
     read = set(re.findall(r'env\.get\("([A-Z0-9_]+)"', (PROJECT_ROOT / "health_pipeline" / "settings.py").read_text()))
-    needed = read - LOCAL_ONLY_SETTINGS - POLICY_SETTINGS
+    needed = read - LOCAL_ONLY_SETTINGS - POLICY_SETTINGS - PREFLIGHT_SETTINGS
     outputs = prod_output_values(stack)
     settings_outputs = {name.upper() for name in outputs if name != ROLE_OUTPUT}
     assert ROLE_OUTPUT in outputs, "envs/prod must output the Dagster role ARN"

@@ -42,16 +42,6 @@ output "health_pipeline_alert_topic_arn" {
   value       = module.alerts.topic_arn
 }
 
-output "health_pipeline_dagster_role_arn" {
-  description = "HEALTH_PIPELINE_DAGSTER_ROLE_ARN (the role health-pipeline preflight checks)"
-  value       = module.iam.role_arn
-}
-
-output "health_pipeline_s3tables_access_mode" {
-  description = "HEALTH_PIPELINE_S3TABLES_ACCESS_MODE"
-  value       = var.s3tables_access_mode
-}
-
 output "health_pipeline_ui_url" {
   description = "HEALTH_PIPELINE_UI_URL"
   value       = local.ui_url
