@@ -59,3 +59,44 @@ def test_retention_deletes_the_days_before_the_cutoff_from_the_iceberg_table(san
     assert min(left["recorded_at"].to_pylist()) >= cutoff
     assert left.num_rows == sum(1 for t in records["recorded_at"].to_pylist() if t >= cutoff)
     assert records.num_rows - left.num_rows > 0
+
+
+def test_a_delete_athena_refuses_fails_the_erasure_run_with_athenas_reason(sandbox, aws):
+    """Athena refuses DML in a workgroup whose results are KMS-encrypted (a rule of the account, which
+    no check before sending can see): the user_erasure run fails its step with Athena's reason, and no
+    row is gone."""
+    import dagster as dg
+
+    from health_pipeline.definitions import build_definitions
+
+    stack, settings, records = aws
+    encrypted = {"EncryptionOption": "SSE_KMS", "KmsKey": "arn:aws:kms:ap-northeast-1:123456789012:key/sandbox"}
+    sandbox.client("athena").create_work_group(
+        Name="kms-results",
+        Configuration={
+            "ResultConfiguration": {"OutputLocation": settings.athena_output, "EncryptionConfiguration": encrypted},
+            "EnforceWorkGroupConfiguration": True,
+            "EngineVersion": {"SelectedEngineVersion": "Athena engine version 3"},
+        },
+    )
+    settings = dataclasses.replace(settings, athena_workgroup="kms-results")
+    victim = records["user_id"][0].as_py()
+    config = {"ops": {"erase_users": {"config": {"user_ids": [victim], "reason": "ticket 9"}}}}
+    result = (
+        build_definitions(settings)
+        .get_job_def("user_erasure")
+        .execute_in_process(run_config=config, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    )
+    assert not result.success
+    failure = result.failure_data_for_node("erase_users")
+    assert failure is not None
+    text = failure.error.message + "".join(cause.message for cause in _causes(failure.error))
+    assert "NOT_SUPPORTED" in text and "SSE_KMS" in text, text
+    left = iceberg_catalog(sandbox).load_table((DATABASE, "health_records")).scan().to_arrow()
+    assert left.num_rows == records.num_rows
+
+
+def _causes(error):
+    while error.cause is not None:
+        error = error.cause
+        yield error
